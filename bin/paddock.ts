@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * paddock's command line. This module is kept tiny and imports nothing heavy at the top, so
+ * that `paddock --help` starts fast on a vehicle computer over SSH (bench/startup.ts); each
+ * command loads what it needs. The one owner of process.exit().
+ */
+import { parseArgs } from 'node:util';
+
+const HELP = `paddock - take a perception model from candidate to production
+
+Usage:
+  paddock demo [--headless] [--json] [--gate-policy P]   run the built-in demo recipe
+  paddock run <recipe.yaml> [--headless] [--json] [--gate-policy P] [--concurrency N]
+  paddock resume <run-id> [--headless] [--json] [--gate-policy P]
+  paddock runs [--json] [--limit N]                      list recent runs
+  paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
+
+Options:
+  --headless         no TUI: one line per event (automatic when not on a terminal or CI is set)
+  --json             NDJSON events on stdout (implies --headless)
+  --gate-policy P    how headless runs answer gates that need a person:
+                     fail (default: such a gate fails), approve, reject
+  -h, --help         this help
+  --version          paddock's version
+
+Environment:
+  PADDOCK_HOME       the run store (default ./.paddock)
+  NO_COLOR           monochrome TUI
+
+Exit status: 0 ok, 1 a gate failed or was rejected, 2 an error.
+Docs: docs/ (events.md: the event protocol every step speaks).
+`;
+
+const USAGE_ERROR = 2;
+
+function fail(message: string): never {
+  process.stderr.write(`paddock: ${message}\nTry "paddock --help".\n`);
+  process.exit(USAGE_ERROR);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        headless: { type: 'boolean' },
+        json: { type: 'boolean' },
+        'gate-policy': { type: 'string' },
+        concurrency: { type: 'string' },
+        limit: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help' || (!command && !values.version)) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`paddock ${pkg.version}\n`);
+    return 0;
+  }
+  const policy = values['gate-policy'] ?? 'fail';
+  if (!['fail', 'approve', 'reject'].includes(policy)) fail(`--gate-policy must be fail, approve or reject, not "${policy}"`);
+  let concurrency: number | undefined;
+  if (values.concurrency !== undefined) {
+    concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) fail(`--concurrency must be an integer from 1 to 256, not "${values.concurrency}"`);
+  }
+  const { defaultHome } = await import('../src/store/run-store.js');
+  const home = defaultHome();
+  const common = {
+    headless: Boolean(values.headless || values.json),
+    json: Boolean(values.json),
+    gatePolicy: policy as 'fail' | 'approve' | 'reject',
+    home,
+    concurrency,
+  };
+
+  switch (command) {
+    case 'run':
+    case 'demo':
+    case 'resume': {
+      const arg = rest[0];
+      if (command === 'run' && !arg) fail('run needs a recipe file: paddock run <recipe.yaml>');
+      if (command === 'resume' && !arg) fail('resume needs a run id: paddock resume <run-id> (paddock runs lists them)');
+      if (rest.length > (command === 'demo' ? 0 : 1)) fail(`unexpected argument "${rest[command === 'demo' ? 0 : 1]}"`);
+      const { runCommand } = await import('../src/cli/run-command.js');
+      const { RecipeError } = await import('../src/schema/recipe-load.js');
+      const { LineageError } = await import('../src/pipeline/lineage.js');
+      const { PlanError } = await import('../src/pipeline/plan.js');
+      try {
+        if (command === 'resume') return await runCommand({ ...common, resumeId: arg });
+        let recipePath = arg;
+        if (command === 'demo') {
+          const { packageRoot } = await import('../src/cli/package-root.js');
+          const { join } = await import('node:path');
+          recipePath = join(packageRoot(), 'fixtures', 'demo', 'paddock.yaml');
+        }
+        return await runCommand({ ...common, recipePath });
+      } catch (err) {
+        if (err instanceof RecipeError || err instanceof LineageError || err instanceof PlanError) {
+          process.stderr.write(`paddock: ${err.message}\n`);
+          return 2;
+        }
+        throw err;
+      }
+    }
+    case 'runs': {
+      if (rest.length) fail(`unexpected argument "${rest[0]}"`);
+      let limit = 30;
+      if (values.limit !== undefined) {
+        limit = Number(values.limit);
+        if (!Number.isInteger(limit) || limit < 1) fail(`--limit must be a positive integer, not "${values.limit}"`);
+      }
+      const { listRuns } = await import('../src/cli/show.js');
+      return listRuns(home, { json: common.json, limit });
+    }
+    case 'show': {
+      if (!rest[0]) fail('show needs a run id: paddock show <run-id>');
+      const { showRun } = await import('../src/cli/show.js');
+      return showRun(home, rest[0], { json: common.json });
+    }
+    default:
+      fail(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`paddock: ${err.stack ?? err.message}\n`);
+    process.exitCode = 2;
+  },
+);

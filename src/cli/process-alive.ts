@@ -1,0 +1,1 @@
+export { isAlive as isProcessAlive } from '../../runners/process-tree.js';

@@ -1,0 +1,213 @@
+/**
+ * `paddock run`, `paddock demo` and `paddock resume`: load (or reload) a recipe, plan it,
+ * execute it with the TUI or a headless reporter, and turn the outcome into an exit code.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { loadRecipe, parseRecipe } from '../schema/recipe-load.js';
+import type { Recipe } from '../schema/recipe.js';
+import { plan as makePlan, type Plan, type PlanNode } from '../pipeline/plan.js';
+import { execute, type GateAsker } from '../pipeline/execute.js';
+import { answerByPolicy, type GatePolicy } from '../pipeline/gates.js';
+import { resolveLineage } from '../pipeline/lineage.js';
+import { RunStore, newRunId } from '../store/run-store.js';
+import type { PaddockEvent } from '../schema/events.js';
+import { createLocalRunner, killActiveChildren } from '../../runners/local.js';
+import { createInProcessRunner } from '../../runners/in-process.js';
+import { createJsonReporter, createLineReporter, type Reporter } from './headless.js';
+import { currentActor } from './identity.js';
+import { packageRoot } from './package-root.js';
+import { isProcessAlive } from './process-alive.js';
+import { createGateBroker } from '../pipeline/gate-broker.js';
+
+export interface RunCommandOptions {
+  recipePath?: string;
+  resumeId?: string;
+  headless: boolean;
+  json: boolean;
+  gatePolicy: GatePolicy;
+  home: string;
+  concurrency?: number;
+  /** Where lines go in headless mode. */
+  write?: (line: string) => void;
+  writeError?: (line: string) => void;
+}
+
+/** The command line of a built-in step: the same node binary, paddock's dist/step.js. */
+export function builtinCommand(recipe: Recipe, baseDir: string) {
+  const entry = join(packageRoot(), 'dist', 'step.js');
+  return (node: PlanNode) => {
+    const step = node.step!;
+    if (!('uses' in step)) throw new Error(`${node.id} is not a built-in step`);
+    if (!existsSync(entry)) throw new Error(`paddock's built-in steps are not built (${entry} is missing): run "npm run build"`);
+    switch (step.uses) {
+      case 'bench': {
+        const { model: modelName, ...rest } = step.with as { model: string } & Record<string, unknown>;
+        const model = recipe.models[modelName];
+        const onnx = model.onnx!.path;
+        const modelPath = isAbsolute(onnx) ? onnx : resolve(baseDir, onnx);
+        const params = { model: modelPath, target: `${modelName}/${node.target?.name ?? 'local'}`, ...rest };
+        return { command: [process.execPath, entry, 'bench', JSON.stringify(params)], inputs: [modelPath] };
+      }
+    }
+  };
+}
+
+export async function runCommand(opts: RunCommandOptions): Promise<number> {
+  const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const writeError = opts.writeError ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const store = new RunStore(opts.home);
+  try {
+    return await runWithStore(store, opts, write, writeError);
+  } finally {
+    store.close();
+  }
+}
+
+async function runWithStore(store: RunStore, opts: RunCommandOptions, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
+  const actor = currentActor();
+  let recipe: Recipe;
+  let recipeFile: string;
+  let runId: string;
+  let resumed = false;
+
+  if (opts.resumeId) {
+    const row = store.findRun(opts.resumeId);
+    if (!row) {
+      writeError(`paddock resume: no run "${opts.resumeId}" in ${store.home} (paddock runs lists them)`);
+      return 2;
+    }
+    if (row.status === 'succeeded') {
+      write(`run ${row.id} already succeeded; nothing to resume`);
+      return 0;
+    }
+    if (row.status === 'running' && row.pid && row.pid !== process.pid && isProcessAlive(row.pid)) {
+      writeError(`paddock resume: run ${row.id} is still running (pid ${row.pid})`);
+      return 2;
+    }
+    recipeFile = row.recipe_path;
+    recipe = parseRecipe(row.recipe_text, recipeFile);
+    runId = row.id;
+    resumed = true;
+    store.reopenRun(runId);
+  } else {
+    recipeFile = resolve(opts.recipePath!);
+    const loaded = loadRecipe(recipeFile);
+    recipe = loaded.recipe;
+    if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
+    const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile);
+    runId = newRunId();
+    store.createRun({
+      id: runId,
+      name: recipe.name,
+      recipePath: recipeFile,
+      recipeText: loaded.text,
+      recipeSha256: createHash('sha256').update(loaded.text).digest('hex'),
+      lineage,
+      host: hostname(),
+      actor,
+    });
+  }
+  const baseDir = dirname(recipeFile);
+  const thePlan: Plan = makePlan(recipe);
+  store.planSteps(runId, thePlan.nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind })));
+  const stageOf = new Map(thePlan.nodes.map((n) => [n.id, n.stage]));
+
+  const controller = new AbortController();
+  const interactive = !opts.headless && !opts.json && isInteractive();
+  let reporter: Reporter | undefined;
+  let ui: { onEvent(e: PaddockEvent): void; done(exitCode: number, error?: string): Promise<void> } | undefined;
+  const broker = createGateBroker();
+  let askGate: GateAsker;
+
+  if (interactive) {
+    const { startRunApp } = await import('../../views/start.js');
+    ui = startRunApp({
+      runId,
+      plan: thePlan,
+      broker,
+      actor,
+      resumedSteps: store.getSteps(runId),
+      onCancel: () => controller.abort(),
+      onForceQuit: () => {
+        killActiveChildren();
+        process.exit(2);
+      },
+    });
+    askGate = (req) => broker.request(req.gate, req.decision, req.signal);
+  } else {
+    reporter = opts.json ? createJsonReporter(write) : createLineReporter(write, (s) => (s ? stageOf.get(s) : undefined));
+    askGate = async () => answerByPolicy(opts.gatePolicy, actor);
+  }
+
+  const onEvent = (e: PaddockEvent) => {
+    reporter?.onEvent(e);
+    ui?.onEvent(e);
+  };
+  const publishRun = (e: PaddockEvent) => {
+    e.ts ??= Date.now();
+    store.appendEvents(runId, [{ event: e, attempt: 0 }]);
+    onEvent(e);
+  };
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      if (!interactive) writeError(`paddock: ${sig}: stopping the running steps (again to exit at once)`);
+      controller.abort();
+    } else {
+      killActiveChildren();
+      process.exit(2);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  publishRun({ v: 1, type: 'run', run: runId, status: resumed ? 'resumed' : 'started' });
+  let exitCode: number;
+  let error: string | undefined;
+  try {
+    const result = await execute({
+      plan: thePlan,
+      runId,
+      store,
+      baseDir,
+      runners: { inProcess: createInProcessRunner(), local: createLocalRunner() },
+      builtin: builtinCommand(recipe, baseDir),
+      askGate,
+      signal: controller.signal,
+      onEvent,
+    });
+    exitCode = result.exitCode;
+    error = result.error;
+    store.finishRun(runId, result.status, exitCode, error);
+    publishRun({ v: 1, type: 'run', run: runId, status: result.status, exitCode, error });
+  } catch (err) {
+    exitCode = 2;
+    error = (err as Error).message;
+    try {
+      store.finishRun(runId, 'failed', 2, error);
+      publishRun({ v: 1, type: 'run', run: runId, status: 'failed', exitCode: 2, error });
+    } catch {
+      // the store itself failed; the message below says why
+    }
+    writeError(`paddock: ${error}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  reporter?.end();
+  if (ui) await ui.done(exitCode, error);
+  if (!opts.json && !interactive) {
+    write(`run ${runId} ${exitCode === 0 ? 'succeeded' : exitCode === 1 ? 'failed a gate' : 'failed'} (exit ${exitCode}); details: paddock show ${runId}`);
+  }
+  return exitCode;
+}
+
+/** STYLE.md: interactive = stdin and stdout are TTYs, TERM is not dumb, and CI is not set. */
+export function isInteractive(): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY && process.env.TERM !== 'dumb' && !process.env.CI);
+}

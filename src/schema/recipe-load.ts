@@ -1,0 +1,148 @@
+/**
+ * Reads a recipe from YAML text and validates it, with errors that name the file, the YAML
+ * path, the line:column and what was expected:
+ *   fixtures/demo/paddock.yaml:14:18 stages.package[0].with.iterations: expected a positive integer
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { Recipe, STAGES, type Step } from './recipe.js';
+
+/** One problem in a recipe, located. */
+export interface RecipeIssue {
+  file: string;
+  path: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** Thrown when a recipe cannot be used; `issues` lists every problem found. */
+export class RecipeError extends Error {
+  readonly issues: RecipeIssue[];
+  constructor(issues: RecipeIssue[]) {
+    super(issues.map(formatRecipeIssue).join('\n'));
+    this.name = 'RecipeError';
+    this.issues = issues;
+  }
+}
+
+export function formatRecipeIssue(i: RecipeIssue): string {
+  return `${i.file}:${i.line}:${i.column} ${i.path || '(root)'}: ${i.message}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+/** Finds the deepest node on `path` that exists and returns its line and column. */
+function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
+    if (isNode(node) && node.range) {
+      const pos = lc.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return { line: 1, column: 1 };
+}
+
+function cross(recipe: Recipe): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const ids = new Map<string, string>();
+  const targets = new Set(recipe.targets.map((t) => t.name));
+  const seenTargets = new Set<string>();
+  recipe.targets.forEach((t, i) => {
+    if (seenTargets.has(t.name)) problems.push({ path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+    seenTargets.add(t.name);
+  });
+  const all: { stage: string; index: number; step: Step }[] = [];
+  for (const stage of STAGES) {
+    recipe.stages[stage].forEach((step, index) => {
+      all.push({ stage, index, step });
+      const prev = ids.get(step.id);
+      if (prev) problems.push({ path: ['stages', stage, index, 'id'], message: `duplicate step id "${step.id}" (also in ${prev})` });
+      else ids.set(step.id, `stages.${stage}[${index}]`);
+    });
+  }
+  for (const { stage, index, step } of all) {
+    step.needs.forEach((need, j) => {
+      if (!ids.has(need)) problems.push({ path: ['stages', stage, index, 'needs', j], message: `needs unknown step "${need}"` });
+      if (need === step.id) problems.push({ path: ['stages', stage, index, 'needs', j], message: 'a step cannot need itself' });
+    });
+    if (step.target && !targets.has(step.target)) {
+      problems.push({ path: ['stages', stage, index, 'target'], message: `unknown target "${step.target}" (targets: ${[...targets].join(', ') || 'none'})` });
+    }
+    if ('uses' in step && step.uses === 'bench') {
+      const model = step.with.model;
+      if (typeof model !== 'string' || !(model in recipe.models)) {
+        problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `expected the name of a model in "models" (${Object.keys(recipe.models).join(', ') || 'none'})` });
+      } else if (!recipe.models[model].onnx) {
+        problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `model "${model}" has no onnx file to benchmark` });
+      }
+    }
+  }
+  recipe.gates.forEach((g, i) => {
+    if (g.target) {
+      // A gate names a target ("cpu-fp32") or a model on a target ("candidate/cpu-fp32").
+      const [a, b] = g.target.includes('/') ? g.target.split('/', 2) : [undefined, g.target];
+      if (!targets.has(b) || (a !== undefined && !(a in recipe.models))) {
+        problems.push({ path: ['gates', i, 'target'], message: `unknown target "${g.target}" (expected a target, or <model>/<target>, e.g. ${Object.keys(recipe.models)[0] ?? 'candidate'}/${recipe.targets[0]?.name ?? 'cpu-fp32'})` });
+      }
+    }
+  });
+  const gateIds = new Set<string>();
+  recipe.gates.forEach((g, i) => {
+    if (gateIds.has(g.id)) problems.push({ path: ['gates', i, 'id'], message: `duplicate gate id "${g.id}"` });
+    gateIds.add(g.id);
+  });
+  return problems;
+}
+
+/** Parses and validates recipe text; `file` is used in error messages only. */
+export function parseRecipe(text: string, file: string): Recipe {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new RecipeError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+        return { file, path: '', line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  const data = doc.toJS();
+  const parsed = Recipe.safeParse(data);
+  if (!parsed.success) {
+    throw new RecipeError(
+      parsed.error.issues.map((issue) => {
+        const { line, column } = locate(doc, lc, issue.path);
+        let message = issue.message;
+        if (issue.code === 'unrecognized_keys') message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+        return { file, path: formatPath(issue.path), line, column, message };
+      }),
+    );
+  }
+  const problems = cross(parsed.data);
+  if (problems.length > 0) {
+    throw new RecipeError(
+      problems.map((p) => ({ file, path: formatPath(p.path), ...locate(doc, lc, p.path), message: p.message })),
+    );
+  }
+  return parsed.data;
+}
+
+/** Reads and validates a recipe file. */
+export function loadRecipe(file: string): { recipe: Recipe; text: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RecipeError([{ file, path: '', line: 0, column: 0, message: `cannot read recipe: ${(err as Error).message}` }]);
+  }
+  return { recipe: parseRecipe(text, file), text };
+}

@@ -1,0 +1,128 @@
+/**
+ * The recipe (paddock.yaml): models with lineage, targets, stages and their steps, gates.
+ * Paths in a recipe are relative to the recipe's own directory.
+ */
+import { z } from 'zod';
+
+export const STAGES = ['package', 'evaluate', 'replay', 'promote'] as const;
+export type StageName = (typeof STAGES)[number];
+
+const ident = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'an identifier: lowercase letters, digits, ".", "_" or "-", at most 64 characters');
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256 of 64 characters');
+const semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'a semantic version such as 1.2.0');
+
+export const Lineage = z
+  .object({
+    /** Git commit of the training code; "auto" reads HEAD of the recipe's repository with simple-git. */
+    commit: z.union([z.literal('auto'), z.string().regex(/^[0-9a-f]{7,40}$/, 'a git commit hash or "auto"')]).default('auto'),
+    dataset: z.string().min(1).describe('dataset tag, e.g. golden-v1'),
+    training_run: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const ModelFile = z
+  .object({
+    path: z.string().min(1),
+    sha256: sha256.optional(),
+  })
+  .strict();
+
+export const Model = z
+  .object({
+    version: semver,
+    /** The ONNX export the package stage starts from. */
+    onnx: ModelFile.optional(),
+    /** The trained checkpoint (state dict) it came from. */
+    checkpoint: ModelFile.optional(),
+    lineage: Lineage,
+    role: z.enum(['candidate', 'production', 'baseline']).optional(),
+  })
+  .strict();
+
+export const Target = z
+  .object({
+    name: ident,
+    backend: z.enum(['onnxruntime', 'tensorrt', 'torchscript', 'triton']),
+    precision: z.enum(['fp32', 'fp16', 'int8']).default('fp32'),
+    /** Where the target's steps run: "local" or a host name from hosts.yaml. */
+    host: z.string().min(1).default('local'),
+  })
+  .strict();
+
+const stepCommon = {
+  id: ident,
+  needs: z.array(ident).default([]),
+  /** Seconds before the step is stopped and failed. */
+  timeout: z.number().positive().max(7 * 24 * 3600).optional(),
+  /** Files whose digests enter the step's input digest (a change makes resume redo the step). */
+  inputs: z.array(z.string().min(1)).default([]),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).default({}),
+  target: ident.optional(),
+};
+
+/** A built-in step of paddock, configured by `with`. */
+export const BuiltinStep = z
+  .object({
+    ...stepCommon,
+    uses: z.enum(['bench']),
+    with: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+/** Any command that prints event-protocol lines on stdout. */
+export const CommandStep = z
+  .object({
+    ...stepCommon,
+    run: z.array(z.string()).min(1, 'a command and its arguments, e.g. [python3, export.py]'),
+    cwd: z.string().optional(),
+  })
+  .strict();
+
+export const Step = z.union([BuiltinStep, CommandStep]);
+export type Step = z.infer<typeof Step>;
+export type BuiltinStep = z.infer<typeof BuiltinStep>;
+export type CommandStep = z.infer<typeof CommandStep>;
+
+export const Gate = z
+  .object({
+    id: ident,
+    /** The stage after which the gate is decided. */
+    stage: z.enum(STAGES),
+    metric: z.string().min(1),
+    target: z.string().optional(),
+    slice: z.string().optional(),
+    op: z.enum(['<', '<=', '>', '>=']),
+    threshold: z.number().finite(),
+    /** What a failed rule means: fail the run, or ask a person to review. */
+    on_fail: z.enum(['fail', 'review']).default('fail'),
+    /** A person must approve even when the rule passes. */
+    approval: z.enum(['none', 'required']).default('none'),
+  })
+  .strict();
+export type Gate = z.infer<typeof Gate>;
+
+export const Recipe = z
+  .object({
+    version: z.literal(1),
+    name: ident,
+    description: z.string().optional(),
+    models: z.record(ident, Model).default({}),
+    targets: z.array(Target).default([]),
+    stages: z
+      .object({
+        package: z.array(Step).default([]),
+        evaluate: z.array(Step).default([]),
+        replay: z.array(Step).default([]),
+        promote: z.array(Step).default([]),
+      })
+      .strict(),
+    gates: z.array(Gate).default([]),
+    /** At most this many steps run at once. */
+    concurrency: z.number().int().min(1).max(256).default(2),
+  })
+  .strict();
+export type Recipe = z.infer<typeof Recipe>;
+export type Model = z.infer<typeof Model>;
+export type Target = z.infer<typeof Target>;

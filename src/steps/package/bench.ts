@@ -1,0 +1,141 @@
+/**
+ * The `bench` step: load an ONNX model with onnxruntime-node, time inference on inputs shaped
+ * from the model's declared inputs, stream latency batches live, report p50/p95/p99,
+ * throughput and peak RSS.
+ *
+ * It runs as its own process so that the workbench drawing the histogram does not share its
+ * event loop with the timed loop (bench/bench-overhead.ts measures how close it stays to a
+ * bare onnxruntime-node loop).
+ */
+import { z } from 'zod';
+import { emit } from '../emit.js';
+import { emptyHistogram, recordSamples, summarize } from '../../metrics/latency-histogram.js';
+import { formatZodIssues } from '../../schema/event-lines.js';
+
+export const BenchParams = z
+  .object({
+    model: z.string().min(1),
+    target: z.string().min(1).default('cpu-fp32'),
+    iterations: z.number().int().min(1).max(10_000_000).default(300),
+    warmup: z.number().int().min(0).max(100_000).default(20),
+    batch: z.number().int().min(1).max(4096).default(1),
+    /** intra-op threads; 0 lets ONNX Runtime choose. */
+    threads: z.number().int().min(0).max(256).default(1),
+    /** How often latency batches are sent, in ms. */
+    reportMs: z.number().int().min(10).max(60_000).default(100),
+    seed: z.number().int().default(1),
+  })
+  .strict();
+export type BenchParams = z.infer<typeof BenchParams>;
+
+/** A small deterministic PRNG (mulberry32) for input data. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Ort = typeof import('onnxruntime-node');
+
+/** Makes one input tensor per declared model input; symbolic dimensions take the batch size (first) or 1. */
+export function makeFeeds(ort: Ort, session: import('onnxruntime-node').InferenceSession, batch: number, seed: number) {
+  const rand = mulberry32(seed);
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
+  const shapes: Record<string, number[]> = {};
+  for (const meta of session.inputMetadata) {
+    if (!meta.isTensor) throw new Error(`input ${meta.name} is not a tensor; bench supports tensor inputs only`);
+    const shape = meta.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? batch : 1));
+    const n = shape.reduce((a, b) => a * b, 1);
+    let data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+    switch (meta.type) {
+      case 'float32':
+        data = Float32Array.from({ length: n }, () => rand() * 2 - 1);
+        break;
+      case 'int32':
+        data = Int32Array.from({ length: n }, () => Math.floor(rand() * 100));
+        break;
+      case 'int64':
+        data = BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rand() * 100)));
+        break;
+      case 'uint8':
+        data = Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
+        break;
+      default:
+        throw new Error(`input ${meta.name} has type ${meta.type}; bench supports float32, int32, int64 and uint8`);
+    }
+    feeds[meta.name] = new ort.Tensor(meta.type, data, shape);
+    shapes[meta.name] = shape;
+  }
+  return { feeds, shapes };
+}
+
+export async function runBench(raw: unknown): Promise<number> {
+  const parsed = BenchParams.safeParse(raw);
+  if (!parsed.success) {
+    process.stderr.write(`bench: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
+    return 2;
+  }
+  const p = parsed.data;
+  const ort = (await import('onnxruntime-node')) as Ort;
+  emit({ type: 'log', level: 'info', message: `loading ${p.model}` });
+  let session: import('onnxruntime-node').InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(p.model, {
+      intraOpNumThreads: p.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (err) {
+    process.stderr.write(`bench: cannot load ONNX model ${p.model}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { feeds, shapes } = makeFeeds(ort, session, p.batch, p.seed);
+  emit({
+    type: 'log',
+    level: 'info',
+    message: `inputs ${Object.entries(shapes).map(([k, s]) => `${k}[${s.join('x')}]`).join(' ')}; ${p.warmup} warm-up + ${p.iterations} timed runs, ${p.threads || 'auto'} thread(s)`,
+  });
+
+  for (let i = 0; i < p.warmup; i++) await session.run(feeds);
+
+  let hist = emptyHistogram();
+  let batchSamples: number[] = [];
+  let lastReport = performance.now();
+  const t0 = performance.now();
+  for (let i = 0; i < p.iterations; i++) {
+    const s = performance.now();
+    await session.run(feeds);
+    const e = performance.now();
+    batchSamples.push(e - s);
+    if (e - lastReport >= p.reportMs) {
+      emit({ type: 'latency', target: p.target, samples: batchSamples });
+      emit({ type: 'progress', done: i + 1, total: p.iterations, unit: 'runs' });
+      hist = recordSamples(hist, batchSamples);
+      batchSamples = [];
+      lastReport = performance.now();
+    }
+  }
+  const wall = performance.now() - t0;
+  if (batchSamples.length) {
+    emit({ type: 'latency', target: p.target, samples: batchSamples });
+    hist = recordSamples(hist, batchSamples);
+  }
+  emit({ type: 'progress', done: p.iterations, total: p.iterations, unit: 'runs' });
+  const s = summarize(hist);
+  const den = { samples: s.count, batch: p.batch };
+  const metric = (name: string, value: number, unit: string) => emit({ type: 'metric', name, value, unit, target: p.target, denominators: den });
+  metric('latency.p50_ms', s.p50, 'ms');
+  metric('latency.p95_ms', s.p95, 'ms');
+  metric('latency.p99_ms', s.p99, 'ms');
+  metric('latency.mean_ms', s.mean, 'ms');
+  metric('throughput.items_per_s', (p.iterations * p.batch) / (wall / 1000), 'items/s');
+  metric('memory.peak_rss_mb', process.resourceUsage().maxRSS / 1024, 'MiB');
+  await session.release();
+  return 0;
+}

@@ -1,0 +1,35 @@
+/**
+ * Entry point of paddock's built-in steps when they run as their own process:
+ *   node dist/step.js <step> '<json params>'
+ * A step prints event-protocol lines on stdout and exits 0 on success.
+ */
+const [name, paramsText] = process.argv.slice(2);
+
+async function main(): Promise<number> {
+  let params: unknown = {};
+  try {
+    params = paramsText ? JSON.parse(paramsText) : {};
+  } catch (err) {
+    process.stderr.write(`paddock step ${name}: parameters are not valid JSON: ${(err as Error).message}\n`);
+    return 2;
+  }
+  switch (name) {
+    case 'bench': {
+      const { runBench } = await import('./package/bench.js');
+      return runBench(params);
+    }
+    default:
+      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench)\n`);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`paddock step ${name}: ${err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  },
+);

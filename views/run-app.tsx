@@ -1,0 +1,171 @@
+/**
+ * RunApp: the container of the run screen. Reads the live store with useSyncExternalStore,
+ * dispatches keys through the binding table, answers gates through the broker.
+ */
+import React, { useEffect, useState, useSyncExternalStore } from 'react';
+import { useInput, useApp, type Key } from 'ink';
+import type { LiveStore } from '../src/store/live-store.js';
+import type { GateBroker } from '../src/pipeline/gate-broker.js';
+import type { LiveState } from '../src/pipeline/live-state.js';
+import { RunScreen } from './run-screen.js';
+import { lookup, type Mode } from './bindings.js';
+import type { Theme } from './theme.js';
+import { useTerminalSize } from './use-terminal-size.js';
+
+export interface RunAppProps {
+  store: LiveStore;
+  broker: GateBroker;
+  theme: Theme;
+  actor: string;
+  /** Stop the running steps (first Ctrl+C, or quit confirmed). */
+  onCancel(): void;
+  /** Exit at once (second Ctrl+C). */
+  onForceQuit(): void;
+  /** The person is done looking: unmount. */
+  onQuit(): void;
+  /** Fixed size for tests; the terminal's otherwise. */
+  size?: { columns: number; rows: number };
+}
+
+/** Turns one Ink input callback into key names; a burst like "jjj" becomes three keys. */
+export function keyNames(input: string, key: Key): string[] {
+  if (key.ctrl && input === 'c') return ['ctrl+c'];
+  if (key.escape) return ['escape'];
+  if (key.tab) return ['tab'];
+  if (key.return) return ['return'];
+  // ink 6 reports 0x7F as key.delete; treat it as backspace
+  if (key.backspace || key.delete) return ['backspace'];
+  if (key.upArrow) return ['up'];
+  if (key.downArrow) return ['down'];
+  return [...input];
+}
+
+export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQuit, size }: RunAppProps) {
+  const live = useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const gates = useSyncExternalStore(broker.subscribe, broker.pending);
+  const terminal = useTerminalSize();
+  const { columns: width, rows: height } = size ?? terminal;
+  const { exit } = useApp();
+  const [frozen, setFrozen] = useState<LiveState | undefined>();
+  const [targetIndex, setTargetIndex] = useState(0);
+  const [modal, setModal] = useState<Mode | undefined>();
+  const [reason, setReason] = useState('');
+  const [interrupts, setInterrupts] = useState(0);
+  const [message, setMessage] = useState<string | undefined>();
+  const [now, setNow] = useState(Date.now());
+
+  const active = live.runStatus === 'running' || live.runStatus === 'idle';
+  const gate = gates[0];
+  const mode: Mode = modal ?? (gate ? 'gate' : 'normal');
+
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [active]);
+
+  useEffect(() => {
+    if (!active && interrupts > 0) {
+      onQuit();
+      exit();
+    }
+  }, [active, interrupts]);
+
+  useEffect(() => {
+    if (!gate && (modal === 'reason' || modal === 'confirm-reject')) {
+      setModal(undefined);
+      setReason('');
+    }
+  }, [gate]);
+
+  const quit = () => {
+    onQuit();
+    exit();
+  };
+
+  const act = (name: string) => {
+    if (mode === 'reason' && name !== 'escape' && name !== 'ctrl+c') {
+      if (name === 'return') {
+        if (reason.trim()) setModal('confirm-reject');
+        else setMessage('a reason is required to reject a gate');
+      } else if (name === 'backspace') setReason((r) => r.slice(0, -1));
+      else if (name.length === 1) setReason((r) => r + name);
+      return;
+    }
+    const action = lookup(mode, name);
+    if (!action) return;
+    setMessage(undefined);
+    switch (action) {
+      case 'interrupt':
+        if (!active || interrupts >= 1) {
+          if (active) onForceQuit();
+          quit();
+          return;
+        }
+        setInterrupts(1);
+        setMessage('stopping the running steps... (Ctrl+C again to exit at once)');
+        onCancel();
+        return;
+      case 'quit':
+        if (active) setModal('confirm-quit');
+        else quit();
+        return;
+      case 'freeze':
+        setFrozen((f) => (f ? undefined : live));
+        return;
+      case 'next-target':
+        setTargetIndex((i) => i + 1);
+        return;
+      case 'approve':
+        if (gate) broker.answer(gate.gate, { decision: 'approved', actor, reason: undefined });
+        return;
+      case 'reject':
+        setReason('');
+        setModal('reason');
+        return;
+      case 'yes':
+        if (mode === 'confirm-quit') {
+          setModal(undefined);
+          setInterrupts(1);
+          setMessage('stopping the running steps...');
+          onCancel();
+        } else if (mode === 'confirm-reject' && gate) {
+          broker.answer(gate.gate, { decision: 'rejected', actor, reason: reason.trim() });
+          setModal(undefined);
+          setReason('');
+        }
+        return;
+      case 'no':
+      case 'back':
+        setModal(mode === 'confirm-reject' ? 'reason' : undefined);
+        return;
+    }
+  };
+
+  useInput((input, key) => {
+    for (const name of keyNames(input, key)) act(name);
+  });
+
+  const prompt =
+    mode === 'confirm-quit'
+      ? 'steps are running: stop them and quit? y / n'
+      : !active && !message
+        ? `run ${live.runStatus}; q to quit`
+        : message;
+
+  return (
+    <RunScreen
+      state={frozen ?? live}
+      width={width}
+      height={height}
+      theme={theme}
+      now={now}
+      targetIndex={targetIndex}
+      frozen={Boolean(frozen)}
+      mode={mode}
+      gate={gate}
+      reason={reason}
+      message={prompt}
+    />
+  );
+}

@@ -1,0 +1,208 @@
+/**
+ * The run screen: steps with their status, a live latency histogram and percentile chart per
+ * target, gate prompts, and a log pane. Leaves are pure props -> text; RunApp (run-app.tsx)
+ * owns the keys and the store.
+ */
+import React, { memo } from 'react';
+import { Box, Text } from 'ink';
+import type { LiveState, LiveStep, TargetLatency } from '../src/pipeline/live-state.js';
+import { quantile } from '../src/metrics/latency-histogram.js';
+import type { Theme } from './theme.js';
+import { plotHistogram, plotPercentiles } from './charts.js';
+import { formatDuration } from '../src/cli/show.js';
+import type { GateRequest } from '../src/pipeline/gate-broker.js';
+import { footerHints, type Mode } from './bindings.js';
+
+export interface ScreenLayout {
+  stepRows: number;
+  chartRows: number;
+  logRows: number;
+}
+
+/**
+ * Splits the height among the panes; the frame is at most rows - 1 tall (a full-height frame
+ * makes Ink 6 clear the screen on every update). At 80x24: 6 step rows, 8 chart rows, 4 log rows.
+ */
+export function computeLayout(height: number, stepCount: number, gateRows: number): ScreenLayout {
+  const frame = Math.max(10, height - 1);
+  // header 1, steps title 1, latency title 1, log title 1, footer 1
+  const fixed = 5 + gateRows;
+  const free = Math.max(3, frame - fixed);
+  const stepRows = Math.max(1, Math.min(stepCount, Math.round(free * 0.3)));
+  const chartRows = Math.max(3, Math.min(16, Math.round((free - stepRows) * 0.65)));
+  const logRows = Math.max(1, free - stepRows - chartRows);
+  return { stepRows, chartRows, logRows };
+}
+
+function fmt(x: number): string {
+  return !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export interface StepRowProps {
+  step: LiveStep;
+  now: number;
+  width: number;
+  theme: Theme;
+}
+
+export const StepRow = memo(function StepRow({ step, now, width, theme }: StepRowProps) {
+  const st = theme.status[step.status] ?? theme.status.pending;
+  const elapsed = step.startedAt ? formatDuration((step.endedAt ?? now) - step.startedAt) : '';
+  const prog = step.progress && step.status === 'started' ? `${step.progress.done}/${step.progress.total ?? '?'} ${step.progress.unit ?? ''}` : '';
+  const name = `${step.stage ? `${step.stage}/` : ''}${step.id}`;
+  const detail = step.error && (step.status === 'failed' || step.status === 'cancelled' || step.status === 'skipped') ? step.error : prog;
+  const status = step.status === 'started' ? 'running' : step.status;
+  const left = `${st.symbol} ${name.padEnd(Math.min(34, Math.max(20, width - 44))).slice(0, Math.max(20, width - 44))} ${status.padEnd(9)} ${(step.host ?? '').padEnd(6).slice(0, 6)} ${elapsed.padStart(6)}`;
+  return (
+    <Text wrap="truncate">
+      <Text color={st.color}>{left.slice(0, 2)}</Text>
+      {left.slice(2)}
+      <Text dimColor={theme.dim}> {detail}</Text>
+    </Text>
+  );
+});
+
+export interface LatencyPaneProps {
+  latency?: TargetLatency;
+  targets: string[];
+  width: number;
+  rows: number;
+  theme: Theme;
+  frozen: boolean;
+}
+
+export function LatencyPane({ latency, targets, width, rows, theme, frozen }: LatencyPaneProps) {
+  const h = latency?.total;
+  const title = latency
+    ? `LATENCY ${latency.target}  p50 ${fmt(quantile(h!, 0.5))}  p95 ${fmt(quantile(h!, 0.95))}  p99 ${fmt(quantile(h!, 0.99))} ms  n=${h!.count}`
+    : 'LATENCY  no samples yet';
+  const more = targets.length > 1 ? `  [${targets.indexOf(latency?.target ?? '') + 1}/${targets.length} Tab]` : '';
+  const histWidth = Math.max(10, Math.floor((width - 2) * 0.45));
+  const chartWidth = Math.max(10, width - histWidth - 3);
+  const histLines = latency ? plotHistogram(latency.total, { width: histWidth, height: rows - 1, glyphs: theme.glyphs }) : Array.from({ length: rows }, () => '');
+  const pctLines = latency ? plotPercentiles(latency.series, { width: chartWidth, height: rows, glyphs: theme.glyphs, colors: theme.color }) : [];
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate" bold color={theme.accent}>
+        {title}
+        {more}
+        {frozen ? '  FROZEN (f)' : ''}
+      </Text>
+      <Box flexDirection="row">
+        <Box flexDirection="column" width={histWidth + 2}>
+          {histLines.slice(0, rows).map((l, i) => (
+            <Text key={i} wrap="truncate">
+              {l}
+            </Text>
+          ))}
+        </Box>
+        <Box flexDirection="column" width={chartWidth}>
+          {pctLines.slice(0, rows).map((l, i) => (
+            <Text key={i} wrap="truncate">
+              {l}
+            </Text>
+          ))}
+        </Box>
+      </Box>
+    </Box>
+  );
+}
+
+export interface GatePanelProps {
+  request: GateRequest;
+  mode: Mode;
+  reason: string;
+  width: number;
+  theme: Theme;
+}
+
+/** Rows the gate panel takes. */
+export const GATE_ROWS = 4;
+
+export function GatePanel({ request, mode, reason, theme }: GatePanelProps) {
+  const d = request.decision;
+  const action =
+    mode === 'reason'
+      ? `reason for rejecting: ${reason}${theme.unicode ? '▏' : '_'}  (Enter to continue)`
+      : mode === 'confirm-reject'
+        ? `reject ${request.gate} because "${reason}"? y / n`
+        : 'a approve  ·  x reject (asks for a reason)';
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate" bold inverse={!theme.color} color={theme.color ? 'yellow' : undefined}>
+        {`GATE ${request.gate} needs review: verdict ${d.verdict.toUpperCase()}`}
+      </Text>
+      <Text wrap="truncate">{d.rationale[0] ?? ''}</Text>
+      <Text wrap="truncate">{d.rationale[1] ?? ''}</Text>
+      <Text wrap="truncate" bold>
+        {action}
+      </Text>
+    </Box>
+  );
+}
+
+export interface RunScreenProps {
+  state: LiveState;
+  width: number;
+  height: number;
+  theme: Theme;
+  now: number;
+  targetIndex: number;
+  frozen: boolean;
+  mode: Mode;
+  gate?: GateRequest;
+  reason: string;
+  message?: string;
+}
+
+export function RunScreen({ state, width, height, theme, now, targetIndex, frozen, mode, gate, reason, message }: RunScreenProps) {
+  const layout = computeLayout(height, state.steps.length, gate ? GATE_ROWS : 0);
+  const targets = Object.keys(state.latency);
+  const target = targets.length ? targets[targetIndex % targets.length] : undefined;
+  // Window the step list around the running steps.
+  const firstActive = Math.max(0, state.steps.findIndex((s) => s.status === 'started' || s.status === 'pending'));
+  const start = Math.max(0, Math.min(firstActive - 1, state.steps.length - layout.stepRows));
+  const steps = state.steps.slice(start, start + layout.stepRows);
+  const done = state.steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped').length;
+  const elapsed = state.startedAt ? formatDuration((state.endedAt ?? now) - state.startedAt) : '';
+  const logs = state.logs.slice(-layout.logRows);
+  const runSt = theme.status[state.runStatus === 'running' ? 'running' : state.runStatus] ?? theme.status.pending;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text wrap="truncate">
+        <Text bold color={theme.accent}>
+          paddock
+        </Text>
+        {`  ${state.runId ?? ''}  `}
+        <Text color={runSt.color}>{`${runSt.symbol} ${state.runStatus}`}</Text>
+        {`  ${elapsed}  steps ${done}/${state.steps.length}`}
+        {state.failureCount ? `  failures ${state.failureCount}` : ''}
+      </Text>
+      <Text wrap="truncate" bold>
+        {`STEPS${state.steps.length > layout.stepRows ? ` (${start + 1}-${start + steps.length} of ${state.steps.length})` : ''}`}
+      </Text>
+      {steps.map((s) => (
+        <StepRow key={s.id} step={s} now={now} width={width} theme={theme} />
+      ))}
+      {Array.from({ length: layout.stepRows - steps.length }, (_, i) => (
+        <Text key={`pad${i}`}> </Text>
+      ))}
+      <LatencyPane latency={target ? state.latency[target] : undefined} targets={targets} width={width} rows={layout.chartRows} theme={theme} frozen={frozen} />
+      {gate ? <GatePanel request={gate} mode={mode} reason={reason} width={width} theme={theme} /> : null}
+      <Text wrap="truncate" bold>
+        LOG
+      </Text>
+      {logs.map((l, i) => (
+        <Text key={i} wrap="truncate" color={theme.color ? (l.level === 'error' ? 'red' : l.level === 'warn' ? 'yellow' : undefined) : undefined}>
+          {`${l.level === 'error' ? 'E' : l.level === 'warn' ? 'W' : ' '} ${l.step ? `${l.step}: ` : ''}${l.message}`}
+        </Text>
+      ))}
+      {Array.from({ length: layout.logRows - logs.length }, (_, i) => (
+        <Text key={`lpad${i}`}> </Text>
+      ))}
+      <Text wrap="truncate" dimColor={theme.dim} inverse={!!message && !theme.color}>
+        {message ?? footerHints(mode, theme.unicode)}
+      </Text>
+    </Box>
+  );
+}

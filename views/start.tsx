@@ -1,0 +1,53 @@
+/**
+ * Mounts the TUI for a run and returns the hooks the run command feeds: events in, and a
+ * promise that settles when the person quits.
+ */
+import React from 'react';
+import { render } from 'ink';
+import { createLiveStore } from '../src/store/live-store.js';
+import { initialLiveState, withPlannedSteps, type LiveStep } from '../src/pipeline/live-state.js';
+import type { Plan } from '../src/pipeline/plan.js';
+import type { PaddockEvent } from '../src/schema/events.js';
+import type { GateBroker } from '../src/pipeline/gate-broker.js';
+import type { StepRow } from '../src/store/run-store.js';
+import { RunApp } from './run-app.js';
+import { detectTheme } from './theme.js';
+
+export interface StartRunAppOptions {
+  runId: string;
+  plan: Plan;
+  broker: GateBroker;
+  actor: string;
+  /** Steps already recorded (resume): shown with their stored status. */
+  resumedSteps: StepRow[];
+  onCancel(): void;
+  onForceQuit(): void;
+}
+
+export function startRunApp(opts: StartRunAppOptions) {
+  let state = withPlannedSteps({ ...initialLiveState, runId: opts.runId }, opts.plan.nodes.map((n) => ({ id: n.id, stage: n.stage })));
+  const stored = new Map(opts.resumedSteps.map((s) => [s.step_id, s]));
+  state = {
+    ...state,
+    steps: state.steps.map((s): LiveStep => {
+      const row = stored.get(s.id);
+      return row && row.status === 'succeeded' ? { ...s, status: 'succeeded', startedAt: row.started_at ?? undefined, endedAt: row.ended_at ?? undefined, host: row.host ?? undefined } : s;
+    }),
+  };
+  const store = createLiveStore(state, 10);
+  let resolveQuit: () => void = () => {};
+  const quit = new Promise<void>((r) => (resolveQuit = r));
+  const app = render(
+    <RunApp store={store} broker={opts.broker} theme={detectTheme()} actor={opts.actor} onCancel={opts.onCancel} onForceQuit={opts.onForceQuit} onQuit={() => resolveQuit()} />,
+    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: true, maxFps: 10 },
+  );
+  return {
+    onEvent: (e: PaddockEvent) => store.dispatch(e),
+    async done(): Promise<void> {
+      store.flush();
+      await quit;
+      app.unmount();
+      await app.waitUntilExit().catch(() => undefined);
+    },
+  };
+}
