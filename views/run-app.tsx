@@ -47,7 +47,7 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
   const { columns: width, rows: height } = size ?? terminal;
   const { exit } = useApp();
   const [frozen, setFrozen] = useState<LiveState | undefined>();
-  const [targetIndex, setTargetIndex] = useState(0);
+  const [targetIndex, setTargetIndex] = useState<number | undefined>(undefined);
   const [modal, setModal] = useState<Mode | undefined>();
   const [reason, setReason] = useState('');
   const [interrupts, setInterrupts] = useState(0);
@@ -114,7 +114,11 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
         setFrozen((f) => (f ? undefined : live));
         return;
       case 'next-target':
-        setTargetIndex((i) => i + 1);
+        setTargetIndex((i) => {
+          const targets = Object.keys(live.latency);
+          const cur = i ?? Math.max(0, targets.indexOf(live.activeTarget ?? ''));
+          return cur + 1;
+        });
         return;
       case 'approve':
         if (gate) broker.answer(gate.gate, { decision: 'approved', actor, reason: undefined });

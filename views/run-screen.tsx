@@ -147,7 +147,8 @@ export interface RunScreenProps {
   height: number;
   theme: Theme;
   now: number;
-  targetIndex: number;
+  /** The target chosen with Tab; the most recently active one when undefined. */
+  targetIndex: number | undefined;
   frozen: boolean;
   mode: Mode;
   gate?: GateRequest;
@@ -158,7 +159,7 @@ export interface RunScreenProps {
 export function RunScreen({ state, width, height, theme, now, targetIndex, frozen, mode, gate, reason, message }: RunScreenProps) {
   const layout = computeLayout(height, state.steps.length, gate ? GATE_ROWS : 0);
   const targets = Object.keys(state.latency);
-  const target = targets.length ? targets[targetIndex % targets.length] : undefined;
+  const target = targets.length ? (targetIndex === undefined ? state.activeTarget : targets[targetIndex % targets.length]) : undefined;
   // Window the step list around the running steps.
   const firstActive = Math.max(0, state.steps.findIndex((s) => s.status === 'started' || s.status === 'pending'));
   const start = Math.max(0, Math.min(firstActive - 1, state.steps.length - layout.stepRows));

@@ -39,7 +39,10 @@ export function startRunApp(opts: StartRunAppOptions) {
   const quit = new Promise<void>((r) => (resolveQuit = r));
   const app = render(
     <RunApp store={store} broker={opts.broker} theme={detectTheme()} actor={opts.actor} onCancel={opts.onCancel} onForceQuit={opts.onForceQuit} onQuit={() => resolveQuit()} />,
-    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: true, maxFps: 10 },
+    // ink 6.8.0's incrementalRendering left lines of earlier frames on screen in tmux at 80x24
+    // (seen here), so the default is a full redraw, capped at 10 fps and never full height (no
+    // screen clears); PADDOCK_INCREMENTAL=1 turns it on to compare.
+    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: process.env.PADDOCK_INCREMENTAL === '1', maxFps: 10 },
   );
   return {
     onEvent: (e: PaddockEvent) => store.dispatch(e),

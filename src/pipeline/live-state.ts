@@ -73,6 +73,8 @@ export interface LiveState {
   /** Steps in the order they were first seen (plan order when seeded with `withPlannedSteps`). */
   steps: readonly LiveStep[];
   latency: Readonly<Record<string, TargetLatency>>;
+  /** The target that received samples last (what the latency pane shows by default). */
+  activeTarget?: string;
   /** Latest value of each metric, keyed by `metricKey`. */
   metrics: Readonly<Record<string, MetricEvent>>;
   gates: Readonly<Record<string, LiveGate>>;
@@ -83,7 +85,7 @@ export interface LiveState {
 }
 
 /** Window of one percentile point, and how many points are kept. */
-export const WINDOW_MS = 1000;
+export const WINDOW_MS = 500;
 export const SERIES_POINTS = 240;
 export const LOG_LINES = 500;
 
@@ -202,7 +204,11 @@ export function reduceLive(state: LiveState, event: PaddockEvent, now = 0): Live
     }
     case 'latency': {
       const cur = s.latency[event.target];
-      return { ...s, latency: { ...s.latency, [event.target]: reduceLatency(cur, event.target, event.samples, ts) } };
+      return {
+        ...s,
+        activeTarget: event.target,
+        latency: { ...s.latency, [event.target]: reduceLatency(cur, event.target, event.samples, ts) },
+      };
     }
     case 'metric':
       return { ...s, metrics: { ...s.metrics, [metricKey(event)]: event } };

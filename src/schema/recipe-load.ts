@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
 import { Recipe, STAGES, type Step } from './recipe.js';
+import { BenchParams } from '../steps/package/bench.js';
 
 /** One problem in a recipe, located. */
 export interface RecipeIssue {
@@ -84,6 +86,14 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
       } else if (!recipe.models[model].onnx) {
         problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `model "${model}" has no onnx file to benchmark` });
       }
+      const params = BenchParams.omit({ model: true, target: true }).safeParse(Object.fromEntries(Object.entries(step.with).filter(([k]) => k !== 'model')));
+      if (!params.success) {
+        for (const issue of params.error.issues) {
+          const key = issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [];
+          const message = issue.code === 'unrecognized_keys' ? `unknown bench parameter "${issue.keys[0]}" (known: iterations, warmup, batch, threads, reportMs, seed)` : issue.message;
+          problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[]), ...key], message });
+        }
+      }
     }
   }
   recipe.gates.forEach((g, i) => {
@@ -103,15 +113,32 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
   return problems;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A union (a step is built-in or a command) fails with one issue holding each branch's issues;
+ * report the branch that came closest (fewest issues), with full paths.
+ */
+function flattenIssues(issues: readonly Issue[]): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const best = [...issue.errors].sort((a, b) => a.length - b.length)[0];
+      out.push(...flattenIssues(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as Issue)));
+    } else out.push(issue);
+  }
+  return out;
+}
+
 /** Parses and validates recipe text; `file` is used in error messages only. */
 export function parseRecipe(text: string, file: string): Recipe {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new RecipeError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, path: '', line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0]}` };
+        return { file, path: '', line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
       }),
     );
   }
@@ -119,11 +146,15 @@ export function parseRecipe(text: string, file: string): Recipe {
   const parsed = Recipe.safeParse(data);
   if (!parsed.success) {
     throw new RecipeError(
-      parsed.error.issues.map((issue) => {
-        const { line, column } = locate(doc, lc, issue.path);
+      flattenIssues(parsed.error.issues).map((issue) => {
+        let path = issue.path;
         let message = issue.message;
-        if (issue.code === 'unrecognized_keys') message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-        return { file, path: formatPath(issue.path), line, column, message };
+        if (issue.code === 'unrecognized_keys') {
+          message = `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+          path = [...path, issue.keys[0]];
+        }
+        const { line, column } = locate(doc, lc, path);
+        return { file, path: formatPath(path), line, column, message };
       }),
     );
   }
