@@ -56,7 +56,7 @@ describe('recipe', () => {
     ['unknown model', BASE.replace('model: candidate', 'model: nobody'), { path: 'stages.package[0].with.model', line: 15, column: 22, message: /name of a model/ }],
     ['needs unknown step', BASE.replace('      uses: bench', '      needs: [ghost]\n      uses: bench'), { path: 'stages.package[0].needs[0]', line: 13, column: 15, message: /needs unknown step "ghost"/ }],
     ['missing version', BASE.replace('version: 1\n', ''), { path: 'version', line: 1, column: 1, message: /expected 1|Invalid input/ }],
-    ['YAML syntax', BASE.replace('stages:', 'stages: [\n'), { path: '', line: 13, column: 11, message: /^YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a \]$/ }],
+    ['YAML syntax', BASE.replace('stages:', 'stages: [\n'), { path: '', line: 13, column: 11, message: /^YAML syntax: Nested mappings are not allowed in compact mappings$/ }],
   ];
   it.each(table)('%s -> file, YAML path, line:column and what was expected', (_name, text, want) => {
     const issues = issuesOf(text);
