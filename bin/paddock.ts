@@ -33,6 +33,12 @@ Docs: docs/ (events.md: the event protocol every step speaks).
 
 const USAGE_ERROR = 2;
 
+// A reader that goes away (`paddock runs | head`) must not crash a run: stop writing, go on.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+
 function fail(message: string): never {
   process.stderr.write(`paddock: ${message}\nTry "paddock --help".\n`);
   process.exit(USAGE_ERROR);

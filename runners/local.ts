@@ -105,7 +105,10 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): Runner {
         reject: false,
         stripFinalNewline: false,
       });
-      if (child.pid !== undefined) activeChildren.add(child.pid);
+      if (child.pid !== undefined) {
+        activeChildren.add(child.pid);
+        ctx.onSpawn?.({ pid: child.pid });
+      }
       child.stdout?.on('data', (c: Buffer) => decoder.stdout(c));
       child.stderr?.on('data', (c: Buffer) => decoder.stderrChunk(c));
 

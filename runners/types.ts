@@ -38,11 +38,19 @@ export interface StepResult {
   protocolErrors: number;
 }
 
+/** What the executor gives a runner for one step. */
+export interface RunnerContext {
+  signal: AbortSignal;
+  emit(event: Event): void;
+  /** Told the process id once a process-based step has started. */
+  onSpawn?(info: { pid: number }): void;
+}
+
 export interface Runner {
   /** "in-process", "local", "docker", ... */
   readonly kind: string;
   /** Where it runs: "local" or a host name. */
   readonly host: string;
   /** Runs a step to its end. Never throws for the step's own failures; reports them in the result. */
-  run(spec: StepSpec, ctx: { signal: AbortSignal; emit(event: Event): void }): Promise<StepResult>;
+  run(spec: StepSpec, ctx: RunnerContext): Promise<StepResult>;
 }

@@ -3,7 +3,8 @@
  * execute it with the TUI or a headless reporter, and turn the outcome into an exit code.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { signalTree } from '../../runners/process-tree.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { loadRecipe, parseRecipe } from '../schema/recipe-load.js';
@@ -91,6 +92,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, write: (l:
     recipe = parseRecipe(row.recipe_text, recipeFile);
     runId = row.id;
     resumed = true;
+    for (const line of reapOrphans(store, runId)) writeError(line);
     store.reopenRun(runId);
   } else {
     recipeFile = resolve(opts.recipePath!);
@@ -205,6 +207,28 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, write: (l:
     write(`run ${runId} ${exitCode === 0 ? 'succeeded' : exitCode === 1 ? 'failed a gate' : 'failed'} (exit ${exitCode}); details: paddock show ${runId}`);
   }
   return exitCode;
+}
+
+/**
+ * Steps of an interrupted run may still be running (paddock was SIGKILLed, its children were
+ * not). Before a resume reruns them, stop those whose environment proves they belong to this
+ * run (a recycled pid never matches).
+ */
+export function reapOrphans(store: RunStore, runId: string): string[] {
+  const notes: string[] = [];
+  for (const step of store.getSteps(runId)) {
+    if (step.status !== 'running' || !step.pid || !isProcessAlive(step.pid)) continue;
+    let environ = '';
+    try {
+      environ = readFileSync(`/proc/${step.pid}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (!environ.split('\0').includes(`PADDOCK_RUN_ID=${runId}`)) continue;
+    signalTree(step.pid, 'SIGKILL');
+    notes.push(`paddock resume: stopped ${step.step_id} (pid ${step.pid}), still running from the interrupted run`);
+  }
+  return notes;
 }
 
 /** STYLE.md: interactive = stdin and stdout are TTYs, TERM is not dumb, and CI is not set. */

@@ -191,7 +191,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       };
     }
 
-    const digest = inputDigest(node, { command, inputs: [...inputs, ...(node.step && !('uses' in node.step) ? [] : [])] });
+    const digest = inputDigest(node, { command, inputs });
     const prev = store.getStep(runId, node.id);
     if (prev && prev.status === 'succeeded' && prev.input_digest === digest && node.kind === 'step') {
       attempts.set(node.id, prev.attempt);
@@ -222,7 +222,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       publish(e, attempt);
     };
 
-    const result = await runner.run(spec, { signal, emit });
+    const result = await runner.run(spec, { signal, emit, onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid) });
     let status = result.status;
     let error = result.error;
     if (status === 'succeeded' && artifactErrors.length) {

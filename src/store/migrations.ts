@@ -44,6 +44,7 @@ CREATE TABLE steps (
   error TEXT,
   exit_code INTEGER,
   reused INTEGER NOT NULL DEFAULT 0,
+  pid INTEGER,
   PRIMARY KEY (run_id, step_id)
 );
 CREATE TABLE events (

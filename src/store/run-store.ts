@@ -52,6 +52,7 @@ export interface StepRow {
   error: string | null;
   exit_code: number | null;
   reused: number;
+  pid: number | null;
 }
 
 export interface MetricRow {
@@ -249,7 +250,7 @@ export class RunStore {
     const row = this.getStep(runId, stepId);
     const attempt = (row?.attempt ?? 0) + 1;
     this.db
-      .prepare("UPDATE steps SET status = 'running', attempt = ?, input_digest = ?, runner = ?, host = ?, started_at = ?, ended_at = NULL, error = NULL, exit_code = NULL, reused = 0 WHERE run_id = ? AND step_id = ?")
+      .prepare("UPDATE steps SET status = 'running', attempt = ?, input_digest = ?, runner = ?, host = ?, started_at = ?, ended_at = NULL, error = NULL, exit_code = NULL, reused = 0, pid = NULL WHERE run_id = ? AND step_id = ?")
       .run(attempt, info.inputDigest, info.runner, info.host, Date.now(), runId, stepId);
     testHook('store.step-started');
     return attempt;
@@ -260,6 +261,11 @@ export class RunStore {
       .prepare('UPDATE steps SET status = ?, error = ?, exit_code = ?, ended_at = ? WHERE run_id = ? AND step_id = ?')
       .run(status, error ?? null, exitCode ?? null, Date.now(), runId, stepId);
     testHook('store.step-finished');
+  }
+
+  /** Records the process id of a step's attempt (to find orphans after a crash). */
+  setStepPid(runId: string, stepId: string, pid: number): void {
+    this.db.prepare('UPDATE steps SET pid = ? WHERE run_id = ? AND step_id = ?').run(pid, runId, stepId);
   }
 
   /** Marks a step as skipped (blocked by a failed dependency or gate). */
