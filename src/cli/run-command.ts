@@ -59,15 +59,33 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
 export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
   const writeError = opts.writeError ?? ((l: string) => process.stderr.write(`${l}\n`));
+  // A recipe that cannot be used fails before the store is touched.
+  let fresh: Fresh | undefined;
+  if (!opts.resumeId) {
+    const recipeFile = resolve(opts.recipePath!);
+    const loaded = loadRecipe(recipeFile);
+    let recipe = loaded.recipe;
+    if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
+    makePlan(recipe);
+    const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile);
+    fresh = { recipeFile, recipe, text: loaded.text, lineage };
+  }
   const store = new RunStore(opts.home);
   try {
-    return await runWithStore(store, opts, write, writeError);
+    return await runWithStore(store, opts, fresh, write, writeError);
   } finally {
     store.close();
   }
 }
 
-async function runWithStore(store: RunStore, opts: RunCommandOptions, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
+interface Fresh {
+  recipeFile: string;
+  recipe: Recipe;
+  text: string;
+  lineage: unknown;
+}
+
+async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
   const actor = currentActor();
   let recipe: Recipe;
   let recipeFile: string;
@@ -95,19 +113,16 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, write: (l:
     for (const line of reapOrphans(store, runId)) writeError(line);
     store.reopenRun(runId);
   } else {
-    recipeFile = resolve(opts.recipePath!);
-    const loaded = loadRecipe(recipeFile);
-    recipe = loaded.recipe;
-    if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
-    const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile);
+    recipeFile = fresh!.recipeFile;
+    recipe = fresh!.recipe;
     runId = newRunId();
     store.createRun({
       id: runId,
       name: recipe.name,
       recipePath: recipeFile,
-      recipeText: loaded.text,
-      recipeSha256: createHash('sha256').update(loaded.text).digest('hex'),
-      lineage,
+      recipeText: fresh!.text,
+      recipeSha256: createHash('sha256').update(fresh!.text).digest('hex'),
+      lineage: fresh!.lineage,
       host: hostname(),
       actor,
     });
