@@ -20,8 +20,9 @@ PROTOCOL_VERSION = 1
 _out = sys.stdout
 
 
-def _emit(kind, **fields):
-    event = {"v": PROTOCOL_VERSION, "type": kind, "ts": int(time.time() * 1000)}
+def _emit(_type, **fields):
+    # The event type is positional-only in spirit: `kind` is a field of failure events.
+    event = {"v": PROTOCOL_VERSION, "type": _type, "ts": int(time.time() * 1000)}
     event.update({k: v for k, v in fields.items() if v is not None})
     _out.write(json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n")
     _out.flush()
