@@ -2,7 +2,7 @@
  * RunApp: the container of the run screen. Reads the live store with useSyncExternalStore,
  * dispatches keys through the binding table, answers gates through the broker.
  */
-import React, { useEffect, useState, useSyncExternalStore } from 'react';
+import React, { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { useInput, useApp, type Key } from 'ink';
 import type { LiveStore } from '../src/store/live-store.js';
 import type { GateBroker } from '../src/pipeline/gate-broker.js';
@@ -48,8 +48,20 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
   const { exit } = useApp();
   const [frozen, setFrozen] = useState<LiveState | undefined>();
   const [targetIndex, setTargetIndex] = useState<number | undefined>(undefined);
-  const [modal, setModal] = useState<Mode | undefined>();
-  const [reason, setReason] = useState('');
+  // Modal and reason live in refs as well as state: the keys of one burst ("x", then a typed
+  // reason) are handled before React re-renders, and each must see the effect of the last.
+  const [modal, setModalState] = useState<Mode | undefined>();
+  const [reason, setReasonState] = useState('');
+  const modalRef = useRef<Mode | undefined>(undefined);
+  const reasonRef = useRef('');
+  const setModal = (m: Mode | undefined) => {
+    modalRef.current = m;
+    setModalState(m);
+  };
+  const setReason = (update: string | ((r: string) => string)) => {
+    reasonRef.current = typeof update === 'function' ? update(reasonRef.current) : update;
+    setReasonState(reasonRef.current);
+  };
   const [interrupts, setInterrupts] = useState(0);
   const [message, setMessage] = useState<string | undefined>();
   const [now, setNow] = useState(Date.now());
@@ -84,6 +96,8 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
   };
 
   const act = (name: string) => {
+    const mode: Mode = modalRef.current ?? (gate ? 'gate' : 'normal');
+    const reason = reasonRef.current;
     if (mode === 'reason' && name !== 'escape' && name !== 'ctrl+c') {
       if (name === 'return') {
         if (reason.trim()) setModal('confirm-reject');
@@ -146,8 +160,11 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
     }
   };
 
+  // Ink may call a handler from an earlier render; always dispatch to the latest one.
+  const actRef = useRef(act);
+  actRef.current = act;
   useInput((input, key) => {
-    for (const name of keyNames(input, key)) act(name);
+    for (const name of keyNames(input, key)) actRef.current(name);
   });
 
   const prompt =

@@ -7,7 +7,7 @@ import React, { memo } from 'react';
 import { Box, Text } from 'ink';
 import type { LiveState, LiveStep, TargetLatency } from '../src/pipeline/live-state.js';
 import { quantile } from '../src/metrics/latency-histogram.js';
-import type { Theme } from './theme.js';
+import { clip, type Theme } from './theme.js';
 import { plotHistogram, plotPercentiles } from './charts.js';
 import { formatDuration } from '../src/cli/show.js';
 import type { GateRequest } from '../src/pipeline/gate-broker.js';
@@ -57,7 +57,7 @@ export const StepRow = memo(function StepRow({ step, now, width, theme }: StepRo
     <Text wrap="truncate">
       <Text color={st.color}>{left.slice(0, 2)}</Text>
       {left.slice(2)}
-      <Text dimColor={theme.dim}> {detail}</Text>
+      <Text dimColor={theme.dim}> {clip(detail, Math.max(0, width - left.length - 1), theme.unicode)}</Text>
     </Text>
   );
 });
@@ -84,9 +84,7 @@ export function LatencyPane({ latency, targets, width, rows, theme, frozen }: La
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold color={theme.accent}>
-        {title}
-        {more}
-        {frozen ? '  FROZEN (f)' : ''}
+        {clip(`${frozen ? 'FROZEN (f) ' : ''}${title}${more}`, width, theme.unicode)}
       </Text>
       <Box flexDirection="row">
         <Box flexDirection="column" width={histWidth + 2}>
@@ -119,23 +117,23 @@ export interface GatePanelProps {
 /** Rows the gate panel takes. */
 export const GATE_ROWS = 4;
 
-export function GatePanel({ request, mode, reason, theme }: GatePanelProps) {
+export function GatePanel({ request, mode, reason, theme, width }: GatePanelProps) {
   const d = request.decision;
   const action =
     mode === 'reason'
       ? `reason for rejecting: ${reason}${theme.unicode ? '▏' : '_'}  (Enter to continue)`
       : mode === 'confirm-reject'
         ? `reject ${request.gate} because "${reason}"? y / n`
-        : 'a approve  ·  x reject (asks for a reason)';
+        : `a approve  ${theme.unicode ? '·' : '|'}  x reject (asks for a reason)`;
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold inverse={!theme.color} color={theme.color ? 'yellow' : undefined}>
-        {`GATE ${request.gate} needs review: verdict ${d.verdict.toUpperCase()}`}
+        {clip(`GATE ${request.gate} needs review: verdict ${d.verdict.toUpperCase()}`, width, theme.unicode)}
       </Text>
-      <Text wrap="truncate">{d.rationale[0] ?? ''}</Text>
-      <Text wrap="truncate">{d.rationale[1] ?? ''}</Text>
+      <Text wrap="truncate">{clip(d.rationale[0] ?? '', width, theme.unicode)}</Text>
+      <Text wrap="truncate">{clip(d.rationale[1] ?? '', width, theme.unicode)}</Text>
       <Text wrap="truncate" bold>
-        {action}
+        {clip(action, width, theme.unicode)}
       </Text>
     </Box>
   );
@@ -195,14 +193,14 @@ export function RunScreen({ state, width, height, theme, now, targetIndex, froze
       </Text>
       {logs.map((l, i) => (
         <Text key={i} wrap="truncate" color={theme.color ? (l.level === 'error' ? 'red' : l.level === 'warn' ? 'yellow' : undefined) : undefined}>
-          {`${l.level === 'error' ? 'E' : l.level === 'warn' ? 'W' : ' '} ${l.step ? `${l.step}: ` : ''}${l.message}`}
+          {clip(`${l.level === 'error' ? 'E' : l.level === 'warn' ? 'W' : ' '} ${l.step ? `${l.step}: ` : ''}${l.message.replace(/[\r\n\t]+/g, ' ')}`, width, theme.unicode)}
         </Text>
       ))}
       {Array.from({ length: layout.logRows - logs.length }, (_, i) => (
         <Text key={`lpad${i}`}> </Text>
       ))}
       <Text wrap="truncate" dimColor={theme.dim} inverse={!!message && !theme.color}>
-        {message ?? footerHints(mode, theme.unicode)}
+        {clip(message ?? footerHints(mode, theme.unicode), width, theme.unicode)}
       </Text>
     </Box>
   );

@@ -41,3 +41,14 @@ export function makeTheme(color: boolean, unicode: boolean): Theme {
     dim: color,
   };
 }
+
+/**
+ * Cuts text to `width` columns with an ellipsis of the theme's alphabet, so that Ink never has
+ * to truncate (its "…" is not ASCII). Counts UTF-16 units: the text shown here is ASCII or
+ * single-column symbols.
+ */
+export function clip(text: string, width: number, unicode: boolean): string {
+  if (text.length <= width) return text;
+  const ell = unicode ? '…' : '...';
+  return width <= ell.length ? text.slice(0, width) : text.slice(0, width - ell.length) + ell;
+}
