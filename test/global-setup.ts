@@ -19,6 +19,11 @@ export default function setup(): void {
   } catch {
     problems.push('/usr/bin/python3 is missing: the Python event helper tests need Debian\'s python3 (npm test installs it as root)');
   }
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+  } catch {
+    problems.push('tmux is missing: the end-to-end TUI tests drive the real binary in tmux (npm test installs Debian\'s tmux as root)');
+  }
   if (problems.length) {
     throw new Error(`test setup failed:\n  - ${problems.join('\n  - ')}`);
   }
