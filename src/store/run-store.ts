@@ -336,30 +336,26 @@ export class RunStore {
     return rows.map((r) => ({ ...(JSON.parse(r.body) as PaddockEvent), seq: r.seq }));
   }
 
+  /** Rows of a materialised table that belong to each step's current attempt, in event order. */
+  private currentRows<T>(table: 'metrics' | 'artifacts' | 'verdicts', runId: string, stepId?: string): T[] {
+    const sql = `SELECT x.* FROM ${table} x JOIN steps s ON s.run_id = x.run_id AND s.step_id = x.step_id AND s.attempt = x.attempt
+       WHERE x.run_id = ? ${stepId ? 'AND x.step_id = ?' : ''} ORDER BY x.seq`;
+    return (stepId ? this.db.prepare(sql).all(runId, stepId) : this.db.prepare(sql).all(runId)) as T[];
+  }
+
   /** Metrics of each step's current attempt (what gates and reports use). */
   currentMetrics(runId: string): MetricRow[] {
-    return this.db
-      .prepare(
-        `SELECT m.* FROM metrics m JOIN steps s ON s.run_id = m.run_id AND s.step_id = m.step_id AND s.attempt = m.attempt
-         WHERE m.run_id = ? ORDER BY m.seq`,
-      )
-      .all(runId) as MetricRow[];
+    return this.currentRows<MetricRow>('metrics', runId);
   }
 
   /** Artifacts of each step's current attempt. */
   currentArtifacts(runId: string, stepId?: string): ArtifactRow[] {
-    const sql = `SELECT a.* FROM artifacts a JOIN steps s ON s.run_id = a.run_id AND s.step_id = a.step_id AND s.attempt = a.attempt
-       WHERE a.run_id = ? ${stepId ? 'AND a.step_id = ?' : ''} ORDER BY a.seq`;
-    return (stepId ? this.db.prepare(sql).all(runId, stepId) : this.db.prepare(sql).all(runId)) as ArtifactRow[];
+    return this.currentRows<ArtifactRow>('artifacts', runId, stepId);
   }
 
+  /** Verdicts of each gate's current attempt. */
   currentVerdicts(runId: string): VerdictRow[] {
-    return this.db
-      .prepare(
-        `SELECT v.* FROM verdicts v JOIN steps s ON s.run_id = v.run_id AND s.step_id = v.step_id AND s.attempt = v.attempt
-         WHERE v.run_id = ? ORDER BY v.seq`,
-      )
-      .all(runId) as VerdictRow[];
+    return this.currentRows<VerdictRow>('verdicts', runId);
   }
 
   failureCount(runId: string): number {
