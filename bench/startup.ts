@@ -48,8 +48,12 @@ const variants: Record<string, string[]> = {
   // A command that loads the run store (SQLite, the show module): where file count matters.
   'bundle: paddock runs': [join(ROOT, 'dist', 'paddock.js'), 'runs'],
   'tsc: paddock runs': [join(tscOut, 'bin', 'paddock.js'), 'runs'],
+  // The whole run path (recipe, zod, yaml, SQLite, execa, the executor) on a recipe with no steps.
+  'bundle: paddock run (empty)': [join(ROOT, 'dist', 'paddock.js'), 'run', join(ROOT, 'build', 'bench-empty.yaml'), '--headless'],
+  'tsc: paddock run (empty)': [join(tscOut, 'bin', 'paddock.js'), 'run', join(ROOT, 'build', 'bench-empty.yaml'), '--headless'],
 };
 process.env.PADDOCK_HOME = join(ROOT, 'build', 'bench-empty-home');
+writeFileSync(join(ROOT, 'build', 'bench-empty.yaml'), 'version: 1\nname: empty\nstages: {}\n');
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
 for (let rep = 0; rep < 25; rep++) {
   for (const [name, args] of Object.entries(variants)) {

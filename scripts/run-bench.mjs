@@ -16,6 +16,7 @@ const wanted = process.argv.slice(2);
 const names = readdirSync(join(root, 'bench'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => f.replace(/\.ts$/, ''))
+  .filter((n) => n !== 'common')
   .filter((n) => wanted.length === 0 || wanted.includes(n));
 if (names.length === 0) {
   console.error(`no benchmark named ${wanted.join(', ')} in bench/`);
