@@ -14,6 +14,8 @@ Usage:
   paddock resume <run-id> [--headless] [--json] [--gate-policy P]
   paddock runs [--json] [--limit N]                      list recent runs
   paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
+  paddock eval coco --gt <gt.json> --dt <results.json> [--json]
+                                                         COCO bbox metrics, pycocotools's numbers
 
 Options:
   --headless         no TUI: one line per event (automatic when not on a terminal or CI is set)
@@ -59,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
         'gate-policy': { type: 'string' },
         concurrency: { type: 'string' },
         limit: { type: 'string' },
+        gt: { type: 'string' },
+        dt: { type: 'string' },
       },
     });
   } catch (err) {
@@ -136,6 +140,13 @@ async function main(argv: string[]): Promise<number> {
       if (!rest[0]) fail('show needs a run id: paddock show <run-id>');
       const { showRun } = await import('../src/cli/show.js');
       return showRun(home, rest[0], { json: common.json });
+    }
+    case 'eval': {
+      if (rest[0] !== 'coco') fail(`eval needs a kind: paddock eval coco --gt <gt.json> --dt <results.json>${rest[0] ? ` (not "${rest[0]}")` : ''}`);
+      if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
+      if (!values.gt || !values.dt) fail('eval coco needs --gt <gt.json> and --dt <results.json>');
+      const { evalCoco } = await import('../src/cli/eval-coco.js');
+      return evalCoco({ gt: values.gt, dt: values.dt, json: common.json });
     }
     default:
       fail(`unknown command "${command}"`);
