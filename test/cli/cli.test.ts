@@ -227,3 +227,34 @@ stages:
     }
   });
 });
+
+describe('paddock eval coco', () => {
+  const ref = join(ROOT, 'fixtures', 'reference', 'coco');
+  it.each(['02_crowd_regions_and_ignore_flags', '05_maxdets_over_100_per_image'])('prints pycocotools\'s numbers for %s, as JSON and as the 12 lines', async (name) => {
+    const dir = join(ref, name);
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
+    const json = await paddock(['eval', 'coco', '--gt', join(dir, 'gt.json'), '--dt', join(dir, 'dt.json'), '--json'], {});
+    expect(json.exitCode, json.stderr).toBe(0);
+    const out = JSON.parse(json.stdout);
+    expect(Object.keys(out.stats)).toEqual(expected.stat_names);
+    expect(Object.values(out.stats)).toEqual(expected.stats);
+    expect(out.per_category).toEqual(expected.per_category_ap);
+    const text = await paddock(['eval', 'coco', '--gt', join(dir, 'gt.json'), '--dt', join(dir, 'dt.json')], {});
+    expect(text.stdout.trimEnd().split('\n')).toEqual(expected.pycocotools_summary);
+  });
+
+  it('names the file and entry of bad input, exit 2', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'dt.json'), '[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3], "score": 0.5}]');
+      const r = await paddock(['eval', 'coco', '--gt', join(ref, '01_basic_mixed_missing_categories', 'gt.json'), '--dt', join(dir, 'dt.json')], {});
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/dt\.json: \[0\] \(image 1\): bbox must be \[x, y, width, height\], got \[1,2,3\]/);
+      const usage = await paddock(['eval', 'coco', '--gt', 'x.json'], {});
+      expect(usage.exitCode).toBe(2);
+      expect(usage.stderr).toMatch(/eval coco needs --gt <gt.json> and --dt <results.json>/);
+    } finally {
+      cleanup();
+    }
+  });
+});
