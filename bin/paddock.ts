@@ -14,6 +14,7 @@ Usage:
   paddock resume <run-id> [--headless] [--json] [--gate-policy P]
   paddock runs [--json] [--limit N]                      list recent runs
   paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
+  paddock world build [--out DIR] [--tiny]                render the built-in world's datasets
   paddock eval coco --gt <gt.json> --dt <results.json> [--json]
                                                          COCO bbox metrics, pycocotools's numbers
 
@@ -62,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
         concurrency: { type: 'string' },
         limit: { type: 'string' },
         gt: { type: 'string' },
+        out: { type: 'string' },
+        tiny: { type: 'boolean' },
         dt: { type: 'string' },
       },
     });
@@ -140,6 +143,11 @@ async function main(argv: string[]): Promise<number> {
       if (!rest[0]) fail('show needs a run id: paddock show <run-id>');
       const { showRun } = await import('../src/cli/show.js');
       return showRun(home, rest[0], { json: common.json });
+    }
+    case 'world': {
+      if (rest[0] !== 'build') fail('world needs a command: paddock world build [--out DIR]');
+      const { worldBuild } = await import('../src/cli/world-build.js');
+      return worldBuild({ out: values.out, tiny: Boolean(values.tiny), json: common.json });
     }
     case 'eval': {
       if (rest[0] !== 'coco') fail(`eval needs a kind: paddock eval coco --gt <gt.json> --dt <results.json>${rest[0] ? ` (not "${rest[0]}")` : ''}`);

@@ -16,7 +16,7 @@ export const ENTRY_POINTS = {
   step: 'src/steps/step-main.ts',
 };
 
-export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git'];
+export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp'];
 
 export async function buildDist({ outdir = out, entryPoints = ENTRY_POINTS, minify = false } = {}) {
   rmSync(outdir, { recursive: true, force: true });
