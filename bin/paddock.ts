@@ -17,6 +17,8 @@ Usage:
   paddock world build [--out DIR] [--tiny]                render the built-in world's datasets
   paddock eval coco --gt <gt.json> --dt <results.json> [--json]
                                                          COCO bbox metrics, pycocotools's numbers
+  paddock infer --model <dir> --manifest <m.jsonl> --out <results.json> [--limit N]
+                                                         run a model over a manifest (its contract)
 
 Options:
   --headless         no TUI: one line per event (automatic when not on a terminal or CI is set)
@@ -64,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
         limit: { type: 'string' },
         gt: { type: 'string' },
         out: { type: 'string' },
+        model: { type: 'string' },
+        manifest: { type: 'string' },
         tiny: { type: 'boolean' },
         dt: { type: 'string' },
       },
@@ -143,6 +147,16 @@ async function main(argv: string[]): Promise<number> {
       if (!rest[0]) fail('show needs a run id: paddock show <run-id>');
       const { showRun } = await import('../src/cli/show.js');
       return showRun(home, rest[0], { json: common.json });
+    }
+    case 'infer': {
+      if (!values.model || !values.manifest || !values.out) fail('infer needs --model <dir> --manifest <manifest.jsonl> --out <results.json>');
+      let limit: number | undefined;
+      if (values.limit !== undefined) {
+        limit = Number(values.limit);
+        if (!Number.isInteger(limit) || limit < 1) fail(`--limit must be a positive integer, not "${values.limit}"`);
+      }
+      const { inferCommand } = await import('../src/cli/infer.js');
+      return inferCommand({ model: values.model, manifest: values.manifest, out: values.out, json: common.json, limit });
     }
     case 'world': {
       if (rest[0] !== 'build') fail('world needs a command: paddock world build [--out DIR]');

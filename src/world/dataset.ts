@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
 import { renderFrame, type Frame } from './render.js';
+import type { ManifestRow } from '../schema/manifest.js';
 import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Conditions } from './scene.js';
 
 export const SPLITS = ['golden_train', 'golden_val', 'golden_test'] as const;
@@ -66,28 +67,35 @@ export const TINY_WORLD: WorldConfig = {
   replaySeconds: 2,
 };
 
-export interface ManifestRow {
-  frame_id: string;
-  scene_id: string;
-  drive_id: string;
-  timestamp: string;
-  region: Conditions['region'];
-  city: string;
-  weather: Conditions['weather'];
-  time_of_day: Conditions['timeOfDay'];
-  road_type: Conditions['roadType'];
-  seed: number;
-  path: string;
-  width: number;
-  height: number;
-  /** sha256 of the PNG file. */
-  sha256: string;
-  /** sha256 of the raw RGB pixels: what the renderer made, independent of the PNG encoder. */
-  pixels_sha256: string;
-}
 
 const WEATHER_W = { clear: 0.4, rain: 0.22, fog: 0.16, snow: 0.22 } as const;
 const TOD_W = { day: 0.5, dusk: 0.2, night: 0.3 } as const;
+
+/** One scene of a split, before rendering. */
+export interface PlannedScene {
+  sceneId: string;
+  seed: number;
+  conditions: Conditions;
+  city: string;
+  /** Recording start, ms since the epoch. */
+  start: number;
+}
+
+/** The scenes of a split: conditions, city and recording time, all from the config's seed. */
+export function planScenes(split: Split, config: WorldConfig): PlannedScene[] {
+  const rng = new Rng(hashSeed(config.seed, split));
+  const [p0, p1] = POLICY.periods[split];
+  const span = dayMs(p1) - dayMs(p0);
+  const out: PlannedScene[] = [];
+  for (let k = 0; k < config.scenes[split]; k++) {
+    const conditions = sceneConditions(rng, k);
+    const city = CITIES[conditions.region][rng.pick(POLICY.cities[split])];
+    const seed = hashSeed(config.seed, split, k);
+    const start = dayMs(p0) + Math.floor(rng.next() * (span / 60_000)) * 60_000;
+    out.push({ sceneId: `scene-${seed.toString(16).padStart(8, '0')}`, seed, conditions, city, start });
+  }
+  return out;
+}
 
 /** Conditions of each scene of a split: a balanced cycle of road types and regions, random weather and light. */
 function sceneConditions(rng: Rng, k: number): Conditions {
@@ -142,19 +150,10 @@ export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORL
   };
 
   for (const split of SPLITS) {
-    const rng = new Rng(hashSeed(config.seed, split));
     const rows: ManifestRow[] = [];
     const images: Record<string, unknown>[] = [];
     const annotations: Record<string, unknown>[] = [];
-    const [p0, p1] = POLICY.periods[split];
-    const span = dayMs(p1) - dayMs(p0);
-    for (let k = 0; k < config.scenes[split]; k++) {
-      const conditions = sceneConditions(rng, k);
-      const cityIdx = rng.pick(POLICY.cities[split]);
-      const city = CITIES[conditions.region][cityIdx];
-      const seed = hashSeed(config.seed, split, k);
-      const sceneId = `scene-${seed.toString(16).padStart(8, '0')}`;
-      const start = dayMs(p0) + Math.floor(rng.next() * (span / 60_000)) * 60_000;
+    for (const { conditions, city, seed, sceneId, start } of planScenes(split, config)) {
       const drive = new Drive({ driveId: sceneId, seed, conditions });
       for (let f = 0; f < config.framesPerScene; f++) {
         for (let t = 0; t < (f === 0 ? 5 : config.frameEvery); t++) drive.step();

@@ -67,6 +67,8 @@ class Canvas {
   /** Writes one pixel (colour lit by the ambient unless emissive). */
   put(u: number, v: number, c: RGB, z: number, id: number, emissive: boolean, stats?: DrawStats): void {
     const i = v * W + u;
+    // Count each pixel of the object once (its own parts overdraw each other).
+    if (stats && this.buf.id[i] !== id) stats.drawn++;
     if (emissive) {
       this.buf.r[i] = c[0];
       this.buf.g[i] = c[1];
@@ -79,7 +81,6 @@ class Canvas {
     this.buf.depth[i] = z;
     this.buf.id[i] = id;
     if (stats) {
-      stats.drawn++;
       if (u < stats.u0) stats.u0 = u;
       if (u > stats.u1) stats.u1 = u;
       if (v < stats.v0) stats.v0 = v;
