@@ -52,6 +52,13 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
         const params = { model: modelPath, target: `${modelName}/${node.target?.name ?? 'local'}`, ...rest };
         return { command: [process.execPath, entry, 'bench', JSON.stringify(params)], inputs: [modelPath] };
       }
+      case 'check-data': {
+        const w = step.with as { splits?: { name: string; manifest: string }[]; root?: string };
+        const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+        const splits = (w.splits ?? []).map((s) => ({ ...s, manifest: abs(s.manifest) }));
+        const params = { ...w, splits, ...(w.root ? { root: abs(w.root) } : {}) };
+        return { command: [process.execPath, entry, 'check-data', JSON.stringify(params)], inputs: splits.map((s) => s.manifest) };
+      }
     }
   };
 }

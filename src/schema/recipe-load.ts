@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { Recipe, STAGES, type Step } from './recipe.js';
 import { BenchParams } from '../steps/package/bench.js';
+import { CheckDataParams } from '../steps/evaluate/check-data.js';
 
 /** One problem in a recipe, located. */
 export interface RecipeIssue {
@@ -78,6 +79,12 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
     });
     if (step.target && !targets.has(step.target)) {
       problems.push({ path: ['stages', stage, index, 'target'], message: `unknown target "${step.target}" (targets: ${[...targets].join(', ') || 'none'})` });
+    }
+    if ('uses' in step && step.uses === 'check-data') {
+      const params = CheckDataParams.safeParse(step.with);
+      if (!params.success) {
+        for (const issue of params.error.issues) problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[])], message: issue.message });
+      }
     }
     if ('uses' in step && step.uses === 'bench') {
       const model = step.with.model;

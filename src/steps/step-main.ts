@@ -18,8 +18,12 @@ async function main(): Promise<number> {
       const { runBench } = await import('./package/bench.js');
       return runBench(params);
     }
+    case 'check-data': {
+      const { runCheckData } = await import('./evaluate/check-data.js');
+      return runCheckData(params);
+    }
     default:
-      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench)\n`);
+      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench, check-data)\n`);
       return 2;
   }
 }
