@@ -1,0 +1,256 @@
+/**
+ * Scene-level (cluster) bootstrap for detection metrics, reusing the per-image match results of
+ * one COCO evaluation: a replicate draws scenes with replacement, gives each image the count of
+ * its scene's draws as a weight, and redoes only the accumulation (weighted cumulative TP / FP
+ * along the category's score order, computed once). A paired bootstrap applies the same draws to
+ * a candidate and a baseline evaluated on the same frames.
+ *
+ * Weighted accumulation counts a detection of an image drawn w times as w detections at the same
+ * score, adjacent in the ranking: exactly the evaluation of a data set holding the image w times
+ * with the copies side by side (test/metrics/bootstrap.test.ts checks this against evaluateCoco),
+ * except that equal-scored detections of one image are ranked copy by copy (a, a', b, b') where
+ * such a data set would rank them image by image (a, b, a', b').
+ */
+import { IOU_THRESHOLDS, RECALL_THRESHOLDS, type CocoEvalResult, type CocoGtIndex, type CocoDtIndex } from './coco.js';
+
+const T = IOU_THRESHOLDS.length;
+const R = RECALL_THRESHOLDS.length;
+const EPS = 2.220446049250313e-16;
+
+/** A seeded PRNG for replicates (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Draws `clusters` clusters with replacement; returns how often each was drawn. */
+export function drawClusters(clusters: number, rand: () => number): Uint16Array {
+  const w = new Uint16Array(clusters);
+  for (let i = 0; i < clusters; i++) w[Math.floor(rand() * clusters)]++;
+  return w;
+}
+
+export interface BootstrapSummary {
+  estimate: number;
+  lo: number;
+  hi: number;
+  level: number;
+  replicates: number;
+  /** Standard deviation of the replicates (the bootstrap standard error). */
+  se: number;
+}
+
+/** Percentile interval of replicate values around a point estimate. */
+export function percentileInterval(estimate: number, values: Float64Array, level = 0.95): BootstrapSummary {
+  const v = Float64Array.from(values).sort();
+  const n = v.length;
+  const q = (p: number) => {
+    const pos = p * (n - 1);
+    const i = Math.floor(pos);
+    const f = pos - i;
+    return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+  };
+  let mean = 0;
+  for (const x of v) mean += x;
+  mean /= n;
+  let ss = 0;
+  for (const x of v) ss += (x - mean) * (x - mean);
+  return { estimate, lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2), level, replicates: n, se: Math.sqrt(ss / Math.max(1, n - 1)) };
+}
+
+/**
+ * What accumulation needs of one evaluation, restricted to a subset of images and categories:
+ * for each category, its kept detections (area all, 100 per image) in score order with their
+ * image and TP/FP codes per threshold, and non-ignored GT counts per image.
+ */
+export interface AccumulationData {
+  categories: number[];
+  /** Per category: slots in accumulation order. */
+  order: Int32Array[];
+  slotImage: Int32Array;
+  code: Uint8Array;
+  slots: number;
+  /** npig[k][i]: non-ignored GT of category k in image i (area all). */
+  npig: Int32Array[];
+  nImages: number;
+}
+
+export function accumulationData(gt: CocoGtIndex, dt: CocoDtIndex, r: CocoEvalResult, keepImage: (i: number) => boolean, keepCategory: (k: number) => boolean): AccumulationData {
+  const nImg = gt.imgIds.length;
+  const K = gt.catIds.length;
+  const m = r.matches;
+  const N = m.slots;
+  const detBucket = new Int32Array(dt.x.length);
+  for (let b = 0; b < K * nImg; b++) for (let d = dt.dtStart[b]; d < dt.dtStart[b + 1]; d++) detBucket[d] = b;
+  const slotImage = new Int32Array(N);
+  const score = new Float64Array(N);
+  for (let s = 0; s < N; s++) {
+    slotImage[s] = detBucket[m.slotDet[s]] % nImg;
+    score[s] = dt.score[m.slotDet[s]];
+  }
+  const categories: number[] = [];
+  const order: Int32Array[] = [];
+  const npig: Int32Array[] = [];
+  for (let k = 0; k < K; k++) {
+    if (!keepCategory(k)) continue;
+    const idx: number[] = [];
+    for (let s = m.catSlotStart[k]; s < m.catSlotStart[k + 1]; s++) if (keepImage(slotImage[s])) idx.push(s);
+    idx.sort((a, b) => score[b] - score[a] || a - b);
+    const counts = new Int32Array(nImg);
+    for (let i = 0; i < nImg; i++) {
+      if (!keepImage(i)) continue;
+      const b = k * nImg + i;
+      for (let q = gt.gtStart[b]; q < gt.gtStart[b + 1]; q++) if (!gt.crowd[q]) counts[i]++;
+    }
+    categories.push(k);
+    order.push(Int32Array.from(idx));
+    npig.push(counts);
+  }
+  return { categories, order, slotImage, code: m.code, slots: N, npig, nImages: nImg };
+}
+
+/**
+ * AP@[.5:.95] (area all, 100 detections) with per-image weights: the mean over categories with
+ * ground truth and the 10 thresholds of the 101-point interpolated precision. With every weight 1
+ * it is the plain mean (left-to-right sums, so it may differ from pycocotools's pairwise mean in
+ * the last bits). Returns NaN when no category has ground truth.
+ */
+export function weightedAP(a: AccumulationData, weight: ArrayLike<number>, thresholds: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]): number {
+  let total = 0;
+  let count = 0;
+  let rc = new Float64Array(256);
+  let pr = new Float64Array(256);
+  for (let c = 0; c < a.categories.length; c++) {
+    let np = 0;
+    const counts = a.npig[c];
+    for (let i = 0; i < a.nImages; i++) if (counts[i]) np += counts[i] * weight[i];
+    if (np === 0) continue;
+    const order = a.order[c];
+    if (order.length > rc.length) {
+      rc = new Float64Array(order.length * 2);
+      pr = new Float64Array(order.length * 2);
+    }
+    for (const t of thresholds) {
+      const base = t * a.slots; // area "all" codes come first
+      let tp = 0;
+      let fp = 0;
+      let nd = 0;
+      for (let j = 0; j < order.length; j++) {
+        const s = order[j];
+        const w = weight[a.slotImage[s]];
+        if (w === 0) continue;
+        const code = a.code[base + s];
+        if (code === 0) continue;
+        if (nd + w > rc.length) {
+          const grow = (x: Float64Array) => {
+            const y = new Float64Array((nd + w) * 2);
+            y.set(x.subarray(0, nd));
+            return y;
+          };
+          rc = grow(rc);
+          pr = grow(pr);
+        }
+        // Each of the w copies is its own point of the curve, as in a data set with the image w times.
+        for (let copy = 0; copy < w; copy++) {
+          if (code === 1) tp++;
+          else fp++;
+          rc[nd] = tp / np;
+          pr[nd] = tp / (fp + tp + EPS);
+          nd++;
+        }
+      }
+      for (let j = nd - 1; j > 0; j--) if (pr[j] > pr[j - 1]) pr[j - 1] = pr[j];
+      let p = 0;
+      let sum = 0;
+      for (let ri = 0; ri < R; ri++) {
+        while (p < nd && rc[p] < RECALL_THRESHOLDS[ri]) p++;
+        sum += p < nd ? pr[p] : 0;
+      }
+      total += sum / R;
+      count++;
+    }
+  }
+  return count ? total / count : NaN;
+}
+
+/** Maps each image to its cluster (scene) index. */
+export function clusterIndex(sceneOfImage: readonly string[]): { cluster: Int32Array; clusters: number } {
+  const ids = new Map<string, number>();
+  const cluster = new Int32Array(sceneOfImage.length);
+  sceneOfImage.forEach((s, i) => {
+    let c = ids.get(s);
+    if (c === undefined) {
+      c = ids.size;
+      ids.set(s, c);
+    }
+    cluster[i] = c;
+  });
+  return { cluster, clusters: ids.size };
+}
+
+/**
+ * Cluster bootstrap of `statistic(imageWeights)`: `replicates` draws of the clusters, each image
+ * weighted by its cluster's count. Returns the replicate values (NaN where undefined).
+ */
+export function bootstrap(cluster: Int32Array, clusters: number, statistic: (w: Float64Array) => number, replicates: number, seed: number): Float64Array {
+  const rand = seededRandom(seed);
+  const out = new Float64Array(replicates);
+  const w = new Float64Array(cluster.length);
+  for (let b = 0; b < replicates; b++) {
+    const draws = drawClusters(clusters, rand);
+    for (let i = 0; i < cluster.length; i++) w[i] = draws[cluster[i]];
+    out[b] = statistic(w);
+  }
+  return out;
+}
+
+/**
+ * Paired bootstrap of candidate minus baseline on the same draws: the delta's interval and a
+ * two-sided p-value for "no difference" ((1 + count of replicates on the other side of 0) / (1 + n), doubled, capped at 1).
+ */
+export function pairedBootstrap(cluster: Int32Array, clusters: number, candidate: (w: Float64Array) => number, baseline: (w: Float64Array) => number, replicates: number, seed: number, level = 0.95): BootstrapSummary & { p: number } {
+  const ones = new Float64Array(cluster.length).fill(1);
+  const estimate = candidate(ones) - baseline(ones);
+  const deltas = bootstrap(cluster, clusters, (w) => candidate(w) - baseline(w), replicates, seed).filter((x) => !Number.isNaN(x));
+  let below = 0;
+  let above = 0;
+  for (const d of deltas) {
+    if (d <= 0) below++;
+    if (d >= 0) above++;
+  }
+  const n = deltas.length;
+  const p = Math.min(1, (2 * (1 + Math.min(below, above))) / (1 + n));
+  return { ...percentileInterval(estimate, Float64Array.from(deltas), level), p };
+}
+
+/** Holm's step-down adjustment (family-wise error), in the input order. */
+export function holm(p: readonly number[]): number[] {
+  const idx = p.map((_, i) => i).sort((a, b) => p[a] - p[b]);
+  const out = new Array<number>(p.length);
+  let running = 0;
+  idx.forEach((i, rank) => {
+    running = Math.max(running, Math.min(1, (p.length - rank) * p[i]));
+    out[i] = running;
+  });
+  return out;
+}
+
+/** Benjamini-Hochberg adjustment (false discovery rate), in the input order. */
+export function benjaminiHochberg(p: readonly number[]): number[] {
+  const n = p.length;
+  const idx = p.map((_, i) => i).sort((a, b) => p[b] - p[a]);
+  const out = new Array<number>(n);
+  let running = 1;
+  idx.forEach((i, k) => {
+    const rank = n - k;
+    running = Math.min(running, Math.min(1, (p[i] * n) / rank));
+    out[i] = running;
+  });
+  return out;
+}

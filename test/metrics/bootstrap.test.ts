@@ -1,0 +1,114 @@
+/**
+ * The bootstrap machinery on cases with known answers, and weighted accumulation against the
+ * exact COCO evaluation.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { evaluateCoco } from '../../src/metrics/coco.js';
+import { indexDetections, indexGroundTruth } from '../../src/metrics/coco-load.js';
+import { accumulationData, benjaminiHochberg, bootstrap, clusterIndex, holm, pairedBootstrap, percentileInterval, seededRandom, weightedAP } from '../../src/metrics/bootstrap.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+
+const REF = join(FIXTURES, 'reference', 'coco');
+const read = (name: string, f: string) => JSON.parse(readFileSync(join(REF, name, f), 'utf8'));
+
+describe('weighted accumulation', () => {
+  it.each(['01_basic_mixed_missing_categories', '02_crowd_regions_and_ignore_flags', '04_score_ties_duplicates_exact_iou', '06_tiny_border_boxes_many_categories'])('%s: weights of 1 give COCO AP', (name) => {
+    const gt = indexGroundTruth(read(name, 'gt.json'));
+    const dt = indexDetections(read(name, 'dt.json'), gt);
+    const r = evaluateCoco(gt.index, dt.index);
+    const a = accumulationData(gt.index, dt.index, r, () => true, () => true);
+    const ones = new Float64Array(gt.index.imgIds.length).fill(1);
+    expect(weightedAP(a, ones)).toBeCloseTo(r.stats.AP, 12);
+    expect(weightedAP(a, ones.map(() => 3))).toBeCloseTo(r.stats.AP, 12);
+  });
+
+  it('a weight of 2 equals evaluating the data set with every image twice', () => {
+    const name = '01_basic_mixed_missing_categories';
+    // Annotation ids shifted by one: pycocotools reads a match with GT id 0 as no match, and
+    // the copies must not differ from their originals in that.
+    const g0 = read(name, 'gt.json');
+    const g = { ...g0, annotations: g0.annotations.map((a: { id: number }) => ({ ...a, id: a.id + 1 })) };
+    // Scores made distinct: with ties inside one image, a data set with the image twice ranks
+    // a, b, a', b' where the weighted ranking has a, a', b, b' (documented in bootstrap.ts).
+    const d = (read(name, 'dt.json') as { image_id: number; score: number }[]).map((x, j) => ({ ...x, score: x.score + j * 1e-9 }));
+    // Copies get ids interleaved right after their originals (id * 2 and id * 2 + 1), so that a
+    // detection and its copy are adjacent in the image order, as the weighted ranking assumes.
+    const twice = {
+      ...g,
+      images: g.images.flatMap((im: { id: number }) => [{ ...im, id: im.id * 2 }, { ...im, id: im.id * 2 + 1 }]),
+      annotations: g.annotations.flatMap((a: { id: number; image_id: number }) => [{ ...a, image_id: a.image_id * 2 }, { ...a, id: a.id + 1_000_000, image_id: a.image_id * 2 + 1 }]),
+    };
+    const dTwice = d.flatMap((x) => [{ ...x, image_id: x.image_id * 2 }, { ...x, image_id: x.image_id * 2 + 1 }]);
+    const gt2 = indexGroundTruth(twice);
+    const r2 = evaluateCoco(gt2.index, indexDetections(dTwice, gt2).index);
+    const gt = indexGroundTruth(g);
+    const dt = indexDetections(d, gt);
+    const r = evaluateCoco(gt.index, dt.index);
+    const a = accumulationData(gt.index, dt.index, r, () => true, () => true);
+    expect(weightedAP(a, new Float64Array(gt.index.imgIds.length).fill(2))).toBeCloseTo(r2.stats.AP, 12);
+  });
+});
+
+describe('cluster bootstrap', () => {
+  it('gives the standard error a mean of cluster values should have', () => {
+    const rand = seededRandom(5);
+    const n = 60;
+    const values = Array.from({ length: n }, () => rand() * 10);
+    // Three images per cluster, each with its cluster's value: the statistic is the weighted mean.
+    const scenes = values.flatMap((_, c) => [`s${c}`, `s${c}`, `s${c}`]);
+    const x = values.flatMap((v) => [v, v, v]);
+    const { cluster, clusters } = clusterIndex(scenes);
+    expect(clusters).toBe(n);
+    const mean = (w: Float64Array) => {
+      let s = 0;
+      let t = 0;
+      for (let i = 0; i < w.length; i++) {
+        s += w[i] * x[i];
+        t += w[i];
+      }
+      return s / t;
+    };
+    const reps = bootstrap(cluster, clusters, mean, 4000, 42);
+    const m = values.reduce((a, b) => a + b, 0) / n;
+    const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / n);
+    const s = percentileInterval(m, reps);
+    expect(s.se / (sd / Math.sqrt(n))).toBeGreaterThan(0.95);
+    expect(s.se / (sd / Math.sqrt(n))).toBeLessThan(1.05);
+    // The 95% interval is about +-1.96 SE around the mean.
+    expect((s.hi - s.lo) / (2 * 1.96 * (sd / Math.sqrt(n)))).toBeGreaterThan(0.9);
+    expect((s.hi - s.lo) / (2 * 1.96 * (sd / Math.sqrt(n)))).toBeLessThan(1.1);
+    // Seeded: the same seed gives the same replicates.
+    expect(bootstrap(cluster, clusters, mean, 50, 42)).toEqual(bootstrap(cluster, clusters, mean, 50, 42));
+  });
+
+  it('paired: a constant shift is found exactly, and no difference gives p = 1', () => {
+    const scenes = Array.from({ length: 40 }, (_, i) => `s${i % 20}`);
+    const { cluster, clusters } = clusterIndex(scenes);
+    const base = (w: Float64Array) => w.reduce((a, v, i) => a + v * (i % 7), 0) / w.reduce((a, v) => a + v, 0);
+    const shifted = pairedBootstrap(cluster, clusters, (w) => base(w) + 0.05, base, 500, 1);
+    expect(shifted.estimate).toBeCloseTo(0.05, 12);
+    expect(shifted.lo).toBeCloseTo(0.05, 12);
+    expect(shifted.hi).toBeCloseTo(0.05, 12);
+    expect(shifted.p).toBeCloseTo(2 / 501, 12);
+    const same = pairedBootstrap(cluster, clusters, base, base, 500, 1);
+    expect(same.p).toBe(1);
+  });
+
+  it('percentile intervals interpolate like numpy\'s linear quantiles', () => {
+    const v = Float64Array.from({ length: 101 }, (_, i) => i);
+    const s = percentileInterval(50, v, 0.9);
+    expect(s.lo).toBeCloseTo(5, 12);
+    expect(s.hi).toBeCloseTo(95, 12);
+  });
+});
+
+describe('multiple-comparison adjustment', () => {
+  it('Holm and Benjamini-Hochberg match R\'s p.adjust', () => {
+    const p = [0.01, 0.04, 0.03, 0.005];
+    expect(holm(p).map((x) => +x.toFixed(12))).toEqual([0.03, 0.06, 0.06, 0.02]);
+    expect(benjaminiHochberg(p).map((x) => +x.toFixed(12))).toEqual([0.02, 0.04, 0.04, 0.02]);
+    expect(holm([0.5, 0.9])).toEqual([1, 1]);
+  });
+});
