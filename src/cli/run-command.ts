@@ -52,6 +52,14 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
         const params = { model: modelPath, target: `${modelName}/${node.target?.name ?? 'local'}`, ...rest };
         return { command: [process.execPath, entry, 'bench', JSON.stringify(params)], inputs: [modelPath] };
       }
+      case 'evaluate': {
+        const w = step.with as { candidate?: { name: string; model: string }; baseline?: { name: string; model: string }; manifest?: string; gt?: string; slices?: string; out?: string };
+        const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+        const model = (m?: { name: string; model: string }) => (m ? { ...m, model: abs(m.model) } : undefined);
+        const params = { ...w, candidate: model(w.candidate), baseline: model(w.baseline), manifest: w.manifest && abs(w.manifest), gt: w.gt && abs(w.gt), slices: w.slices && abs(w.slices), out: w.out ? abs(w.out) : undefined };
+        const inputs = [params.manifest, params.slices, params.candidate && join(params.candidate.model, 'model.onnx'), params.baseline && join(params.baseline.model, 'model.onnx')].filter((x): x is string => Boolean(x));
+        return { command: [process.execPath, entry, 'evaluate', JSON.stringify(params)], inputs };
+      }
       case 'check-data': {
         const w = step.with as { splits?: { name: string; manifest: string }[]; root?: string };
         const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));

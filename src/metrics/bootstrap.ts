@@ -179,11 +179,15 @@ export function weightedAP(a: AccumulationData, weight: ArrayLike<number>, thres
   return count ? total / count : NaN;
 }
 
-/** Maps each image to its cluster (scene) index. */
+/** Maps each image to its cluster (scene) index; an empty scene name means "not in the sample" (-1). */
 export function clusterIndex(sceneOfImage: readonly string[]): { cluster: Int32Array; clusters: number } {
   const ids = new Map<string, number>();
   const cluster = new Int32Array(sceneOfImage.length);
   sceneOfImage.forEach((s, i) => {
+    if (s === '') {
+      cluster[i] = -1;
+      return;
+    }
     let c = ids.get(s);
     if (c === undefined) {
       c = ids.size;
@@ -204,7 +208,7 @@ export function bootstrap(cluster: Int32Array, clusters: number, statistic: (w: 
   const w = new Float64Array(cluster.length);
   for (let b = 0; b < replicates; b++) {
     const draws = drawClusters(clusters, rand);
-    for (let i = 0; i < cluster.length; i++) w[i] = draws[cluster[i]];
+    for (let i = 0; i < cluster.length; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
     out[b] = statistic(w);
   }
   return out;
@@ -215,7 +219,7 @@ export function bootstrap(cluster: Int32Array, clusters: number, statistic: (w: 
  * two-sided p-value for "no difference" ((1 + count of replicates on the other side of 0) / (1 + n), doubled, capped at 1).
  */
 export function pairedBootstrap(cluster: Int32Array, clusters: number, candidate: (w: Float64Array) => number, baseline: (w: Float64Array) => number, replicates: number, seed: number, level = 0.95): BootstrapSummary & { p: number } {
-  const ones = new Float64Array(cluster.length).fill(1);
+  const ones = Float64Array.from(cluster, (c) => (c < 0 ? 0 : 1));
   const estimate = candidate(ones) - baseline(ones);
   const deltas = bootstrap(cluster, clusters, (w) => candidate(w) - baseline(w), replicates, seed).filter((x) => !Number.isNaN(x));
   let below = 0;

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { Recipe, STAGES, type Step } from './recipe.js';
 import { BenchParams } from '../steps/package/bench.js';
 import { CheckDataParams } from '../steps/evaluate/check-data.js';
+import { EvaluateParams } from '../steps/evaluate/evaluate.js';
 
 /** One problem in a recipe, located. */
 export interface RecipeIssue {
@@ -79,6 +80,12 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
     });
     if (step.target && !targets.has(step.target)) {
       problems.push({ path: ['stages', stage, index, 'target'], message: `unknown target "${step.target}" (targets: ${[...targets].join(', ') || 'none'})` });
+    }
+    if ('uses' in step && step.uses === 'evaluate') {
+      const params = EvaluateParams.safeParse(step.with);
+      if (!params.success) {
+        for (const issue of params.error.issues) problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[])], message: issue.message });
+      }
     }
     if ('uses' in step && step.uses === 'check-data') {
       const params = CheckDataParams.safeParse(step.with);

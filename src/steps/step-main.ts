@@ -18,12 +18,16 @@ async function main(): Promise<number> {
       const { runBench } = await import('./package/bench.js');
       return runBench(params);
     }
+    case 'evaluate': {
+      const { runEvaluate } = await import('./evaluate/evaluate.js');
+      return runEvaluate(params);
+    }
     case 'check-data': {
       const { runCheckData } = await import('./evaluate/check-data.js');
       return runCheckData(params);
     }
     default:
-      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench, check-data)\n`);
+      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench, check-data, evaluate)\n`);
       return 2;
   }
 }

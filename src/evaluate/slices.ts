@@ -1,0 +1,110 @@
+/**
+ * Slices with confidence intervals and deltas against a baseline.
+ *
+ * For each slice (frame predicates and classes, fixtures/world/slices.yaml): AP@[.5:.95] from the
+ * evaluation's per-image matches restricted to the slice, a 95% interval from a scene-level
+ * bootstrap (seeded, 1000 replicates by default, only accumulation redone), and against a
+ * baseline evaluated on the same frames, the paired delta's interval and p-value on the same
+ * scene draws; p-values adjusted across slices: Holm for the critical ones, Benjamini-Hochberg
+ * for the rest. Every number carries its denominators.
+ */
+import type { Slice } from '../schema/manifest.js';
+import { frameInSlice } from '../schema/manifest.js';
+import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
+import { accumulationData, benjaminiHochberg, bootstrap, clusterIndex, holm, pairedBootstrap, percentileInterval, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
+
+export interface EvaluatedModel {
+  dt: CocoDtIndex;
+  result: CocoEvalResult;
+}
+
+export interface SliceImage {
+  scene_id: string;
+  weather: string;
+  time_of_day: string;
+  road_type: string;
+  region: string;
+}
+
+export interface SliceMetric {
+  slice: string;
+  critical: boolean;
+  denominators: { scenes: number; frames: number; objects: number };
+  ap?: BootstrapSummary;
+  delta?: BootstrapSummary & { p: number; pAdjusted: number; adjustment: 'holm' | 'benjamini-hochberg' };
+  /** Why there is no number: no frames, no objects. */
+  note?: string;
+}
+
+export interface SliceOptions {
+  replicates?: number;
+  seed?: number;
+  level?: number;
+  /** Called as each slice is done (the step streams metric events from it). */
+  onSlice?: (m: SliceMetric) => void;
+}
+
+export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], slices: readonly Slice[], candidate: EvaluatedModel, baseline: EvaluatedModel | undefined, opts: SliceOptions = {}): SliceMetric[] {
+  const replicates = opts.replicates ?? 1000;
+  const seed = opts.seed ?? 1;
+  const level = opts.level ?? 0.95;
+  const out: SliceMetric[] = [];
+  const nImg = gt.imgIds.length;
+  for (const slice of slices) {
+    const inSlice = new Uint8Array(nImg);
+    images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im as never) ? 1 : 0));
+    const keepCat = (k: number) => !slice.class || slice.class.includes(gt.catNames[k] as never);
+    const frames = inSlice.reduce((a, b) => a + b, 0);
+    const sceneNames = images.map((im, i) => (inSlice[i] ? im.scene_id : ''));
+    const scenes = new Set(sceneNames.filter(Boolean)).size;
+    let objects = 0;
+    for (let k = 0; k < gt.catIds.length; k++) {
+      if (!keepCat(k)) continue;
+      for (let i = 0; i < nImg; i++) {
+        if (!inSlice[i]) continue;
+        const b = k * nImg + i;
+        for (let q = gt.gtStart[b]; q < gt.gtStart[b + 1]; q++) if (!gt.crowd[q]) objects++;
+      }
+    }
+    const metric: SliceMetric = { slice: slice.id, critical: slice.critical, denominators: { scenes, frames, objects } };
+    if (frames === 0 || objects === 0) {
+      metric.note = frames === 0 ? 'no frames in this slice' : 'no objects in this slice';
+      out.push(metric);
+      opts.onSlice?.(metric);
+      continue;
+    }
+    // Clusters: the slice's scenes; images outside the slice weigh nothing.
+    const { cluster, clusters } = clusterIndex(sceneNames);
+    const restrict = (w: Float64Array) => {
+      for (let i = 0; i < w.length; i++) if (!inSlice[i]) w[i] = 0;
+      return w;
+    };
+    const cand = accumulationData(gt, candidate.dt, candidate.result, (i) => inSlice[i] === 1, keepCat);
+    const ones = restrict(new Float64Array(nImg).fill(1));
+    const candAP = (w: Float64Array) => weightedAP(cand, restrict(w));
+    // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
+    const reps = bootstrap(cluster, clusters, candAP, replicates, seed);
+    const defined = reps.filter((x) => !Number.isNaN(x));
+    if (defined.length < replicates / 2 || clusters < 2) {
+      metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${defined.length} of ${replicates} replicates defined`;
+      out.push(metric);
+      opts.onSlice?.(metric);
+      continue;
+    }
+    metric.ap = percentileInterval(weightedAP(cand, ones), defined, level);
+    if (baseline) {
+      const base = accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat);
+      const d = pairedBootstrap(cluster, clusters, candAP, (w) => weightedAP(base, restrict(w)), replicates, seed, level);
+      metric.delta = { ...d, pAdjusted: d.p, adjustment: slice.critical ? 'holm' : 'benjamini-hochberg' };
+    }
+    out.push(metric);
+    opts.onSlice?.(metric);
+  }
+  // Adjust for the number of slices compared: Holm on the critical list, BH on the rest.
+  for (const critical of [true, false]) {
+    const group = out.filter((m) => m.delta && m.critical === critical);
+    const adjusted = (critical ? holm : benjaminiHochberg)(group.map((m) => m.delta!.p));
+    group.forEach((m, i) => (m.delta!.pAdjusted = adjusted[i]));
+  }
+  return out;
+}

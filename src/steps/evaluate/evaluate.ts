@@ -1,0 +1,198 @@
+/**
+ * The `evaluate` step: runs the candidate (and the baseline) over a manifest with the inference
+ * contract, computes COCO metrics, per-object outcomes and per-slice metrics with bootstrap
+ * intervals and paired deltas, and streams them as events: the overall numbers, one group of
+ * metric events per slice as it is computed (the slice table fills in live), and failures
+ * ordered by their contribution to the regression. Writes eval_report.json, outcomes.jsonl,
+ * pr_curves.json and evaluation_summary.md.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { emit } from '../emit.js';
+import { runInference } from '../../model/infer.js';
+import { evaluateCoco, STAT_NAMES } from '../../metrics/coco.js';
+import { indexDetections, indexGroundTruth } from '../../metrics/coco-load.js';
+import { perObjectOutcomes, prCurves, rankRegressions } from '../../evaluate/outcomes.js';
+import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
+import { SliceFile } from '../../schema/manifest.js';
+import { formatZodIssues } from '../../schema/event-lines.js';
+
+export const EvaluateParams = z
+  .object({
+    candidate: z.object({ name: z.string().min(1), model: z.string().min(1) }).strict(),
+    baseline: z.object({ name: z.string().min(1), model: z.string().min(1) }).strict().optional(),
+    manifest: z.string().min(1),
+    /** COCO ground truth; default: the manifest's sibling <split>.coco.json. */
+    gt: z.string().optional(),
+    slices: z.string().min(1),
+    replicates: z.number().int().min(10).max(100_000).default(1000),
+    seed: z.number().int().default(1),
+    /** Where reports go; default: ./evaluation in the step's working directory. */
+    out: z.string().default('evaluation'),
+    /** At most this many failures of each kind become events (all are in outcomes.jsonl). */
+    max_failures: z.number().int().min(0).default(200),
+  })
+  .strict();
+export type EvaluateParams = z.infer<typeof EvaluateParams>;
+
+export const EVAL_REPORT_VERSION = 1;
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function writeArtifact(path: string, text: string, role: string): void {
+  writeFileSync(path, text);
+  emit({ type: 'artifact', path, sha256: sha(text), bytes: Buffer.byteLength(text), role });
+}
+
+export async function runEvaluate(raw: unknown): Promise<number> {
+  const parsed = EvaluateParams.safeParse(raw);
+  if (!parsed.success) {
+    process.stderr.write(`evaluate: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
+    return 2;
+  }
+  const p = parsed.data;
+  const out = resolve(p.out);
+  mkdirSync(out, { recursive: true });
+  const gtFile = p.gt ?? p.manifest.replace(/\.jsonl$/, '.coco.json');
+  const gtJson = JSON.parse(readFileSync(gtFile, 'utf8'));
+  const gt = indexGroundTruth(gtJson, gtFile);
+  const slices = SliceFile.parse(parseYaml(readFileSync(p.slices, 'utf8'))).slices;
+  const models = [p.candidate, ...(p.baseline ? [p.baseline] : [])];
+
+  const evaluated: Record<string, { dt: ReturnType<typeof indexDetections>; result: ReturnType<typeof evaluateCoco>; results: Awaited<ReturnType<typeof runInference>>['results'] }> = {};
+  for (const m of models) {
+    emit({ type: 'log', level: 'info', message: `inference: ${m.name} (${m.model}) over ${p.manifest}` });
+    const inf = await runInference({
+      modelDir: m.model,
+      manifest: p.manifest,
+      onProgress: (done, total) => emit({ type: 'progress', done, total, unit: 'frames', message: `${m.name} inference` }),
+    });
+    emit({ type: 'metric', name: 'infer.images_per_s', value: inf.timings.imagesPerSecond, target: m.name, unit: 'images/s', denominators: { frames: inf.timings.images } });
+    const dt = indexDetections(inf.results, gt, `${m.name} results`);
+    const result = evaluateCoco(gt.index, dt.index);
+    evaluated[m.name] = { dt, result, results: inf.results };
+    const objects = gtJson.annotations.filter((a: { iscrowd?: number }) => !a.iscrowd).length;
+    for (const s of STAT_NAMES) emit({ type: 'metric', name: `coco.${s}`, value: result.stats[s], target: m.name, denominators: { frames: gt.index.imgIds.length, objects } });
+    for (const c of result.perCategory) if (c.ap >= 0) emit({ type: 'metric', name: 'coco.AP', value: c.ap, target: m.name, slice: `class=${c.name}` });
+  }
+  const cand = evaluated[p.candidate.name];
+  const base = p.baseline ? evaluated[p.baseline.name] : undefined;
+
+  // Per-object outcomes; failures in order of their contribution to the regression.
+  const candOutcomes = perObjectOutcomes(gt.index, cand.dt.index, cand.result);
+  const frameOf = new Map<number, Record<string, unknown>>(gtJson.images.map((im: { id: number }) => [im.id, im]));
+  const catName = new Map<number, string>(gtJson.categories.map((c: { id: number; name: string }) => [c.id, c.name]));
+  const outcomesText = [...candOutcomes.objects.map((o) => JSON.stringify({ kind: 'object', model: p.candidate.name, ...o })), ...candOutcomes.detections.map((d) => JSON.stringify({ kind: 'detection', model: p.candidate.name, ...d }))].join('\n') + '\n';
+  writeArtifact(join(out, 'outcomes.jsonl'), outcomesText, 'outcomes');
+  const objById = new Map(candOutcomes.objects.map((o) => [o.annotationId, o]));
+  const annById = new Map<number, { bbox: number[]; occlusion?: number; distance?: number }>(gtJson.annotations.map((a: { id: number }) => [a.id, a]));
+  let regressions = 0;
+  if (base) {
+    const baseOutcomes = perObjectOutcomes(gt.index, base.dt.index, base.result);
+    const ranked = rankRegressions(candOutcomes.objects, baseOutcomes.objects, (d) => base.results[d]?.score ?? 0);
+    const lost = ranked.filter((r) => r.change === 'lost');
+    regressions = lost.length;
+    emit({ type: 'metric', name: 'outcomes.lost_objects', value: lost.length, target: p.candidate.name, denominators: { objects: candOutcomes.objects.filter((o) => !o.crowd).length } });
+    emit({ type: 'metric', name: 'outcomes.gained_objects', value: ranked.filter((r) => r.change === 'gained').length, target: p.candidate.name });
+    for (const r of lost.slice(0, p.max_failures)) {
+      const im = frameOf.get(r.imageId)!;
+      const ann = annById.get(r.annotationId)!;
+      const cls = catName.get(r.categoryId) ?? String(r.categoryId);
+      const o = objById.get(r.annotationId)!;
+      emit({
+        type: 'failure',
+        id: `lost/${r.annotationId}`,
+        kind: 'lost-object',
+        severity: cls === 'car' ? 'major' : 'critical',
+        title: `${cls} ${ann.distance !== undefined ? `at ${Number(ann.distance).toFixed(0)} m ` : ''}found by ${p.baseline!.name}, missed by ${p.candidate.name} (${im.time_of_day}, ${im.weather}, ${im.road_type})`,
+        evidence: [{ path: String(im.file_name), note: `frame ${im.frame_id}` }],
+        data: { annotation_id: r.annotationId, image_id: r.imageId, class: cls, bbox: ann.bbox, occlusion: ann.occlusion, distance: ann.distance, baseline_score: r.contribution, closest: o.closest, frame: { weather: im.weather, time_of_day: im.time_of_day, road_type: im.road_type, region: im.region, scene_id: im.scene_id } },
+      });
+    }
+  }
+  const missed = candOutcomes.objects.filter((o) => !o.crowd && o.at50.outcome === 'FN');
+  const fps = candOutcomes.detections.filter((d) => d.at50.outcome === 'FP' && d.score >= 0.3).sort((a, b) => b.score - a.score);
+  emit({ type: 'metric', name: 'outcomes.missed_objects', value: missed.length, target: p.candidate.name, denominators: { objects: candOutcomes.objects.filter((o) => !o.crowd).length } });
+  emit({ type: 'metric', name: 'outcomes.false_positives_over_0.3', value: fps.length, target: p.candidate.name });
+  for (const d of fps.slice(0, p.max_failures)) {
+    const im = frameOf.get(d.imageId)!;
+    emit({
+      type: 'failure',
+      id: `fp/${d.detection}`,
+      kind: `false-positive/${d.at50.error}`,
+      severity: d.score >= 0.6 ? 'major' : 'minor',
+      title: `${catName.get(d.categoryId)} detection at score ${d.score.toFixed(2)} is a ${d.at50.error} error (${im.time_of_day}, ${im.weather}, ${im.road_type})`,
+      evidence: [{ path: String(im.file_name), note: `frame ${im.frame_id}` }],
+      data: { detection: d.detection, image_id: d.imageId, class: catName.get(d.categoryId), score: d.score, iou: d.at50.iou, bbox: cand.results[d.detection]?.bbox },
+    });
+  }
+
+  // Slices, streamed as they are computed.
+  const images = gtJson.images.slice().sort((a: { id: number }, b: { id: number }) => a.id - b.id);
+  const sliceMetrics = evaluateSlices(gt.index, images, slices, { dt: cand.dt.index, result: cand.result }, base ? { dt: base.dt.index, result: base.result } : undefined, {
+    replicates: p.replicates,
+    seed: p.seed,
+    onSlice: (m) => emitSlice(m, p.candidate.name),
+  });
+  // Adjusted p-values are known only when every slice is done.
+  for (const m of sliceMetrics) if (m.delta) emit({ type: 'metric', name: 'coco.AP.delta_p_adjusted', value: m.delta.pAdjusted, slice: m.slice, target: p.candidate.name, unit: m.delta.adjustment });
+
+  const curves = prCurves(cand.result, gt.index);
+  writeArtifact(join(out, 'pr_curves.json'), `${JSON.stringify(curves)}\n`, 'pr-curves');
+  const report = {
+    version: EVAL_REPORT_VERSION,
+    dataset: { manifest: p.manifest, gt: gtFile, frames: gt.index.imgIds.length },
+    models: Object.fromEntries(models.map((m) => [m.name, { model: m.model, stats: evaluated[m.name].result.stats, perCategory: evaluated[m.name].result.perCategory }])),
+    candidate: p.candidate.name,
+    baseline: p.baseline?.name ?? null,
+    bootstrap: { unit: 'scene', replicates: p.replicates, seed: p.seed, level: 0.95 },
+    slices: sliceMetrics,
+    outcomes: { missed: missed.length, lost: regressions, falsePositivesOver03: fps.length },
+  };
+  writeArtifact(join(out, 'eval_report.json'), `${JSON.stringify(report, null, 2)}\n`, 'eval-report');
+  writeArtifact(join(out, 'evaluation_summary.md'), summaryMarkdown(report, sliceMetrics), 'evaluation-summary');
+  return 0;
+}
+
+function emitSlice(m: SliceMetric, target: string): void {
+  const den = m.denominators;
+  emit({ type: 'metric', name: 'slice.critical', value: m.critical ? 1 : 0, slice: m.slice, target, denominators: den });
+  if (!m.ap) {
+    emit({ type: 'log', level: 'warn', message: `slice ${m.slice}: ${m.note}` });
+    return;
+  }
+  emit({ type: 'metric', name: 'coco.AP', value: m.ap.estimate, slice: m.slice, target, ci: { lo: m.ap.lo, hi: m.ap.hi, level: m.ap.level, method: `scene bootstrap, ${m.ap.replicates} replicates` }, denominators: den });
+  if (m.delta) {
+    emit({ type: 'metric', name: 'coco.AP.delta', value: m.delta.estimate, slice: m.slice, target, ci: { lo: m.delta.lo, hi: m.delta.hi, level: m.delta.level, method: `paired scene bootstrap, ${m.delta.replicates} replicates` }, denominators: den });
+    emit({ type: 'metric', name: 'coco.AP.delta_p', value: m.delta.p, slice: m.slice, target, denominators: den });
+  }
+}
+
+const f3 = (x: number) => x.toFixed(3);
+const signed = (x: number) => (x >= 0 ? `+${f3(x)}` : f3(x));
+
+/** evaluation_summary.md: headline numbers, what improved, what regressed, next actions. */
+export function summaryMarkdown(report: { candidate: string; baseline: string | null; models: Record<string, { stats: Record<string, number> }>; dataset: { frames: number } }, slices: SliceMetric[]): string {
+  const c = report.models[report.candidate].stats;
+  const b = report.baseline ? report.models[report.baseline].stats : undefined;
+  const lines = [`# Evaluation: ${report.candidate}${report.baseline ? ` against ${report.baseline}` : ''}`, ''];
+  lines.push(`${report.dataset.frames} frames. AP@[.5:.95] ${f3(c.AP)}${b ? ` (${report.baseline} ${f3(b.AP)}, ${signed(c.AP - b.AP)})` : ''}; AP50 ${f3(c.AP50)}${b ? ` (${signed(c.AP50 - b.AP50)})` : ''}; AR100 ${f3(c.AR100)}.`, '');
+  const withDelta = slices.filter((s) => s.delta);
+  const improved = withDelta.filter((s) => s.delta!.lo > 0).sort((x, y) => y.delta!.estimate - x.delta!.estimate);
+  const regressed = withDelta.filter((s) => s.delta!.hi < 0).sort((x, y) => x.delta!.estimate - y.delta!.estimate);
+  const row = (s: SliceMetric) => `- **${s.slice}**${s.critical ? ' (critical)' : ''}: AP ${f3(s.ap!.estimate)} [${f3(s.ap!.lo)}, ${f3(s.ap!.hi)}], delta ${signed(s.delta!.estimate)} [${signed(s.delta!.lo)}, ${signed(s.delta!.hi)}], adjusted p ${s.delta!.pAdjusted.toPrecision(2)} (${s.denominators.scenes} scenes, ${s.denominators.frames} frames, ${s.denominators.objects} objects)`;
+  lines.push('## What improved', '', ...(improved.length ? improved.map(row) : ['- no slice improved with its 95% interval above zero']), '');
+  lines.push('## What regressed', '', ...(regressed.length ? regressed.map(row) : ['- no slice regressed with its 95% interval below zero']), '');
+  lines.push('## Next actions', '');
+  const worst = regressed.filter((s) => s.critical);
+  if (worst.length) for (const s of worst) lines.push(`- mine more frames like slice ${s.slice} (${s.slice.replace(/\+/g, ', ')}) and retrain; its regression is significant after adjustment: ${s.delta!.pAdjusted < 0.05 ? 'yes' : 'no'}`);
+  else if (regressed.length) lines.push(`- look at the failures of ${regressed.map((s) => s.slice).join(', ')} (paddock show <run> lists them by contribution)`);
+  else lines.push('- no regression to act on; review the gates');
+  const thin = slices.filter((s) => s.ap && s.ap.hi - s.ap.lo > 0.2);
+  if (thin.length) lines.push(`- collect more data for ${thin.map((s) => s.slice).join(', ')}: their intervals are wider than 0.2`);
+  lines.push('');
+  return lines.join('\n');
+}
