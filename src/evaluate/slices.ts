@@ -31,6 +31,8 @@ export interface SliceMetric {
   critical: boolean;
   denominators: { scenes: number; frames: number; objects: number };
   ap?: BootstrapSummary;
+  /** The baseline's point estimate on the same frames. */
+  baselineAp?: number;
   delta?: BootstrapSummary & { p: number; pAdjusted: number; adjustment: 'holm' | 'benjamini-hochberg' };
   /** Why there is no number: no frames, no objects. */
   note?: string;
@@ -95,6 +97,7 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     if (baseline) {
       const base = accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat);
       const d = pairedBootstrap(cluster, clusters, candAP, (w) => weightedAP(base, restrict(w)), replicates, seed, level);
+      metric.baselineAp = weightedAP(base, ones);
       metric.delta = { ...d, pAdjusted: d.p, adjustment: slice.critical ? 'holm' : 'benjamini-hochberg' };
     }
     out.push(metric);

@@ -93,14 +93,27 @@ export const Gate = z
     metric: z.string().min(1),
     target: z.string().optional(),
     slice: z.string().optional(),
+    /** Apply the rule to every slice of a list, or every critical slice (all must pass). */
+    slices: z.union([z.literal('critical'), z.array(z.string().min(1)).min(1)]).optional(),
     op: z.enum(['<', '<=', '>', '>=']),
-    threshold: z.number().finite(),
+    /** An absolute threshold ... */
+    threshold: z.number().finite().optional(),
+    /** ... or one from the baseline's value of the same metric and slice: value * times + plus. */
+    baseline: z
+      .object({ target: z.string().min(1), plus: z.number().finite().default(0), times: z.number().finite().default(1) })
+      .strict()
+      .optional(),
+    /** Compare the point estimate, or a bound of its confidence interval (non-inferiority). */
+    decide_on: z.enum(['point', 'lower', 'upper']).default('point'),
+    /** A slice whose interval is wider than +-margin says "insufficient data" (review). */
+    margin: z.number().positive().optional(),
     /** What a failed rule means: fail the run, or ask a person to review. */
     on_fail: z.enum(['fail', 'review']).default('fail'),
     /** A person must approve even when the rule passes. */
     approval: z.enum(['none', 'required']).default('none'),
   })
-  .strict();
+  .strict()
+  .refine((g) => (g.threshold === undefined) !== (g.baseline === undefined), { message: 'a gate needs exactly one of "threshold" or "baseline"', path: ['threshold'] });
 export type Gate = z.infer<typeof Gate>;
 
 export const Recipe = z

@@ -135,7 +135,7 @@ export async function runEvaluate(raw: unknown): Promise<number> {
   const sliceMetrics = evaluateSlices(gt.index, images, slices, { dt: cand.dt.index, result: cand.result }, base ? { dt: base.dt.index, result: base.result } : undefined, {
     replicates: p.replicates,
     seed: p.seed,
-    onSlice: (m) => emitSlice(m, p.candidate.name),
+    onSlice: (m) => emitSlice(m, p.candidate.name, p.baseline?.name),
   });
   // Adjusted p-values are known only when every slice is done.
   for (const m of sliceMetrics) if (m.delta) emit({ type: 'metric', name: 'coco.AP.delta_p_adjusted', value: m.delta.pAdjusted, slice: m.slice, target: p.candidate.name, unit: m.delta.adjustment });
@@ -157,7 +157,7 @@ export async function runEvaluate(raw: unknown): Promise<number> {
   return 0;
 }
 
-function emitSlice(m: SliceMetric, target: string): void {
+function emitSlice(m: SliceMetric, target: string, baseline?: string): void {
   const den = m.denominators;
   emit({ type: 'metric', name: 'slice.critical', value: m.critical ? 1 : 0, slice: m.slice, target, denominators: den });
   if (!m.ap) {
@@ -165,6 +165,7 @@ function emitSlice(m: SliceMetric, target: string): void {
     return;
   }
   emit({ type: 'metric', name: 'coco.AP', value: m.ap.estimate, slice: m.slice, target, ci: { lo: m.ap.lo, hi: m.ap.hi, level: m.ap.level, method: `scene bootstrap, ${m.ap.replicates} replicates` }, denominators: den });
+  if (baseline && m.baselineAp !== undefined) emit({ type: 'metric', name: 'coco.AP', value: m.baselineAp, slice: m.slice, target: baseline, denominators: den });
   if (m.delta) {
     emit({ type: 'metric', name: 'coco.AP.delta', value: m.delta.estimate, slice: m.slice, target, ci: { lo: m.delta.lo, hi: m.delta.hi, level: m.delta.level, method: `paired scene bootstrap, ${m.delta.replicates} replicates` }, denominators: den });
     emit({ type: 'metric', name: 'coco.AP.delta_p', value: m.delta.p, slice: m.slice, target, denominators: den });
