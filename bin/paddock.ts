@@ -23,6 +23,7 @@ Usage:
 Options:
   --headless         no TUI: one line per event (automatic when not on a terminal or CI is set)
   --json             NDJSON events on stdout (implies --headless)
+  --junit FILE       write the gates' verdicts as JUnit XML (for CI systems)
   --gate-policy P    how headless runs answer gates that need a person:
                      fail (default: such a gate fails), approve, reject
   -h, --help         this help
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         'gate-policy': { type: 'string' },
         concurrency: { type: 'string' },
+        junit: { type: 'string' },
         limit: { type: 'string' },
         gt: { type: 'string' },
         out: { type: 'string' },
@@ -102,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
     gatePolicy: policy as 'fail' | 'approve' | 'reject',
     home,
     concurrency,
+    junit: values.junit,
   };
 
   switch (command) {

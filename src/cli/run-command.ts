@@ -3,7 +3,7 @@
  * execute it with the TUI or a headless reporter, and turn the outcome into an exit code.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { signalTree } from '../../runners/process-tree.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
@@ -31,6 +31,8 @@ export interface RunCommandOptions {
   gatePolicy: GatePolicy;
   home: string;
   concurrency?: number;
+  /** Write the gates' verdicts as JUnit XML here when the run ends. */
+  junit?: string;
   /** Where lines go in headless mode. */
   write?: (line: string) => void;
   writeError?: (line: string) => void;
@@ -232,6 +234,19 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
     process.off('SIGTERM', onSignal);
   }
   reporter?.end();
+  if (opts.junit) {
+    const { gatesJunit } = await import('../evaluate/reports.js');
+    const verdicts = store.currentVerdicts(runId);
+    const approvals = store.approvals(runId);
+    const gates = thePlan.nodes
+      .filter((n) => n.kind === 'gate')
+      .map((n) => {
+        const v = verdicts.filter((x) => x.gate === n.gate!.id).at(-1);
+        const a = approvals.filter((x) => x.gate === n.gate!.id).at(-1);
+        return { gate: n.gate!.id, stage: n.stage, verdict: v?.verdict ?? ('review' as const), rationale: v ? (JSON.parse(v.rationale) as string[]) : ['not decided: the run ended before this gate'], answer: a ? { decision: a.decision, actor: a.actor, reason: a.reason } : undefined };
+      });
+    writeFileSync(opts.junit, gatesJunit(runId, gates));
+  }
   if (ui) await ui.done(exitCode, error);
   if (!opts.json && !interactive) {
     write(`run ${runId} ${exitCode === 0 ? 'succeeded' : exitCode === 1 ? 'failed a gate' : 'failed'} (exit ${exitCode}); details: paddock show ${runId}`);

@@ -18,6 +18,7 @@ import { indexDetections, indexGroundTruth } from '../../metrics/coco-load.js';
 import { perObjectOutcomes, prCurves, rankRegressions } from '../../evaluate/outcomes.js';
 import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
 import { SliceFile } from '../../schema/manifest.js';
+import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
 import { formatZodIssues } from '../../schema/event-lines.js';
 
 export const EvaluateParams = z
@@ -40,11 +41,11 @@ export type EvaluateParams = z.infer<typeof EvaluateParams>;
 
 export const EVAL_REPORT_VERSION = 1;
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
-function writeArtifact(path: string, text: string, role: string): void {
-  writeFileSync(path, text);
-  emit({ type: 'artifact', path, sha256: sha(text), bytes: Buffer.byteLength(text), role });
+function writeArtifact(path: string, content: string | Uint8Array, role: string): void {
+  writeFileSync(path, content);
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  emit({ type: 'artifact', path, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, role });
 }
 
 export async function runEvaluate(raw: unknown): Promise<number> {
@@ -152,6 +153,9 @@ export async function runEvaluate(raw: unknown): Promise<number> {
     slices: sliceMetrics,
     outcomes: { missed: missed.length, lost: regressions, falsePositivesOver03: fps.length },
   };
+  writeArtifact(join(out, 'slice_metrics.parquet'), await sliceMetricsParquet(sliceMetrics, p.candidate.name, p.baseline?.name ?? null), 'slice-metrics');
+  writeArtifact(join(out, 'slice_deltas.svg'), sliceDeltaSvg(sliceMetrics, `AP@[.5:.95] delta, ${p.candidate.name} minus ${p.baseline?.name ?? '(no baseline)'}`), 'chart');
+  writeArtifact(join(out, 'pr_curves.svg'), prCurvesSvg(curves, `${p.candidate.name}: precision-recall per class (solid IoU 0.50, dashed 0.75)`), 'chart');
   writeArtifact(join(out, 'eval_report.json'), `${JSON.stringify(report, null, 2)}\n`, 'eval-report');
   writeArtifact(join(out, 'evaluation_summary.md'), summaryMarkdown(report, sliceMetrics), 'evaluation-summary');
   return 0;

@@ -1,0 +1,117 @@
+/**
+ * Evaluation reports in the formats other tools read: slice metrics as Parquet (hyparquet-writer:
+ * small, pure JS), gate verdicts as JUnit XML for CI systems, and charts as SVG (a slice-delta
+ * chart with interval whiskers, per-class precision-recall curves).
+ */
+import type { SliceMetric } from './slices.js';
+
+/** Columns of slice_metrics.parquet, one row per slice. */
+export function sliceMetricsColumns(rows: readonly SliceMetric[], candidate: string, baseline: string | null) {
+  const num = (f: (m: SliceMetric) => number | undefined) => rows.map((m) => f(m) ?? null);
+  return [
+    { name: 'slice', data: rows.map((m) => m.slice), type: 'STRING' as const },
+    { name: 'critical', data: rows.map((m) => m.critical), type: 'BOOLEAN' as const },
+    { name: 'model', data: rows.map(() => candidate), type: 'STRING' as const },
+    { name: 'baseline', data: rows.map(() => baseline), type: 'STRING' as const },
+    { name: 'scenes', data: rows.map((m) => m.denominators.scenes), type: 'INT32' as const },
+    { name: 'frames', data: rows.map((m) => m.denominators.frames), type: 'INT32' as const },
+    { name: 'objects', data: rows.map((m) => m.denominators.objects), type: 'INT32' as const },
+    { name: 'ap', data: num((m) => m.ap?.estimate), type: 'DOUBLE' as const },
+    { name: 'ap_lo', data: num((m) => m.ap?.lo), type: 'DOUBLE' as const },
+    { name: 'ap_hi', data: num((m) => m.ap?.hi), type: 'DOUBLE' as const },
+    { name: 'baseline_ap', data: num((m) => m.baselineAp), type: 'DOUBLE' as const },
+    { name: 'delta', data: num((m) => m.delta?.estimate), type: 'DOUBLE' as const },
+    { name: 'delta_lo', data: num((m) => m.delta?.lo), type: 'DOUBLE' as const },
+    { name: 'delta_hi', data: num((m) => m.delta?.hi), type: 'DOUBLE' as const },
+    { name: 'p', data: num((m) => m.delta?.p), type: 'DOUBLE' as const },
+    { name: 'p_adjusted', data: num((m) => m.delta?.pAdjusted), type: 'DOUBLE' as const },
+    { name: 'adjustment', data: rows.map((m) => m.delta?.adjustment ?? null), type: 'STRING' as const },
+    { name: 'note', data: rows.map((m) => m.note ?? null), type: 'STRING' as const },
+  ];
+}
+
+/** slice_metrics.parquet as bytes. */
+export async function sliceMetricsParquet(rows: readonly SliceMetric[], candidate: string, baseline: string | null): Promise<Uint8Array> {
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
+  return new Uint8Array(parquetWriteBuffer({ columnData: sliceMetricsColumns(rows, candidate, baseline) as never }));
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export interface GateResult {
+  gate: string;
+  stage: string;
+  verdict: 'pass' | 'fail' | 'review';
+  rationale: string[];
+  answer?: { decision: string; actor: string; reason?: string | null };
+}
+
+/**
+ * JUnit XML of the gates: one test case per gate; a failed or rejected gate is a <failure>, a gate
+ * still waiting for review is <skipped>, with the rationale as the body.
+ */
+export function gatesJunit(runId: string, gates: readonly GateResult[]): string {
+  const failed = (g: GateResult) => g.verdict === 'fail' || g.answer?.decision === 'rejected';
+  const waiting = (g: GateResult) => g.verdict === 'review' && !g.answer;
+  const failures = gates.filter(failed).length;
+  const skipped = gates.filter((g) => !failed(g) && waiting(g)).length;
+  const cases = gates.map((g) => {
+    const body = esc([...g.rationale, ...(g.answer ? [`${g.answer.decision} by ${g.answer.actor}${g.answer.reason ? `: ${g.answer.reason}` : ''}`] : [])].join('\n'));
+    const inner = failed(g)
+      ? `<failure message="${esc(g.rationale[0] ?? g.verdict)}" type="${g.answer?.decision === 'rejected' ? 'rejected' : 'gate-failed'}">${body}</failure>`
+      : waiting(g)
+        ? `<skipped message="needs review">${body}</skipped>`
+        : `<system-out>${body}</system-out>`;
+    return `    <testcase classname="paddock.${esc(g.stage)}" name="${esc(g.gate)}">${inner}</testcase>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="paddock gates" tests="${gates.length}" failures="${failures}" skipped="${skipped}">\n  <testsuite name="${esc(runId)}" tests="${gates.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+}
+
+/** A horizontal bar chart of each slice's AP delta with its 95% interval; critical slices marked. */
+export function sliceDeltaSvg(rows: readonly SliceMetric[], title: string): string {
+  const data = rows.filter((m) => m.delta);
+  const rowH = 18;
+  const left = 210;
+  const width = 720;
+  const plotW = width - left - 40;
+  const height = 50 + data.length * rowH + 30;
+  const extent = Math.max(0.05, ...data.flatMap((m) => [Math.abs(m.delta!.lo), Math.abs(m.delta!.hi)]));
+  const x = (v: number) => left + ((v + extent) / (2 * extent)) * plotW;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
+  parts.push(`<text x="10" y="20" font-size="14">${esc(title)}</text>`);
+  parts.push(`<line x1="${x(0)}" y1="35" x2="${x(0)}" y2="${height - 25}" stroke="#444"/>`);
+  data.forEach((m, i) => {
+    const y = 45 + i * rowH;
+    const d = m.delta!;
+    const colour = d.hi < 0 ? '#c0392b' : d.lo > 0 ? '#27ae60' : '#7f8c8d';
+    parts.push(`<text x="${left - 8}" y="${y + 4}" text-anchor="end">${esc(m.slice)}${m.critical ? ' *' : ''}</text>`);
+    parts.push(`<rect x="${Math.min(x(0), x(d.estimate))}" y="${y - 5}" width="${Math.abs(x(d.estimate) - x(0))}" height="10" fill="${colour}" opacity="0.6"/>`);
+    parts.push(`<line x1="${x(d.lo)}" y1="${y}" x2="${x(d.hi)}" y2="${y}" stroke="#000"/>`);
+    parts.push(`<line x1="${x(d.lo)}" y1="${y - 4}" x2="${x(d.lo)}" y2="${y + 4}" stroke="#000"/><line x1="${x(d.hi)}" y1="${y - 4}" x2="${x(d.hi)}" y2="${y + 4}" stroke="#000"/>`);
+  });
+  parts.push(`<text x="${x(-extent)}" y="${height - 8}">${(-extent).toFixed(3)}</text><text x="${x(0)}" y="${height - 8}" text-anchor="middle">0</text><text x="${x(extent)}" y="${height - 8}" text-anchor="end">+${extent.toFixed(3)}</text>`);
+  parts.push(`<text x="10" y="${height - 8}">AP delta, 95% interval; * critical</text>`);
+  parts.push('</svg>\n');
+  return parts.join('\n');
+}
+
+/** Precision-recall curves, one polyline per class and IoU threshold. */
+export function prCurvesSvg(curves: readonly { name: string; iou: number; recall: number[]; precision: number[] }[], title: string): string {
+  const size = 360;
+  const pad = 40;
+  const colours = ['#2980b9', '#c0392b', '#27ae60', '#8e44ad', '#d35400', '#16a085'];
+  const px = (r: number) => pad + r * (size - 2 * pad);
+  const py = (p: number) => size - pad - p * (size - 2 * pad);
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${size + 160}" height="${size}" font-family="sans-serif" font-size="11">`, `<text x="10" y="18" font-size="14">${esc(title)}</text>`];
+  parts.push(`<rect x="${pad}" y="${pad}" width="${size - 2 * pad}" height="${size - 2 * pad}" fill="none" stroke="#444"/>`);
+  parts.push(`<text x="${size / 2}" y="${size - 8}" text-anchor="middle">recall</text><text x="12" y="${size / 2}" transform="rotate(-90 12 ${size / 2})" text-anchor="middle">precision</text>`);
+  curves.forEach((c, i) => {
+    const pts = c.recall.map((r, j) => `${px(r).toFixed(1)},${py(Math.max(0, c.precision[j])).toFixed(1)}`).join(' ');
+    const colour = colours[Math.floor(i / 2) % colours.length];
+    parts.push(`<polyline points="${pts}" fill="none" stroke="${colour}" stroke-width="1.5"${c.iou > 0.6 ? ' stroke-dasharray="4 3"' : ''}/>`);
+    parts.push(`<text x="${size - 20}" y="${pad + 14 * i}" fill="${colour}">${esc(c.name)} @${c.iou.toFixed(2)}</text>`);
+  });
+  parts.push('</svg>\n');
+  return parts.join('\n');
+}
