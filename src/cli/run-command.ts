@@ -54,6 +54,11 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
         const params = { model: modelPath, target: `${modelName}/${node.target?.name ?? 'local'}`, ...rest };
         return { command: [process.execPath, entry, 'bench', JSON.stringify(params)], inputs: [modelPath] };
       }
+      case 'world-build': {
+        const w = step.with as { out?: string };
+        const params = { ...w, out: w.out && (isAbsolute(w.out) ? w.out : resolve(baseDir, w.out)) };
+        return { command: [process.execPath, entry, 'world-build', JSON.stringify(params)], inputs: [] };
+      }
       case 'evaluate': {
         const w = step.with as { candidate?: { name: string; model: string }; baseline?: { name: string; model: string }; manifest?: string; gt?: string; slices?: string; out?: string };
         const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));

@@ -10,6 +10,7 @@ import { Recipe, STAGES, type Step } from './recipe.js';
 import { BenchParams } from '../steps/package/bench.js';
 import { CheckDataParams } from '../steps/evaluate/check-data.js';
 import { EvaluateParams } from '../steps/evaluate/evaluate.js';
+import { WorldBuildParams } from '../steps/world/world-build.js';
 
 /** One problem in a recipe, located. */
 export interface RecipeIssue {
@@ -80,6 +81,10 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
     });
     if (step.target && !targets.has(step.target)) {
       problems.push({ path: ['stages', stage, index, 'target'], message: `unknown target "${step.target}" (targets: ${[...targets].join(', ') || 'none'})` });
+    }
+    if ('uses' in step && step.uses === 'world-build') {
+      const params = WorldBuildParams.safeParse(step.with);
+      if (!params.success) for (const issue of params.error.issues) problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[])], message: issue.message });
     }
     if ('uses' in step && step.uses === 'evaluate') {
       const params = EvaluateParams.safeParse(step.with);

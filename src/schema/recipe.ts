@@ -66,7 +66,7 @@ const stepCommon = {
 export const BuiltinStep = z
   .object({
     ...stepCommon,
-    uses: z.enum(['bench', 'check-data', 'evaluate']),
+    uses: z.enum(['bench', 'world-build', 'check-data', 'evaluate']),
     with: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();

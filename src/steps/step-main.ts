@@ -18,6 +18,10 @@ async function main(): Promise<number> {
       const { runBench } = await import('./package/bench.js');
       return runBench(params);
     }
+    case 'world-build': {
+      const { runWorldBuild } = await import('./world/world-build.js');
+      return runWorldBuild(params);
+    }
     case 'evaluate': {
       const { runEvaluate } = await import('./evaluate/evaluate.js');
       return runEvaluate(params);
@@ -27,7 +31,7 @@ async function main(): Promise<number> {
       return runCheckData(params);
     }
     default:
-      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench, check-data, evaluate)\n`);
+      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench, world-build, check-data, evaluate)\n`);
       return 2;
   }
 }

@@ -6,7 +6,7 @@
  * appears in every split so that slices can be compared.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
@@ -135,6 +135,8 @@ export interface BuildResult {
  * Renders the world into `out`. `onProgress` is told after each scene.
  */
 export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORLD, onProgress?: (done: number, total: number, what: string) => void): Promise<BuildResult> {
+  const current = upToDate(out, config);
+  if (current) return current;
   const encode = await sharpPng();
   const total = SPLITS.reduce((a, s) => a + config.scenes[s], 0) + config.replayDrives;
   let done = 0;
@@ -250,6 +252,27 @@ export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORL
   result.contentDigest = content.digest('hex');
   writeFileSync(join(out, 'world.json'), JSON.stringify({ config, camera: CAMERA, policy: POLICY, contentDigest: result.contentDigest, splits: result.splits, replay: result.replay }, null, 2) + '\n');
   return result;
+}
+
+/**
+ * A world already built in `out` with the same config, whose manifests still have the digests
+ * recorded in world.json, is not rendered again (frames are checked by the evaluate stage's
+ * integrity guard, which hashes every file).
+ */
+export function upToDate(out: string, config: WorldConfig): BuildResult | undefined {
+  const file = join(out, 'world.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const w = JSON.parse(readFileSync(file, 'utf8')) as { config: WorldConfig; contentDigest: string; splits: BuildResult['splits']; replay: BuildResult['replay'] };
+    if (JSON.stringify(w.config) !== JSON.stringify(config)) return undefined;
+    for (const split of SPLITS) {
+      const s = w.splits[split];
+      if (!s || !existsSync(s.manifest) || !existsSync(s.coco) || sha256(readFileSync(s.manifest)) !== s.manifestSha256) return undefined;
+    }
+    return { out, splits: w.splits, replay: w.replay, contentDigest: w.contentDigest };
+  } catch {
+    return undefined;
+  }
 }
 
 export { WEATHERS, TIMES_OF_DAY, ROAD_TYPES, REGIONS };
