@@ -9,6 +9,7 @@ export type Action =
   | 'interrupt'
   | 'freeze'
   | 'next-target'
+  | 'toggle-view'
   | 'approve'
   | 'reject'
   | 'yes'
@@ -31,6 +32,7 @@ export const BINDINGS: Binding[] = [
   { keys: ['n', 'escape'], action: 'no', hint: 'no', modes: ['confirm-reject', 'confirm-quit'], footer: true },
   { keys: ['escape'], action: 'back', hint: 'back', modes: ['reason'], footer: true },
   { keys: ['tab'], action: 'next-target', hint: 'next target', modes: ['normal', 'gate'], footer: true },
+  { keys: ['s'], action: 'toggle-view', hint: 'slices/latency', modes: ['normal', 'gate'], footer: true },
   { keys: ['f'], action: 'freeze', hint: 'freeze', modes: ['normal', 'gate'], footer: true },
   { keys: ['q'], action: 'quit', hint: 'quit', modes: ['normal', 'gate'], footer: true },
   { keys: ['ctrl+c'], action: 'interrupt', hint: 'stop', modes: ['normal', 'gate', 'reason', 'confirm-reject', 'confirm-quit'], footer: true },

@@ -65,6 +65,10 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
   const [interrupts, setInterrupts] = useState(0);
   const [message, setMessage] = useState<string | undefined>();
   const [now, setNow] = useState(Date.now());
+  const [viewChoice, setViewChoice] = useState<'latency' | 'slices' | undefined>();
+  // Until the person chooses, show slices as soon as the evaluate step streams them.
+  const hasSlices = Object.values(live.metrics).some((m) => m.name === 'coco.AP' && m.slice && m.ci);
+  const view = viewChoice ?? (hasSlices ? 'slices' : 'latency');
 
   const active = live.runStatus === 'running' || live.runStatus === 'idle';
   const gate = gates[0];
@@ -127,6 +131,9 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
       case 'freeze':
         setFrozen((f) => (f ? undefined : live));
         return;
+      case 'toggle-view':
+        setViewChoice(view === 'slices' ? 'latency' : 'slices');
+        return;
       case 'next-target':
         setTargetIndex((i) => {
           const targets = Object.keys(live.latency);
@@ -187,6 +194,7 @@ export function RunApp({ store, broker, theme, actor, onCancel, onForceQuit, onQ
       gate={gate}
       reason={reason}
       message={prompt}
+      view={view}
     />
   );
 }

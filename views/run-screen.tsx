@@ -106,6 +106,83 @@ export function LatencyPane({ latency, targets, width, rows, theme, frozen }: La
   );
 }
 
+/** One row of the slice table: the candidate's AP with its interval, the delta, adjusted p, denominators. */
+export interface SliceRow {
+  slice: string;
+  critical: boolean;
+  ap: number;
+  lo?: number;
+  hi?: number;
+  delta?: number;
+  deltaLo?: number;
+  deltaHi?: number;
+  p?: number;
+  frames?: number;
+  objects?: number;
+}
+
+/** Slice rows from the live metrics (the evaluate step's coco.AP / coco.AP.delta / slice.critical). */
+export function selectSliceRows(state: LiveState): SliceRow[] {
+  const rows = new Map<string, SliceRow>();
+  const critical = new Set<string>();
+  let target: string | undefined;
+  for (const m of Object.values(state.metrics)) if (m.name === 'coco.AP.delta' && m.slice) target = m.target;
+  for (const m of Object.values(state.metrics)) {
+    if (!m.slice || (target !== undefined && m.target !== target)) continue;
+    if (m.name === 'slice.critical' && m.value === 1) critical.add(m.slice);
+    if (m.name === 'coco.AP' && m.ci) rows.set(m.slice, { ...(rows.get(m.slice) ?? { slice: m.slice, critical: false }), ap: m.value, lo: m.ci.lo, hi: m.ci.hi, frames: m.denominators?.frames, objects: m.denominators?.objects });
+  }
+  for (const m of Object.values(state.metrics)) {
+    if (!m.slice || !rows.has(m.slice) || (target !== undefined && m.target !== target)) continue;
+    const r = rows.get(m.slice)!;
+    if (m.name === 'coco.AP.delta') Object.assign(r, { delta: m.value, deltaLo: m.ci?.lo, deltaHi: m.ci?.hi });
+    if (m.name === 'coco.AP.delta_p_adjusted') r.p = m.value;
+    else if (m.name === 'coco.AP.delta_p' && r.p === undefined) r.p = m.value;
+  }
+  for (const r of rows.values()) r.critical = critical.has(r.slice);
+  // Regressions first (significant critical ones at the very top), then by delta.
+  return [...rows.values()].sort((a, b) => {
+    const bad = (r: SliceRow) => (r.deltaHi !== undefined && r.deltaHi < 0 ? (r.critical ? 0 : 1) : 2);
+    return bad(a) - bad(b) || (a.delta ?? 0) - (b.delta ?? 0) || a.slice.localeCompare(b.slice);
+  });
+}
+
+export interface SlicePaneProps {
+  rows: SliceRow[];
+  width: number;
+  height: number;
+  theme: Theme;
+}
+
+/** The slice table: fills in live as the evaluate step streams slices. "!!" marks a critical regression, "!" a regression. */
+export function SlicePane({ rows, width, height, theme }: SlicePaneProps) {
+  const f = (x?: number) => (x === undefined ? '    -' : x.toFixed(3));
+  const sg = (x?: number) => (x === undefined ? '     -' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
+  const nameW = Math.max(12, Math.min(26, width - 58));
+  const header = `${'SLICE'.padEnd(nameW)}    AP  [95% CI]       delta  [95% CI]         p   n`;
+  const shown = rows.slice(0, Math.max(0, height - 1));
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate" bold color={theme.accent}>
+        {clip(`${header}  (${rows.length} slices)`, width, theme.unicode)}
+      </Text>
+      {shown.map((r) => {
+        const regressed = r.deltaHi !== undefined && r.deltaHi < 0;
+        const mark = regressed ? (r.critical ? '!! ' : '!  ') : r.critical ? '*  ' : '   ';
+        const line = `${mark}${r.slice.padEnd(nameW - 3).slice(0, nameW - 3)} ${f(r.ap)} [${f(r.lo)},${f(r.hi)}] ${sg(r.delta)} [${sg(r.deltaLo)},${sg(r.deltaHi)}] ${r.p === undefined ? '    -' : r.p.toFixed(3)} ${r.objects ?? ''}`;
+        return (
+          <Text key={r.slice} wrap="truncate" color={theme.color && regressed ? 'red' : undefined} bold={regressed}>
+            {clip(line, width, theme.unicode)}
+          </Text>
+        );
+      })}
+      {Array.from({ length: Math.max(0, height - 1 - shown.length) }, (_, i) => (
+        <Text key={`spad${i}`}> </Text>
+      ))}
+    </Box>
+  );
+}
+
 export interface GatePanelProps {
   request: GateRequest;
   mode: Mode;
@@ -152,9 +229,11 @@ export interface RunScreenProps {
   gate?: GateRequest;
   reason: string;
   message?: string;
+  /** Which pane fills the middle: latency or slices (s switches). */
+  view?: 'latency' | 'slices';
 }
 
-export function RunScreen({ state, width, height, theme, now, targetIndex, frozen, mode, gate, reason, message }: RunScreenProps) {
+export function RunScreen({ state, width, height, theme, now, targetIndex, frozen, mode, gate, reason, message, view }: RunScreenProps) {
   const layout = computeLayout(height, state.steps.length, gate ? GATE_ROWS : 0);
   const targets = Object.keys(state.latency);
   const target = targets.length ? (targetIndex === undefined ? state.activeTarget : targets[targetIndex % targets.length]) : undefined;
@@ -186,7 +265,11 @@ export function RunScreen({ state, width, height, theme, now, targetIndex, froze
       {Array.from({ length: layout.stepRows - steps.length }, (_, i) => (
         <Text key={`pad${i}`}> </Text>
       ))}
-      <LatencyPane latency={target ? state.latency[target] : undefined} targets={targets} width={width} rows={layout.chartRows} theme={theme} frozen={frozen} />
+      {view === 'slices' ? (
+        <SlicePane rows={selectSliceRows(state)} width={width} height={layout.chartRows + 1} theme={theme} />
+      ) : (
+        <LatencyPane latency={target ? state.latency[target] : undefined} targets={targets} width={width} rows={layout.chartRows} theme={theme} frozen={frozen} />
+      )}
       {gate ? <GatePanel request={gate} mode={mode} reason={reason} width={width} theme={theme} /> : null}
       <Text wrap="truncate" bold>
         LOG

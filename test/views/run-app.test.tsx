@@ -170,3 +170,29 @@ describe('keyNames', () => {
     expect(keyNames('', { ...none, tab: true } as never)).toEqual(['tab']);
   });
 });
+
+describe('slice table', () => {
+  it('fills in from the evaluate step\'s metrics, regressions first, marked without color', async () => {
+    const { store, frame, press, app } = setup({ gate: false, color: false });
+    const ev = (name: string, slice: string, value: number, target = 'candidate', ci?: [number, number]) =>
+      store.dispatch({ v: 1, type: 'metric', name, slice, value, target, ts: Date.now(), ...(ci ? { ci: { lo: ci[0], hi: ci[1], level: 0.95 } } : {}), denominators: { scenes: 10, frames: 100, objects: 57 } });
+    for (const [slice, ap, d, crit] of [['night+pedestrian', 0.31, -0.06, 1], ['day', 0.62, 0.01, 0], ['fog', 0.4, -0.04, 0]] as const) {
+      ev('slice.critical', slice, crit);
+      ev('coco.AP', slice, ap, 'candidate', [ap - 0.03, ap + 0.03]);
+      ev('coco.AP', slice, ap - d, 'production');
+      ev('coco.AP.delta', slice, d, 'candidate', [d - 0.02, d + 0.02]);
+      ev('coco.AP.delta_p_adjusted', slice, 0.01);
+    }
+    store.flush();
+    await waitFor(() => frame().includes('SLICE'), 'the slice table');
+    const lines = frame().split('\n');
+    const at = (s: string) => lines.findIndex((l) => l.includes(s));
+    expect(lines[at('night+pedestrian')]).toMatch(/^!! night\+pedestrian\s+0\.310 \[0\.280,0\.340\] -0\.060 \[-0\.080,-0\.040\] 0\.010 57/);
+    expect(lines[at('fog')]).toMatch(/^! {2}fog/);
+    expect(at('night+pedestrian')).toBeLessThan(at('fog'));
+    expect(at('fog')).toBeLessThan(at('day'));
+    await press('s');
+    await waitFor(() => frame().includes('LATENCY'), 'back to latency with s');
+    app.unmount();
+  });
+});
