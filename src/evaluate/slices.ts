@@ -11,7 +11,7 @@
 import type { Slice } from '../schema/manifest.js';
 import { frameInSlice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
-import { accumulationData, benjaminiHochberg, bootstrap, clusterIndex, holm, pairedBootstrap, percentileInterval, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
+import { accumulationData, benjaminiHochberg, clusterIndex, drawClusters, holm, percentileInterval, seededRandom, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
 
 export interface EvaluatedModel {
   dt: CocoDtIndex;
@@ -83,22 +83,34 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     };
     const cand = accumulationData(gt, candidate.dt, candidate.result, (i) => inSlice[i] === 1, keepCat);
     const ones = restrict(new Float64Array(nImg).fill(1));
-    const candAP = (w: Float64Array) => weightedAP(cand, restrict(w));
-    // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
-    const reps = bootstrap(cluster, clusters, candAP, replicates, seed);
-    const defined = reps.filter((x) => !Number.isNaN(x));
-    if (defined.length < replicates / 2 || clusters < 2) {
-      metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${defined.length} of ${replicates} replicates defined`;
+    // One pass over the replicates: the candidate's AP and, on the same draws, the baseline's.
+    const base = baseline ? accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat) : undefined;
+    const rand = seededRandom(seed);
+    const w = new Float64Array(nImg);
+    const candReps: number[] = [];
+    const deltas: number[] = [];
+    for (let b = 0; b < replicates; b++) {
+      const draws = drawClusters(clusters, rand);
+      for (let i = 0; i < nImg; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
+      const c = weightedAP(cand, w);
+      // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
+      if (Number.isNaN(c)) continue;
+      candReps.push(c);
+      if (base) deltas.push(c - weightedAP(base, w));
+    }
+    if (candReps.length < replicates / 2 || clusters < 2) {
+      metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${candReps.length} of ${replicates} replicates defined`;
       out.push(metric);
       opts.onSlice?.(metric);
       continue;
     }
-    metric.ap = percentileInterval(weightedAP(cand, ones), defined, level);
-    if (baseline) {
-      const base = accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat);
-      const d = pairedBootstrap(cluster, clusters, candAP, (w) => weightedAP(base, restrict(w)), replicates, seed, level);
-      metric.baselineAp = weightedAP(base, ones);
-      metric.delta = { ...d, pAdjusted: d.p, adjustment: slice.critical ? 'holm' : 'benjamini-hochberg' };
+    const candPoint = weightedAP(cand, ones);
+    metric.ap = percentileInterval(candPoint, Float64Array.from(candReps), level);
+    if (base) {
+      const basePoint = weightedAP(base, ones);
+      const p = twoSidedP(deltas);
+      metric.baselineAp = basePoint;
+      metric.delta = { ...percentileInterval(candPoint - basePoint, Float64Array.from(deltas), level), p, pAdjusted: p, adjustment: slice.critical ? 'holm' : 'benjamini-hochberg' };
     }
     out.push(metric);
     opts.onSlice?.(metric);

@@ -222,15 +222,18 @@ export function pairedBootstrap(cluster: Int32Array, clusters: number, candidate
   const ones = Float64Array.from(cluster, (c) => (c < 0 ? 0 : 1));
   const estimate = candidate(ones) - baseline(ones);
   const deltas = bootstrap(cluster, clusters, (w) => candidate(w) - baseline(w), replicates, seed).filter((x) => !Number.isNaN(x));
+  return { ...percentileInterval(estimate, Float64Array.from(deltas), level), p: twoSidedP(deltas) };
+}
+
+/** Two-sided bootstrap p-value for "no difference": (1 + replicates on the far side of 0) / (1 + n), doubled, at most 1. */
+export function twoSidedP(deltas: ArrayLike<number>): number {
   let below = 0;
   let above = 0;
-  for (const d of deltas) {
-    if (d <= 0) below++;
-    if (d >= 0) above++;
+  for (let i = 0; i < deltas.length; i++) {
+    if (deltas[i] <= 0) below++;
+    if (deltas[i] >= 0) above++;
   }
-  const n = deltas.length;
-  const p = Math.min(1, (2 * (1 + Math.min(below, above))) / (1 + n));
-  return { ...percentileInterval(estimate, Float64Array.from(deltas), level), p };
+  return Math.min(1, (2 * (1 + Math.min(below, above))) / (1 + deltas.length));
 }
 
 /** Holm's step-down adjustment (family-wise error), in the input order. */

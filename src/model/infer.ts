@@ -123,11 +123,13 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
   const detections: Detection[][] = [];
   const t0 = performance.now();
   let next = entries.length ? loadBatch(0) : undefined;
+  // One input buffer, reused: each batch's run finishes before the next is written.
+  const full = new Float32Array(batch * 3 * W * H);
   for (let k = 0; k < entries.length; k += batch) {
     const frames = await next!;
     next = k + batch < entries.length ? loadBatch(k + batch) : undefined;
     let t = performance.now();
-    const input = new Float32Array(frames.length * 3 * W * H);
+    const input = frames.length === batch ? full : full.subarray(0, frames.length * 3 * W * H);
     const boxes = frames.map((f, b) => preprocessInto(f.data, f.width, f.height, contract, input, b));
     timings.preprocess += performance.now() - t;
     t = performance.now();
