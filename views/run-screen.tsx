@@ -238,7 +238,9 @@ export function RunScreen({ state, width, height, theme, now, targetIndex, froze
   const targets = Object.keys(state.latency);
   const target = targets.length ? (targetIndex === undefined ? state.activeTarget : targets[targetIndex % targets.length]) : undefined;
   // Window the step list around the running steps.
-  const firstActive = Math.max(0, state.steps.findIndex((s) => s.status === 'started' || s.status === 'pending'));
+  // Window the list on the first step still running or pending; when all are done, on the end.
+  const active = state.steps.findIndex((s) => s.status === 'started' || s.status === 'pending');
+  const firstActive = active === -1 ? state.steps.length : active;
   const start = Math.max(0, Math.min(firstActive - 1, state.steps.length - layout.stepRows));
   const steps = state.steps.slice(start, start + layout.stepRows);
   const done = state.steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped').length;

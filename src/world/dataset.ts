@@ -6,7 +6,7 @@
  * appears in every split so that slices can be compared.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
@@ -135,8 +135,50 @@ export interface BuildResult {
  * Renders the world into `out`. `onProgress` is told after each scene.
  */
 export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORLD, onProgress?: (done: number, total: number, what: string) => void): Promise<BuildResult> {
-  const current = upToDate(out, config);
-  if (current) return current;
+  const unlock = await lockWorld(out);
+  try {
+    const current = upToDate(out, config);
+    if (current) return current;
+    return await render(out, config, onProgress);
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * One builder at a time per world directory (two demos in two terminals): a lock file beside it
+ * holding the builder's pid; a lock whose process is gone is taken over.
+ */
+async function lockWorld(out: string): Promise<() => void> {
+  const lock = `${out.replace(/\/+$/, '')}.lock`;
+  mkdirSync(join(out, '..'), { recursive: true });
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch {
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(lock, 'utf8'));
+      } catch {
+        continue;
+      }
+      let alive = pid > 0;
+      try {
+        if (alive) process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function render(out: string, config: WorldConfig, onProgress?: (done: number, total: number, what: string) => void): Promise<BuildResult> {
   const encode = await sharpPng();
   const total = SPLITS.reduce((a, s) => a + config.scenes[s], 0) + config.replayDrives;
   let done = 0;

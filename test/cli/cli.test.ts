@@ -64,36 +64,41 @@ describe('paddock CLI', () => {
     expect(r.stderr).toMatch(re);
   });
 
-  it('runs the demo headless: live latency lines, metrics, the gate, exit 0; runs and show read it back', async () => {
+  it('runs the demo headless: latency, the world, data guards, slices, gates, exit 0; runs and show read it back', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const env = { PADDOCK_HOME: join(dir, 'home') };
       const r = await paddock(['demo'], env);
-      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.exitCode, r.stdout.slice(-3000) + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/package\/bench-production started \[local\]/);
       expect(r.stdout).toMatch(/package\/bench-candidate latency candidate\/cpu-fp32 p50 [\d.]+ ms {2}p95 [\d.]+ {2}p99 [\d.]+ {2}n=\d+/);
       expect(r.stdout).toMatch(/latency.p99_ms \(candidate\/cpu-fp32\) [\d.]+ ms/);
       expect(r.stdout).toMatch(/gate:candidate-p99-latency verdict PASS/);
+      expect(r.stdout).toMatch(/evaluate\/check-data data\.violations 0\.000/);
+      expect(r.stdout).toMatch(/evaluate\/evaluate coco\.AP \(candidate night\+pedestrian\) [\d.]+ \[[\d.]+, [\d.]+\]/);
+      expect(r.stdout).toMatch(/gate:overall-ap verdict PASS/);
+      expect(r.stdout).toMatch(/gate:critical-slices-non-inferior verdict PASS/);
       const id = /run (r-\S+) succeeded \(exit 0\)/.exec(r.stdout)![1];
 
       const runs = await paddock(['runs'], env);
       expect(runs.stdout).toMatch(new RegExp(`${id}\\s+demo\\s+succeeded`));
       const shown = await paddock(['show', id.slice(0, 20)], env);
       expect(shown.exitCode).toBe(0);
-      expect(shown.stdout).toMatch(/model candidate v1\.1\.0 {2}onnx 52143c580e8f/);
+      expect(shown.stdout).toMatch(/model candidate v1\.1\.0 {2}onnx 58d1f8de4bcf/);
       expect(shown.stdout).toMatch(/bench-candidate\s+latency\.p50_ms\s+candidate\/cpu-fp32/);
-      expect(shown.stdout).toMatch(/candidate-p99-latency\s+PASS/);
+      expect(shown.stdout).toMatch(/overall-ap\s+PASS/);
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
-      expect(json.steps.map((s: { status: string }) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      expect(json.steps.every((s: { status: string }) => s.status === 'succeeded')).toBe(true);
+      expect(json.steps).toHaveLength(8);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);
-      expect(JSON.parse(p50.denominators)).toEqual({ samples: 400, batch: 1 });
-      expect(json.run.lineage.candidate.onnx.sha256).toBe('52143c580e8f813cd13374736982ce7a4771d24274195a54b295a01d49bec19d');
+      expect(JSON.parse(p50.denominators)).toEqual({ samples: 300, batch: 1 });
+      expect(json.run.lineage.candidate.onnx.sha256).toBe('58d1f8de4bcfd1e1a9a94e54afd689ef722acdc0fce2fd614749dab01f02dac2');
       expect(json.run.lineage.candidate.commit).toMatch(/^([0-9a-f]{40}|unknown)/);
     } finally {
       cleanup();
     }
-  });
+  }, 600_000);
 
   it('--json prints one valid event per line, covering the whole run', async () => {
     const { dir, cleanup } = tempDir();
