@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
-import { Recipe, STAGES, type Step } from './recipe.js';
+import { GateFile, Recipe, STAGES, type Step } from './recipe.js';
+import { dirname, resolve } from 'node:path';
 import { BenchParams } from '../steps/package/bench.js';
 import { CheckDataParams } from '../steps/evaluate/check-data.js';
 import { EvaluateParams } from '../steps/evaluate/evaluate.js';
@@ -149,20 +150,19 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
   return out;
 }
 
-/** Parses and validates recipe text; `file` is used in error messages only. */
-export function parseRecipe(text: string, file: string): Recipe {
+/** Parses a YAML text and validates it against a schema, with located errors. */
+function parseYamlWith<T>(text: string, file: string, schema: z.ZodType<T>, prefix: (string | number)[] = []): { value: T; doc: Document; lc: LineCounter } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new RecipeError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, path: '', line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
+        return { file, path: formatPath(prefix), line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
       }),
     );
   }
-  const data = doc.toJS();
-  const parsed = Recipe.safeParse(data);
+  const parsed = schema.safeParse(doc.toJS());
   if (!parsed.success) {
     throw new RecipeError(
       flattenIssues(parsed.error.issues).map((issue) => {
@@ -177,13 +177,44 @@ export function parseRecipe(text: string, file: string): Recipe {
       }),
     );
   }
-  const problems = cross(parsed.data);
-  if (problems.length > 0) {
-    throw new RecipeError(
-      problems.map((p) => ({ file, path: formatPath(p.path), ...locate(doc, lc, p.path), message: p.message })),
-    );
+  return { value: parsed.data, doc, lc };
+}
+
+/**
+ * Parses and validates recipe text; `file` is used in error messages and to find a gates file
+ * named by `gates: <path>` (relative to the recipe).
+ */
+export function parseRecipe(text: string, file: string): Recipe {
+  const gatesRef = /^gates:\s*([^\s#[{][^\s#]*)\s*(#.*)?$/m.exec(text);
+  if (gatesRef) {
+    // `gates: gates.yaml`: read the gates from their own file, then validate the recipe with them.
+    const gatesFile = resolve(dirname(file), gatesRef[1]);
+    let gatesText: string;
+    try {
+      gatesText = readFileSync(gatesFile, 'utf8');
+    } catch (err) {
+      const line = text.slice(0, gatesRef.index).split('\n').length;
+      throw new RecipeError([{ file, path: 'gates', line, column: 8, message: `cannot read the gates file ${gatesFile}: ${(err as Error).message}` }]);
+    }
+    const g = parseYamlWith(gatesText, gatesFile, GateFile);
+    const recipe = parseRecipeText(text.replace(gatesRef[0], 'gates: []'), file);
+    const withGates = { ...recipe, gates: g.value.gates };
+    const problems = cross(withGates);
+    if (problems.length) {
+      throw new RecipeError(problems.map((p) => (p.path[0] === 'gates' ? { file: gatesFile, path: formatPath(p.path), ...locate(g.doc, g.lc, p.path), message: p.message } : { file, path: formatPath(p.path), line: 0, column: 0, message: p.message })));
+    }
+    return withGates;
   }
-  return parsed.data;
+  return parseRecipeText(text, file);
+}
+
+function parseRecipeText(text: string, file: string): Recipe {
+  const { value, doc, lc } = parseYamlWith(text, file, Recipe);
+  const problems = cross(value);
+  if (problems.length > 0) {
+    throw new RecipeError(problems.map((p) => ({ file, path: formatPath(p.path), ...locate(doc, lc, p.path), message: p.message })));
+  }
+  return value;
 }
 
 /** Reads and validates a recipe file. */

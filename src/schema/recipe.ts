@@ -116,6 +116,9 @@ export const Gate = z
   .refine((g) => (g.threshold === undefined) !== (g.baseline === undefined), { message: 'a gate needs exactly one of "threshold" or "baseline"', path: ['threshold'] });
 export type Gate = z.infer<typeof Gate>;
 
+/** gates.yaml: the gates of a recipe kept in their own file (`gates: gates.yaml` in the recipe). */
+export const GateFile = z.object({ version: z.literal(1), gates: z.array(Gate) }).strict();
+
 export const Recipe = z
   .object({
     version: z.literal(1),

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { paddock } from '../helpers/cli.js';
 import { FIXTURES, tempDir } from '../helpers/fixtures.js';
 import { PaddockEvent } from '../../src/schema/events.js';
+import { EvalReport } from '../../src/schema/eval-report.js';
 
 describe('evaluate stage', () => {
   it('streams slice metrics, ranks lost objects, writes the reports, and decides gates', async () => {
@@ -57,7 +58,7 @@ gates:
       expect([...lost].sort((a, b) => b - a)).toEqual(lost);
       // Reports on disk.
       for (const f of ['eval_report.json', 'slice_metrics.parquet', 'evaluation_summary.md', 'pr_curves.json', 'pr_curves.svg', 'slice_deltas.svg', 'outcomes.jsonl']) expect(existsSync(join(dir, 'reports', f)), f).toBe(true);
-      const rep = JSON.parse(readFileSync(join(dir, 'reports', 'eval_report.json'), 'utf8'));
+      const rep = EvalReport.parse(JSON.parse(readFileSync(join(dir, 'reports', 'eval_report.json'), 'utf8')));
       expect(rep.version).toBe(1);
       expect(rep.slices.length).toBeGreaterThan(10);
       expect(readFileSync(join(dir, 'reports', 'evaluation_summary.md'), 'utf8')).toMatch(/## What improved[\s\S]*## What regressed[\s\S]*## Next actions/);

@@ -76,3 +76,27 @@ describe('recipe', () => {
     }
   });
 });
+
+describe('gates in their own file', () => {
+  it('reads `gates: gates.yaml` relative to the recipe, and locates errors in that file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join: j } = await import('node:path');
+    const dir = mkdtempSync(j(tmpdir(), 'paddock-gates-'));
+    const recipe = j(dir, 'paddock.yaml');
+    writeFileSync(recipe, BASE + 'gates: gates.yaml\n');
+    writeFileSync(j(dir, 'gates.yaml'), 'version: 1\ngates:\n  - { id: ap, stage: evaluate, metric: coco.AP, op: ">=", threshold: 0.4 }\n');
+    const { recipe: r } = loadRecipe(recipe);
+    expect(r.gates.map((g) => g.id)).toEqual(['ap']);
+    writeFileSync(j(dir, 'gates.yaml'), 'version: 1\ngates:\n  - { id: ap, stage: evaluate, metric: coco.AP, op: "=>", threshold: 0.4 }\n');
+    try {
+      loadRecipe(recipe);
+      throw new Error('expected an error');
+    } catch (err) {
+      const e = err as RecipeError;
+      expect(e.issues[0]).toMatchObject({ file: j(dir, 'gates.yaml'), path: 'gates[0].op', line: 3 });
+    }
+    writeFileSync(recipe, BASE + 'gates: missing.yaml\n');
+    expect(() => loadRecipe(recipe)).toThrow(/cannot read the gates file .*missing\.yaml/);
+  });
+});

@@ -18,6 +18,7 @@ import { indexDetections, indexGroundTruth } from '../../metrics/coco-load.js';
 import { perObjectOutcomes, prCurves, rankRegressions } from '../../evaluate/outcomes.js';
 import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
 import { SliceFile } from '../../schema/manifest.js';
+import { EvalReport } from '../../schema/eval-report.js';
 import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
 import { formatZodIssues } from '../../schema/event-lines.js';
 
@@ -39,7 +40,6 @@ export const EvaluateParams = z
   .strict();
 export type EvaluateParams = z.infer<typeof EvaluateParams>;
 
-export const EVAL_REPORT_VERSION = 1;
 
 
 function writeArtifact(path: string, content: string | Uint8Array, role: string): void {
@@ -144,7 +144,7 @@ export async function runEvaluate(raw: unknown): Promise<number> {
   const curves = prCurves(cand.result, gt.index);
   writeArtifact(join(out, 'pr_curves.json'), `${JSON.stringify(curves)}\n`, 'pr-curves');
   const report = {
-    version: EVAL_REPORT_VERSION,
+    version: 1 as const,
     dataset: { manifest: p.manifest, gt: gtFile, frames: gt.index.imgIds.length },
     models: Object.fromEntries(models.map((m) => [m.name, { model: m.model, stats: evaluated[m.name].result.stats, perCategory: evaluated[m.name].result.perCategory }])),
     candidate: p.candidate.name,
@@ -156,7 +156,8 @@ export async function runEvaluate(raw: unknown): Promise<number> {
   writeArtifact(join(out, 'slice_metrics.parquet'), await sliceMetricsParquet(sliceMetrics, p.candidate.name, p.baseline?.name ?? null), 'slice-metrics');
   writeArtifact(join(out, 'slice_deltas.svg'), sliceDeltaSvg(sliceMetrics, `AP@[.5:.95] delta, ${p.candidate.name} minus ${p.baseline?.name ?? '(no baseline)'}`), 'chart');
   writeArtifact(join(out, 'pr_curves.svg'), prCurvesSvg(curves, `${p.candidate.name}: precision-recall per class (solid IoU 0.50, dashed 0.75)`), 'chart');
-  writeArtifact(join(out, 'eval_report.json'), `${JSON.stringify(report, null, 2)}\n`, 'eval-report');
+  // Checked against its versioned schema before it is written.
+  writeArtifact(join(out, 'eval_report.json'), `${JSON.stringify(EvalReport.parse(report), null, 2)}\n`, 'eval-report');
   writeArtifact(join(out, 'evaluation_summary.md'), summaryMarkdown(report, sliceMetrics), 'evaluation-summary');
   return 0;
 }
