@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { emptyHistogram, recordSamples, summarize } from '../../metrics/latency-histogram.js';
 import { formatZodIssues } from '../../schema/event-lines.js';
+import { seededRandom } from '../../metrics/bootstrap.js';
 
 export const BenchParams = z
   .object({
@@ -28,17 +29,8 @@ export const BenchParams = z
   .strict();
 export type BenchParams = z.infer<typeof BenchParams>;
 
-/** A small deterministic PRNG (mulberry32) for input data. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (mulberry32) for input data: the one the bootstrap uses. */
+export const mulberry32 = seededRandom;
 
 type Ort = typeof import('onnxruntime-node');
 
