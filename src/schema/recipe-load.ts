@@ -117,13 +117,15 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
     }
   }
   recipe.gates.forEach((g, i) => {
-    if (g.target) {
-      // A gate names a target ("cpu-fp32") or a model on a target ("candidate/cpu-fp32").
-      const [a, b] = g.target.includes('/') ? g.target.split('/', 2) : [undefined, g.target];
-      if (!targets.has(b) || (a !== undefined && !(a in recipe.models))) {
-        problems.push({ path: ['gates', i, 'target'], message: `unknown target "${g.target}" (expected a target, or <model>/<target>, e.g. ${Object.keys(recipe.models)[0] ?? 'candidate'}/${recipe.targets[0]?.name ?? 'cpu-fp32'})` });
-      }
-    }
+    // A gate names a target ("cpu-fp32"), a model ("candidate": what the evaluate step measures),
+    // or a model on a target ("candidate/cpu-fp32").
+    const known = (t: string) => {
+      const [a, b] = t.includes('/') ? t.split('/', 2) : [undefined, t];
+      return a === undefined ? targets.has(b) || b in recipe.models : targets.has(b) && a in recipe.models;
+    };
+    const hint = `(expected a target, a model, or <model>/<target>, e.g. ${Object.keys(recipe.models)[0] ?? 'candidate'}/${recipe.targets[0]?.name ?? 'cpu-fp32'})`;
+    if (g.target && !known(g.target)) problems.push({ path: ['gates', i, 'target'], message: `unknown target "${g.target}" ${hint}` });
+    if (g.baseline && !known(g.baseline.target)) problems.push({ path: ['gates', i, 'baseline', 'target'], message: `unknown target "${g.baseline.target}" ${hint}` });
   });
   const gateIds = new Set<string>();
   recipe.gates.forEach((g, i) => {

@@ -44,7 +44,6 @@ CREATE TABLE steps (
   error TEXT,
   exit_code INTEGER,
   reused INTEGER NOT NULL DEFAULT 0,
-  pid INTEGER,
   PRIMARY KEY (run_id, step_id)
 );
 CREATE TABLE events (
@@ -95,5 +94,10 @@ CREATE TRIGGER events_append_only_d BEFORE DELETE ON events BEGIN SELECT RAISE(A
 CREATE TRIGGER approvals_append_only_u BEFORE UPDATE ON approvals BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
 CREATE TRIGGER approvals_append_only_d BEFORE DELETE ON approvals BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
 `,
+  },
+  {
+    // The process id of a step's attempt, so that a resume can stop steps an interrupted run left running.
+    version: 2,
+    sql: 'ALTER TABLE steps ADD COLUMN pid INTEGER;',
   },
 ];

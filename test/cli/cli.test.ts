@@ -77,7 +77,8 @@ describe('paddock CLI', () => {
       expect(r.stdout).toMatch(/evaluate\/check-data data\.violations 0\.000/);
       expect(r.stdout).toMatch(/evaluate\/evaluate coco\.AP \(candidate night\+pedestrian\) [\d.]+ \[[\d.]+, [\d.]+\]/);
       expect(r.stdout).toMatch(/gate:overall-ap verdict PASS/);
-      expect(r.stdout).toMatch(/gate:critical-slices-non-inferior verdict PASS/);
+      expect(r.stdout).toMatch(/gate:overall-ap-non-inferior verdict PASS/);
+      expect(r.stdout).toMatch(/gate:critical-slices verdict PASS/);
       const id = /run (r-\S+) succeeded \(exit 0\)/.exec(r.stdout)![1];
 
       const runs = await paddock(['runs'], env);
@@ -89,7 +90,7 @@ describe('paddock CLI', () => {
       expect(shown.stdout).toMatch(/overall-ap\s+PASS/);
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
       expect(json.steps.every((s: { status: string }) => s.status === 'succeeded')).toBe(true);
-      expect(json.steps).toHaveLength(8);
+      expect(json.steps).toHaveLength(9);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);
       expect(JSON.parse(p50.denominators)).toEqual({ samples: 300, batch: 1 });

@@ -38,7 +38,7 @@ describe('paddock in tmux at 80x24', () => {
       expect(s.match(/^STEPS/gm)).toHaveLength(1);
       expect(s.match(/^LOG$/gm)).toHaveLength(1);
       // The last steps are on screen; the slice table replaced the latency pane.
-      expect(s).toMatch(/✔ evaluate\/gate:critical-slices-non-inferior\s+succeeded/);
+      expect(s).toMatch(/✔ evaluate\/gate:critical-slices\s+succeeded/);
       expect(s).toMatch(/SLICE\s+AP/);
       for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
       tmux('send-keys', '-t', 'demo', 'q');

@@ -132,3 +132,27 @@ describe('content-addressed store', () => {
     raw.close();
   });
 });
+
+describe('migrations', () => {
+  it('upgrades a store written at schema version 1 without losing its runs', () => {
+    const t = tempDir();
+    try {
+      const home = join(t.dir, '.paddock');
+      mkdirSync(home, { recursive: true });
+      const db = new Database(join(home, 'runs.sqlite'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      db.exec(MIGRATIONS[0].sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (1, 0)').run();
+      db.prepare("INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_sha256, status, host, created_at, updated_at) VALUES ('r-old', 'demo', '/x', 'version: 1', ?, 'succeeded', 'h', 1, 1)").run('a'.repeat(64));
+      db.close();
+      const store = new RunStore(home);
+      expect(store.getRun('r-old')?.status).toBe('succeeded');
+      store.planSteps('r-old', [{ id: 'a', stage: 'package', kind: 'step' }]);
+      store.setStepPid('r-old', 'a', 123);
+      expect(store.getStep('r-old', 'a')?.pid).toBe(123);
+      store.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+});
