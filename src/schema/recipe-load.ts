@@ -116,12 +116,20 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
       }
     }
   }
+  // Names under which evaluate steps report their models' metrics.
+  const evaluated = new Set<string>();
+  for (const { step } of all) {
+    if ('uses' in step && step.uses === 'evaluate') {
+      const w = step.with as { candidate?: { name?: unknown }; baseline?: { name?: unknown } };
+      for (const m of [w.candidate, w.baseline]) if (typeof m?.name === 'string') evaluated.add(m.name);
+    }
+  }
   recipe.gates.forEach((g, i) => {
     // A gate names a target ("cpu-fp32"), a model ("candidate": what the evaluate step measures),
     // or a model on a target ("candidate/cpu-fp32").
     const known = (t: string) => {
       const [a, b] = t.includes('/') ? t.split('/', 2) : [undefined, t];
-      return a === undefined ? targets.has(b) || b in recipe.models : targets.has(b) && a in recipe.models;
+      return a === undefined ? targets.has(b) || b in recipe.models || evaluated.has(b) : targets.has(b) && a in recipe.models;
     };
     const hint = `(expected a target, a model, or <model>/<target>, e.g. ${Object.keys(recipe.models)[0] ?? 'candidate'}/${recipe.targets[0]?.name ?? 'cpu-fp32'})`;
     if (g.target && !known(g.target)) problems.push({ path: ['gates', i, 'target'], message: `unknown target "${g.target}" ${hint}` });
