@@ -21,7 +21,7 @@ const contract = loadContract(modelDir);
 const { width: W, height: H } = contract.input.resize;
 
 async function bare(): Promise<number> {
-  const session = await ort.InferenceSession.create(join(modelDir, 'model.onnx'), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(join(modelDir, 'model.onnx'), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
   const batches = Array.from({ length: LIMIT / BATCH }, (_, k) => {
     const a = new Float32Array(BATCH * 3 * W * H);
     for (let i = 0; i < a.length; i++) a[i] = ((i * 2654435761 + k) % 1000) / 500 - 1;
@@ -43,7 +43,7 @@ async function serial(): Promise<{ pre: number; inference: number; post: number 
   const sharp = (await import('sharp')).default;
   const { root, entries } = readManifest(manifest);
   const frames = await Promise.all(entries.slice(0, LIMIT).map(async (e) => new Uint8Array(await sharp(join(root, e.path)).removeAlpha().raw().toBuffer())));
-  const session = await ort.InferenceSession.create(join(modelDir, 'model.onnx'), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(join(modelDir, 'model.onnx'), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
   const input = new Float32Array(BATCH * 3 * W * H);
   let pre = 0;
   let inference = 0;

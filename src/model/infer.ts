@@ -102,6 +102,9 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Intra-op threads that spin after a run would steal this 2-core machine's CPU from the
+    // pre- and post-processing that follows on the main thread.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const batch = opts.batch ?? 8;
   const { width: W, height: H } = contract.input.resize;
