@@ -20,7 +20,7 @@ import { createInProcessRunner } from '../../runners/in-process.js';
 import { createJsonReporter, createLineReporter, type Reporter } from './headless.js';
 import { currentActor } from './identity.js';
 import { packageRoot } from './package-root.js';
-import { isProcessAlive } from './process-alive.js';
+import { isAlive as isProcessAlive } from '../../runners/process-tree.js';
 import { createGateBroker } from '../pipeline/gate-broker.js';
 
 export interface RunCommandOptions {

@@ -62,7 +62,7 @@ export function perObjectOutcomes(gt: CocoGtIndex, dt: CocoDtIndex, r: CocoEvalR
   const N = m.slots;
   const G = gt.x.length;
   // Where each slot and each annotation live: image index, category index.
-  const slotImg = new Int32Array(N);
+  const slotImg = m.slotImage;
   const slotCat = new Int32Array(N);
   const gtImg = new Int32Array(G);
   const gtCat = new Int32Array(G);
@@ -78,10 +78,6 @@ export function perObjectOutcomes(gt: CocoGtIndex, dt: CocoDtIndex, r: CocoEvalR
   for (let c = 0; c < K; c++) {
     for (let s = m.catSlotStart[c]; s < m.catSlotStart[c + 1]; s++) slotCat[s] = c;
   }
-  // A slot's image is its detection's bucket modulo the image count.
-  const detBucket = new Int32Array(dt.x.length);
-  for (let b = 0; b < K * nImg; b++) for (let d = dt.dtStart[b]; d < dt.dtStart[b + 1]; d++) detBucket[d] = b;
-  for (let s = 0; s < N; s++) slotImg[s] = detBucket[m.slotDet[s]] % nImg;
 
   // Per image: its slots and annotations of every class, for the error analysis.
   const imgSlots: number[][] = Array.from({ length: nImg }, () => []);

@@ -11,7 +11,7 @@
 import type { Slice } from '../schema/manifest.js';
 import { frameInSlice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
-import { accumulationData, benjaminiHochberg, clusterIndex, drawClusters, holm, percentileInterval, seededRandom, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
+import { accumulationData, benjaminiHochberg, clusterIndex, forEachReplicate, holm, percentileInterval, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
 
 export interface EvaluatedModel {
   dt: CocoDtIndex;
@@ -77,27 +77,19 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     }
     // Clusters: the slice's scenes; images outside the slice weigh nothing.
     const { cluster, clusters } = clusterIndex(sceneNames);
-    const restrict = (w: Float64Array) => {
-      for (let i = 0; i < w.length; i++) if (!inSlice[i]) w[i] = 0;
-      return w;
-    };
     const cand = accumulationData(gt, candidate.dt, candidate.result, (i) => inSlice[i] === 1, keepCat);
-    const ones = restrict(new Float64Array(nImg).fill(1));
+    const ones = Float64Array.from(inSlice);
     // One pass over the replicates: the candidate's AP and, on the same draws, the baseline's.
     const base = baseline ? accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat) : undefined;
-    const rand = seededRandom(seed);
-    const w = new Float64Array(nImg);
     const candReps: number[] = [];
     const deltas: number[] = [];
-    for (let b = 0; b < replicates; b++) {
-      const draws = drawClusters(clusters, rand);
-      for (let i = 0; i < nImg; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
+    forEachReplicate(cluster, clusters, replicates, seed, (w) => {
       const c = weightedAP(cand, w);
       // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
-      if (Number.isNaN(c)) continue;
+      if (Number.isNaN(c)) return;
       candReps.push(c);
       if (base) deltas.push(c - weightedAP(base, w));
-    }
+    });
     if (candReps.length < replicates / 2 || clusters < 2) {
       metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${candReps.length} of ${replicates} replicates defined`;
       out.push(metric);

@@ -86,14 +86,9 @@ export function accumulationData(gt: CocoGtIndex, dt: CocoDtIndex, r: CocoEvalRe
   const K = gt.catIds.length;
   const m = r.matches;
   const N = m.slots;
-  const detBucket = new Int32Array(dt.x.length);
-  for (let b = 0; b < K * nImg; b++) for (let d = dt.dtStart[b]; d < dt.dtStart[b + 1]; d++) detBucket[d] = b;
-  const slotImage = new Int32Array(N);
+  const slotImage = m.slotImage;
   const score = new Float64Array(N);
-  for (let s = 0; s < N; s++) {
-    slotImage[s] = detBucket[m.slotDet[s]] % nImg;
-    score[s] = dt.score[m.slotDet[s]];
-  }
+  for (let s = 0; s < N; s++) score[s] = dt.score[m.slotDet[s]];
   const categories: number[] = [];
   const order: Int32Array[] = [];
   const npig: Int32Array[] = [];
@@ -203,15 +198,24 @@ export function clusterIndex(sceneOfImage: readonly string[]): { cluster: Int32A
  * weighted by its cluster's count. Returns the replicate values (NaN where undefined).
  */
 export function bootstrap(cluster: Int32Array, clusters: number, statistic: (w: Float64Array) => number, replicates: number, seed: number): Float64Array {
-  const rand = seededRandom(seed);
   const out = new Float64Array(replicates);
+  forEachReplicate(cluster, clusters, replicates, seed, (w, b) => (out[b] = statistic(w)));
+  return out;
+}
+
+/**
+ * The replicates' image weights, one draw of the clusters after another (seeded): for statistics
+ * that compute several values per replicate on the same draw (a candidate and its baseline).
+ * The weights array is reused between calls.
+ */
+export function forEachReplicate(cluster: Int32Array, clusters: number, replicates: number, seed: number, visit: (weights: Float64Array, replicate: number) => void): void {
+  const rand = seededRandom(seed);
   const w = new Float64Array(cluster.length);
   for (let b = 0; b < replicates; b++) {
     const draws = drawClusters(clusters, rand);
     for (let i = 0; i < cluster.length; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
-    out[b] = statistic(w);
+    visit(w, b);
   }
-  return out;
 }
 
 /**

@@ -93,6 +93,8 @@ export interface CocoMatches {
   slots: number;
   catSlotStart: Int32Array;
   slotDet: Int32Array;
+  /** The image index of each slot. */
+  slotImage: Int32Array;
   slotRank: Uint8Array;
   code: Uint8Array;
   matchedGt: Int32Array;
@@ -190,6 +192,7 @@ export function evaluateCoco(gt: CocoGtIndex, dt: CocoDtIndex): CocoEvalResult {
   const N = slots;
   const slotDet = new Int32Array(N);
   const slotRank = new Uint8Array(N);
+  const slotImage = new Int32Array(N);
   const slotScore = new Float64Array(N);
   const code = new Uint8Array(A * T * N);
   const matchedGt = new Int32Array(T * N).fill(-1);
@@ -216,6 +219,7 @@ export function evaluateCoco(gt: CocoGtIndex, dt: CocoDtIndex): CocoEvalResult {
       for (let d = 0; d < nD; d++) {
         slotDet[s0 + d] = order[d];
         slotRank[s0 + d] = d;
+        slotImage[s0 + d] = i;
         slotScore[s0 + d] = dt.score[order[d]];
       }
 
@@ -413,7 +417,7 @@ export function evaluateCoco(gt: CocoGtIndex, dt: CocoDtIndex): CocoEvalResult {
     recall,
     stats,
     perCategory,
-    matches: { slots: N, catSlotStart, slotDet, slotRank, code, matchedGt, gtMatchedBy, npig },
+    matches: { slots: N, catSlotStart, slotDet, slotImage, slotRank, code, matchedGt, gtMatchedBy, npig },
     counts: { images: nImg, categories: K, detectionsKept: N },
   };
 }

@@ -39,7 +39,13 @@ export interface ManifestEntry {
  */
 export function readManifest(manifest: string): { root: string; entries: ManifestEntry[] } {
   const root = dirname(dirname(manifest));
-  const lines = readFileSync(manifest, 'utf8').split('\n');
+  let text: string;
+  try {
+    text = readFileSync(manifest, 'utf8');
+  } catch (err) {
+    throw new InferenceError(`${manifest}: cannot read the manifest: ${(err as Error).message}`);
+  }
+  const lines = text.split('\n');
   const byFile = new Map<string, number>();
   const gtFile = manifest.replace(/\.jsonl$/, '.coco.json');
   try {

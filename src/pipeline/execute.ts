@@ -123,7 +123,6 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
     let runner: Runner;
     let inputs: string[] = [];
     let command: string[] | undefined;
-    let gateDecision: GateDecision | undefined;
     const gateState = { failed: false };
 
     if (node.kind === 'gate') {
@@ -134,7 +133,6 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
         stepId: node.id,
         fn: async (ctx) => {
           const decision = decideGate(gate, store.currentMetrics(runId));
-          gateDecision = decision;
           ctx.emit({ v: 1, type: 'verdict', gate: gate.id, verdict: decision.verdict, rationale: decision.rationale });
           if (decision.verdict === 'fail') {
             gateState.failed = true;
@@ -234,7 +232,6 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
     store.finishStep(runId, node.id, status, error, result.exitCode);
     publish({ v: 1, type: 'step', step: node.id, status, error, host: runner.host, runner: runner.kind }, attempt);
     if (status === 'failed' && gateState.failed) return 'gate-failed';
-    void gateDecision;
     return status;
   };
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
-import { GateFile, Recipe, STAGES, type Step } from './recipe.js';
+import { GateFile, Recipe, STAGES, type BuiltinStep, type Step } from './recipe.js';
 import { dirname, resolve } from 'node:path';
 import { BenchParams } from '../steps/package/bench.js';
 import { CheckDataParams } from '../steps/evaluate/check-data.js';
@@ -83,20 +83,17 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
     if (step.target && !targets.has(step.target)) {
       problems.push({ path: ['stages', stage, index, 'target'], message: `unknown target "${step.target}" (targets: ${[...targets].join(', ') || 'none'})` });
     }
-    if ('uses' in step && step.uses === 'world-build') {
-      const params = WorldBuildParams.safeParse(step.with);
-      if (!params.success) for (const issue of params.error.issues) problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[])], message: issue.message });
-    }
-    if ('uses' in step && step.uses === 'evaluate') {
-      const params = EvaluateParams.safeParse(step.with);
+    if ('uses' in step) {
+      const schema = WITH_PARAMS[step.uses];
+      // bench's model is checked below, against the recipe's models.
+      const given = step.uses === 'bench' ? Object.fromEntries(Object.entries(step.with).filter(([k]) => k !== 'model')) : step.with;
+      const params = schema.safeParse(given);
       if (!params.success) {
-        for (const issue of params.error.issues) problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[])], message: issue.message });
-      }
-    }
-    if ('uses' in step && step.uses === 'check-data') {
-      const params = CheckDataParams.safeParse(step.with);
-      if (!params.success) {
-        for (const issue of params.error.issues) problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[])], message: issue.message });
+        for (const issue of params.error.issues) {
+          const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+          const message = unknownKey !== undefined ? `unknown ${step.uses} parameter "${unknownKey}" (known: ${Object.keys(schema.shape).join(', ')})` : issue.message;
+          problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[]), ...(unknownKey !== undefined ? [unknownKey] : [])], message });
+        }
       }
     }
     if ('uses' in step && step.uses === 'bench') {
@@ -105,14 +102,6 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
         problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `expected the name of a model in "models" (${Object.keys(recipe.models).join(', ') || 'none'})` });
       } else if (!recipe.models[model].onnx) {
         problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `model "${model}" has no onnx file to benchmark` });
-      }
-      const params = BenchParams.omit({ model: true, target: true }).safeParse(Object.fromEntries(Object.entries(step.with).filter(([k]) => k !== 'model')));
-      if (!params.success) {
-        for (const issue of params.error.issues) {
-          const key = issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [];
-          const message = issue.code === 'unrecognized_keys' ? `unknown bench parameter "${issue.keys[0]}" (known: iterations, warmup, batch, threads, reportMs, seed)` : issue.message;
-          problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[]), ...key], message });
-        }
       }
     }
   }
@@ -145,6 +134,14 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
 
 type Issue = z.core.$ZodIssue;
 
+/** What each built-in step takes in `with`. */
+const WITH_PARAMS: Record<BuiltinStep['uses'], z.ZodObject> = {
+  bench: BenchParams.omit({ model: true, target: true }),
+  'world-build': WorldBuildParams,
+  'check-data': CheckDataParams,
+  evaluate: EvaluateParams,
+};
+
 /**
  * A union (a step is built-in or a command) fails with one issue holding each branch's issues;
  * report the branch that came closest (fewest issues), with full paths.
@@ -161,18 +158,24 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
 }
 
 /** Parses a YAML text and validates it against a schema, with located errors. */
-function parseYamlWith<T>(text: string, file: string, schema: z.ZodType<T>, prefix: (string | number)[] = []): { value: T; doc: Document; lc: LineCounter } {
+function parseYamlWith<T>(
+  text: string,
+  file: string,
+  schema: z.ZodType<T>,
+  /** Rewrites the parsed data before validation; `at` locates a path of this document. */
+  prepare: (data: unknown, at: (path: (string | number)[]) => { line: number; column: number }) => unknown = (d) => d,
+): { value: T; doc: Document; lc: LineCounter } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new RecipeError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, path: formatPath(prefix), line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
+        return { file, path: '', line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
       }),
     );
   }
-  const parsed = schema.safeParse(doc.toJS());
+  const parsed = schema.safeParse(prepare(doc.toJS(), (path) => locate(doc, lc, path)));
   if (!parsed.success) {
     throw new RecipeError(
       flattenIssues(parsed.error.issues).map((issue) => {
@@ -192,37 +195,32 @@ function parseYamlWith<T>(text: string, file: string, schema: z.ZodType<T>, pref
 
 /**
  * Parses and validates recipe text; `file` is used in error messages and to find a gates file
- * named by `gates: <path>` (relative to the recipe).
+ * named by `gates: <path>` (relative to the recipe), whose errors are located in that file.
  */
 export function parseRecipe(text: string, file: string): Recipe {
-  const gatesRef = /^gates:\s*([^\s#[{][^\s#]*)\s*(#.*)?$/m.exec(text);
-  if (gatesRef) {
-    // `gates: gates.yaml`: read the gates from their own file, then validate the recipe with them.
-    const gatesFile = resolve(dirname(file), gatesRef[1]);
+  let gatesSource: { file: string; doc: Document; lc: LineCounter } | undefined;
+  const { value, doc, lc } = parseYamlWith(text, file, Recipe, (data, at) => {
+    const ref = (data as { gates?: unknown } | null)?.gates;
+    if (typeof ref !== 'string') return data;
+    const gatesFile = resolve(dirname(file), ref);
     let gatesText: string;
     try {
       gatesText = readFileSync(gatesFile, 'utf8');
     } catch (err) {
-      const line = text.slice(0, gatesRef.index).split('\n').length;
-      throw new RecipeError([{ file, path: 'gates', line, column: 8, message: `cannot read the gates file ${gatesFile}: ${(err as Error).message}` }]);
+      throw new RecipeError([{ file, path: 'gates', ...at(['gates']), message: `cannot read the gates file ${gatesFile}: ${(err as Error).message}` }]);
     }
     const g = parseYamlWith(gatesText, gatesFile, GateFile);
-    const recipe = parseRecipeText(text.replace(gatesRef[0], 'gates: []'), file);
-    const withGates = { ...recipe, gates: g.value.gates };
-    const problems = cross(withGates);
-    if (problems.length) {
-      throw new RecipeError(problems.map((p) => (p.path[0] === 'gates' ? { file: gatesFile, path: formatPath(p.path), ...locate(g.doc, g.lc, p.path), message: p.message } : { file, path: formatPath(p.path), line: 0, column: 0, message: p.message })));
-    }
-    return withGates;
-  }
-  return parseRecipeText(text, file);
-}
-
-function parseRecipeText(text: string, file: string): Recipe {
-  const { value, doc, lc } = parseYamlWith(text, file, Recipe);
+    gatesSource = { file: gatesFile, doc: g.doc, lc: g.lc };
+    return { ...(data as object), gates: g.value.gates };
+  });
   const problems = cross(value);
   if (problems.length > 0) {
-    throw new RecipeError(problems.map((p) => ({ file, path: formatPath(p.path), ...locate(doc, lc, p.path), message: p.message })));
+    throw new RecipeError(
+      problems.map((p) => {
+        const src = p.path[0] === 'gates' && gatesSource ? gatesSource : { file, doc, lc };
+        return { file: src.file, path: formatPath(p.path), ...locate(src.doc, src.lc, p.path), message: p.message };
+      }),
+    );
   }
   return value;
 }

@@ -3,7 +3,30 @@
  *   node dist/step.js <step> '<json params>'
  * A step prints event-protocol lines on stdout and exits 0 on success.
  */
+import type { z } from 'zod';
+import { formatZodIssues } from '../schema/event-lines.js';
+
 const [name, paramsText] = process.argv.slice(2);
+
+/** Each built-in step: its parameter schema and its body, loaded only when it runs. */
+const STEPS: Record<string, () => Promise<{ schema: z.ZodType; run: (params: never) => Promise<number> | number }>> = {
+  bench: async () => {
+    const m = await import('./package/bench.js');
+    return { schema: m.BenchParams, run: m.runBench };
+  },
+  'world-build': async () => {
+    const m = await import('./world/world-build.js');
+    return { schema: m.WorldBuildParams, run: m.runWorldBuild };
+  },
+  'check-data': async () => {
+    const m = await import('./evaluate/check-data.js');
+    return { schema: m.CheckDataParams, run: m.runCheckData };
+  },
+  evaluate: async () => {
+    const m = await import('./evaluate/evaluate.js');
+    return { schema: m.EvaluateParams, run: m.runEvaluate };
+  },
+};
 
 async function main(): Promise<number> {
   let params: unknown = {};
@@ -13,27 +36,18 @@ async function main(): Promise<number> {
     process.stderr.write(`paddock step ${name}: parameters are not valid JSON: ${(err as Error).message}\n`);
     return 2;
   }
-  switch (name) {
-    case 'bench': {
-      const { runBench } = await import('./package/bench.js');
-      return runBench(params);
-    }
-    case 'world-build': {
-      const { runWorldBuild } = await import('./world/world-build.js');
-      return runWorldBuild(params);
-    }
-    case 'evaluate': {
-      const { runEvaluate } = await import('./evaluate/evaluate.js');
-      return runEvaluate(params);
-    }
-    case 'check-data': {
-      const { runCheckData } = await import('./evaluate/check-data.js');
-      return runCheckData(params);
-    }
-    default:
-      process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: bench, world-build, check-data, evaluate)\n`);
-      return 2;
+  const load = STEPS[name as keyof typeof STEPS];
+  if (!load) {
+    process.stderr.write(`paddock step: unknown built-in step ${JSON.stringify(name)} (known: ${Object.keys(STEPS).join(', ')})\n`);
+    return 2;
   }
+  const { schema, run } = await load();
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) {
+    process.stderr.write(`${name}: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
+    return 2;
+  }
+  return run(parsed.data as never);
 }
 
 main().then(

@@ -122,3 +122,18 @@ describe('pre-processing', () => {
     expect(out[6]).toBeCloseTo((1 - 0.5) / 0.25, 5); // first image row
   });
 });
+
+describe('paddock infer input errors', () => {
+  it('names the missing manifest, the bad row, and the model directory without a contract', async () => {
+    const { readManifest, loadContract, InferenceError } = await import('../../src/model/infer.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'paddock-infer-'));
+    expect(() => readManifest(join(dir, 'nope.jsonl'))).toThrow(InferenceError);
+    expect(() => readManifest(join(dir, 'nope.jsonl'))).toThrow(/nope\.jsonl: cannot read the manifest/);
+    writeFileSync(join(dir, 'm.jsonl'), '{"frame_id":"a","path":"a.png"}\n{"frame_id":"b"}\n');
+    expect(() => readManifest(join(dir, 'm.jsonl'))).toThrow(/m\.jsonl:2: a row needs "frame_id" and "path" strings/);
+    expect(() => loadContract(dir)).toThrow(/inference_config\.json: ENOENT/);
+  });
+});

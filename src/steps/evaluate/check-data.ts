@@ -8,7 +8,6 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { checkFiles, checkLeakage, parseManifest, type Violation } from '../../evaluate/data-checks.js';
-import { formatZodIssues } from '../../schema/event-lines.js';
 
 export const CheckDataParams = z
   .object({
@@ -33,13 +32,7 @@ const SEVERITY: Record<Violation['check'], 'major' | 'critical'> = {
   empty: 'major',
 };
 
-export function runCheckData(raw: unknown): number {
-  const parsed = CheckDataParams.safeParse(raw);
-  if (!parsed.success) {
-    process.stderr.write(`check-data: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
-    return 2;
-  }
-  const p = parsed.data;
+export function runCheckData(p: z.infer<typeof CheckDataParams>): number {
   const manifests = p.splits.map((s) => {
     let text: string;
     try {

@@ -20,7 +20,6 @@ import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
 import { SliceFile } from '../../schema/manifest.js';
 import { EvalReport } from '../../schema/eval-report.js';
 import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
-import { formatZodIssues } from '../../schema/event-lines.js';
 
 export const EvaluateParams = z
   .object({
@@ -48,13 +47,7 @@ function writeArtifact(path: string, content: string | Uint8Array, role: string)
   emit({ type: 'artifact', path, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, role });
 }
 
-export async function runEvaluate(raw: unknown): Promise<number> {
-  const parsed = EvaluateParams.safeParse(raw);
-  if (!parsed.success) {
-    process.stderr.write(`evaluate: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
-    return 2;
-  }
-  const p = parsed.data;
+export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<number> {
   const out = resolve(p.out);
   mkdirSync(out, { recursive: true });
   const gtFile = p.gt ?? p.manifest.replace(/\.jsonl$/, '.coco.json');

@@ -10,7 +10,6 @@
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { emptyHistogram, recordSamples, summarize } from '../../metrics/latency-histogram.js';
-import { formatZodIssues } from '../../schema/event-lines.js';
 import { seededRandom } from '../../metrics/bootstrap.js';
 
 export const BenchParams = z
@@ -66,13 +65,7 @@ export function makeFeeds(ort: Ort, session: import('onnxruntime-node').Inferenc
   return { feeds, shapes };
 }
 
-export async function runBench(raw: unknown): Promise<number> {
-  const parsed = BenchParams.safeParse(raw);
-  if (!parsed.success) {
-    process.stderr.write(`bench: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
-    return 2;
-  }
-  const p = parsed.data;
+export async function runBench(p: z.infer<typeof BenchParams>): Promise<number> {
   const ort = (await import('onnxruntime-node')) as Ort;
   emit({ type: 'log', level: 'info', message: `loading ${p.model}` });
   let session: import('onnxruntime-node').InferenceSession;

@@ -8,19 +8,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { emit } from '../emit.js';
 import { buildWorld, DEFAULT_WORLD, TINY_WORLD } from '../../world/dataset.js';
-import { formatZodIssues } from '../../schema/event-lines.js';
 
 export const WorldBuildParams = z.object({ out: z.string().min(1), size: z.enum(['default', 'tiny']).default('default') }).strict();
 
-export async function runWorldBuild(raw: unknown): Promise<number> {
-  const parsed = WorldBuildParams.safeParse(raw);
-  if (!parsed.success) {
-    process.stderr.write(`world-build: invalid parameters: ${formatZodIssues(parsed.error)}\n`);
-    return 2;
-  }
-  const out = resolve(parsed.data.out);
+export async function runWorldBuild(p: z.infer<typeof WorldBuildParams>): Promise<number> {
+  const out = resolve(p.out);
   const t0 = Date.now();
-  const r = await buildWorld(out, parsed.data.size === 'tiny' ? TINY_WORLD : DEFAULT_WORLD, (done, total, what) => emit({ type: 'progress', done, total, unit: 'scenes', message: what }));
+  const r = await buildWorld(out, p.size === 'tiny' ? TINY_WORLD : DEFAULT_WORLD, (done, total, what) => emit({ type: 'progress', done, total, unit: 'scenes', message: what }));
   const seconds = (Date.now() - t0) / 1000;
   emit({ type: 'log', level: 'info', message: seconds < 2 ? `world in ${out} is up to date (content digest ${r.contentDigest.slice(0, 12)})` : `rendered the world into ${out} in ${seconds.toFixed(1)} s (content digest ${r.contentDigest.slice(0, 12)})` });
   for (const [split, s] of Object.entries(r.splits)) {

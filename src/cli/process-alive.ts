@@ -1,1 +1,0 @@
-export { isAlive as isProcessAlive } from '../../runners/process-tree.js';
