@@ -14,6 +14,7 @@ const out = join(root, 'dist');
 export const ENTRY_POINTS = {
   paddock: 'bin/paddock.ts',
   step: 'src/steps/step-main.ts',
+  'frame-reader': 'src/model/frame-reader-worker.ts',
 };
 
 export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp'];

@@ -19,8 +19,8 @@ export async function inferCommand(opts: { model: string; manifest: string; out:
     });
     writeResults(opts.out, r.results);
     const t = r.timings;
-    const summary = { out: opts.out, images: t.images, detections: r.results.length, seconds: +t.seconds.toFixed(2), imagesPerSecond: +t.imagesPerSecond.toFixed(1), phases: { decodePng: +t.decodePng.toFixed(2), preprocess: +t.preprocess.toFixed(2), inference: +t.inference.toFixed(2), postprocess: +t.postprocess.toFixed(2) } };
-    process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : `wrote ${r.results.length} detections for ${t.images} frames to ${opts.out} (${t.imagesPerSecond.toFixed(1)} images/s; inference ${t.inference.toFixed(2)} s, pre ${t.preprocess.toFixed(2)} s, post ${t.postprocess.toFixed(2)} s, PNG decode ${t.decodePng.toFixed(2)} s overlapped)\n`);
+    const summary = { out: opts.out, images: t.images, detections: r.results.length, seconds: +t.seconds.toFixed(2), imagesPerSecond: +t.imagesPerSecond.toFixed(1), phases: { readFrames: +t.readFrames.toFixed(2), readOn: t.readOn, waitForFrames: +t.waitForFrames.toFixed(2), inference: +t.inference.toFixed(2), postprocess: +t.postprocess.toFixed(2) } };
+    process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : `wrote ${r.results.length} detections for ${t.images} frames to ${opts.out} (${t.imagesPerSecond.toFixed(1)} images/s; inference ${t.inference.toFixed(2)} s, post-processing ${t.postprocess.toFixed(2)} s; reading + pre-processing ${t.readFrames.toFixed(2)} s on a ${t.readOn === 'worker' ? 'worker thread, overlapped' : 'the inference thread'}, waited ${t.waitForFrames.toFixed(2)} s)\n`);
     return 0;
   } catch (err) {
     if (err instanceof InferenceError) {

@@ -1,5 +1,5 @@
 /**
- * Contract-driven inference over a manifest: read frames (sharp decodes PNG on libuv's threads),
+ * Contract-driven inference over a manifest: read frames (PNG inflated on libuv's threads, png.ts),
  * pre-process per the contract, run onnxruntime-node in batches, decode + NMS, and write COCO
  * results with every detection's class scores. Decoding the next batch overlaps the current
  * batch's inference, so both cores stay busy.
@@ -8,8 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { InferenceContract } from '../schema/inference-contract.js';
 import { formatZodIssues } from '../schema/event-lines.js';
-import { decodeCenterNet, type Detection } from './decode.js';
-import { preprocessInto } from './preprocess.js';
+import { decodeCenterNet, type Detection, type Letterbox } from './decode.js';
+import { createFrameReader } from './frame-reader.js';
 
 export class InferenceError extends Error {}
 
@@ -81,9 +81,12 @@ export interface InferenceTimings {
   images: number;
   seconds: number;
   imagesPerSecond: number;
-  /** Time spent in each phase, seconds (decode overlaps inference). */
-  decodePng: number;
-  preprocess: number;
+  /** Seconds the frame reader spent reading, decoding and pre-processing (overlapping inference when on a worker). */
+  readFrames: number;
+  /** Where frames were read: a worker thread or the inference thread. */
+  readOn: 'worker' | 'thread';
+  /** Seconds inference waited for frames to be ready. */
+  waitForFrames: number;
   inference: number;
   postprocess: number;
 }
@@ -102,7 +105,6 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
   const { root, entries: all } = readManifest(opts.manifest);
   const entries = opts.limit ? all.slice(0, opts.limit) : all;
   const ort = await import('onnxruntime-node');
-  const sharp = (await import('sharp')).default;
   const session = await ort.InferenceSession.create(join(opts.modelDir, 'model.onnx'), {
     intraOpNumThreads: opts.threads ?? 2,
     interOpNumThreads: 1,
@@ -115,62 +117,68 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
   const batch = opts.batch ?? 8;
   const { width: W, height: H } = contract.input.resize;
   const classes = contract.classes.length;
-  const timings = { decodePng: 0, preprocess: 0, inference: 0, postprocess: 0 };
-  const load = async (e: ManifestEntry) => {
-    const t = performance.now();
-    const file = isAbsolute(e.path) ? e.path : join(root, e.path);
-    const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true }).catch((err: Error) => {
-      throw new InferenceError(`${file} (${e.frame_id}): cannot read the frame: ${err.message}`);
-    });
-    if (info.channels !== 3) throw new InferenceError(`${file}: expected 3 channels, got ${info.channels}`);
-    timings.decodePng += performance.now() - t;
-    return { e, data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-  };
-  const loadBatch = (k: number) => Promise.all(entries.slice(k, k + batch).map(load));
-
+  const timings = { waitForFrames: 0, inference: 0, postprocess: 0 };
+  const reader = createFrameReader(contract, batch);
+  const sourcesOf = (k: number) => entries.slice(k, k + batch).map((e) => ({ file: isAbsolute(e.path) ? e.path : join(root, e.path), label: e.frame_id }));
   const results: CocoResult[] = [];
   const detections: Detection[][] = [];
   const t0 = performance.now();
-  let next = entries.length ? loadBatch(0) : undefined;
-  // One input buffer, reused: each batch's run finishes before the next is written.
-  const full = new Float32Array(batch * 3 * W * H);
-  for (let k = 0; k < entries.length; k += batch) {
-    const frames = await next!;
-    next = k + batch < entries.length ? loadBatch(k + batch) : undefined;
-    let t = performance.now();
-    const input = frames.length === batch ? full : full.subarray(0, frames.length * 3 * W * H);
-    const boxes = frames.map((f, b) => preprocessInto(f.data, f.width, f.height, contract, input, b));
-    timings.preprocess += performance.now() - t;
-    t = performance.now();
-    const out = await session.run({ [contract.input.name]: new ort.Tensor('float32', input, [frames.length, 3, H, W]) });
-    timings.inference += performance.now() - t;
-    t = performance.now();
-    const hm = out.heatmap;
-    const [, , oh, ow] = hm.dims as number[];
-    for (let b = 0; b < frames.length; b++) {
-      const dets = decodeCenterNet(hm.data as Float32Array, out.size.data as Float32Array, out.offset.data as Float32Array, b, classes, oh, ow, boxes[b], {
-        stride: contract.decode.stride,
-        topK: contract.decode.top_k,
-        scoreThreshold: contract.score_threshold,
-        nmsIou: contract.nms_iou,
-        maxDetections: contract.max_detections,
+  // Two input buffers: batch k+1 is read into one while batch k is inferred from the other.
+  const fills = new Map<number, Promise<Letterbox[]>>();
+  const request = (k: number) => {
+    if (k >= entries.length) return;
+    const fill = reader.fill((k / batch) % 2, sourcesOf(k));
+    fill.catch(() => undefined); // a read ahead that fails is reported when its batch is awaited
+    fills.set(k, fill);
+  };
+  request(0);
+  request(batch);
+  try {
+    for (let k = 0; k < entries.length; k += batch) {
+      let t = performance.now();
+      const boxes = await fills.get(k)!.catch((err: Error) => {
+        throw new InferenceError(err.message);
       });
-      detections.push(dets);
-      for (const d of dets) {
-        const r2 = (x: number) => Math.round(x * 100) / 100;
-        results.push({
-          image_id: frames[b].e.image_id,
-          category_id: contract.classes[d.classIndex].category_id,
-          bbox: [r2(d.bbox[0]), r2(d.bbox[1]), r2(d.bbox[2]), r2(d.bbox[3])],
-          score: Math.round(d.score * 1e6) / 1e6,
-          class_scores: d.classScores.map((s) => Math.round(s * 1e6) / 1e6),
+      fills.delete(k);
+      timings.waitForFrames += performance.now() - t;
+      const n = boxes.length;
+      const slot = reader.input((k / batch) % 2);
+      t = performance.now();
+      const out = await session.run({ [contract.input.name]: new ort.Tensor('float32', n === batch ? slot : slot.subarray(0, n * 3 * W * H), [n, 3, H, W]) });
+      timings.inference += performance.now() - t;
+      request(k + 2 * batch);
+      t = performance.now();
+      const hm = out.heatmap;
+      const [, , oh, ow] = hm.dims as number[];
+      for (let b = 0; b < n; b++) {
+        const dets = decodeCenterNet(hm.data as Float32Array, out.size.data as Float32Array, out.offset.data as Float32Array, b, classes, oh, ow, boxes[b], {
+          stride: contract.decode.stride,
+          topK: contract.decode.top_k,
+          scoreThreshold: contract.score_threshold,
+          nmsIou: contract.nms_iou,
+          maxDetections: contract.max_detections,
         });
+        detections.push(dets);
+        const image_id = entries[k + b].image_id;
+        for (const d of dets) {
+          const r2 = (x: number) => Math.round(x * 100) / 100;
+          results.push({
+            image_id,
+            category_id: contract.classes[d.classIndex].category_id,
+            bbox: [r2(d.bbox[0]), r2(d.bbox[1]), r2(d.bbox[2]), r2(d.bbox[3])],
+            score: Math.round(d.score * 1e6) / 1e6,
+            class_scores: d.classScores.map((s) => Math.round(s * 1e6) / 1e6),
+          });
+        }
       }
+      timings.postprocess += performance.now() - t;
+      opts.onProgress?.(Math.min(entries.length, k + batch), entries.length);
     }
-    timings.postprocess += performance.now() - t;
-    opts.onProgress?.(Math.min(entries.length, k + batch), entries.length);
+  } finally {
+    await Promise.allSettled(fills.values());
+    await reader.close();
+    await session.release();
   }
-  await session.release();
   const seconds = (performance.now() - t0) / 1000;
   return {
     results,
@@ -180,8 +188,9 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
       images: entries.length,
       seconds,
       imagesPerSecond: entries.length / seconds,
-      decodePng: timings.decodePng / 1000,
-      preprocess: timings.preprocess / 1000,
+      readFrames: reader.busyMs() / 1000,
+      readOn: reader.where,
+      waitForFrames: timings.waitForFrames / 1000,
       inference: timings.inference / 1000,
       postprocess: timings.postprocess / 1000,
     },
