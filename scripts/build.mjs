@@ -17,7 +17,7 @@ export const ENTRY_POINTS = {
   'frame-reader': 'src/model/frame-reader-worker.ts',
 };
 
-export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp'];
+export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'];
 
 export async function buildDist({ outdir = out, entryPoints = ENTRY_POINTS, minify = false } = {}) {
   rmSync(outdir, { recursive: true, force: true });

@@ -22,7 +22,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp'],
+  external: ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -158,7 +158,7 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
 }
 
 /** Parses a YAML text and validates it against a schema, with located errors. */
-function parseYamlWith<T>(
+export function parseYamlWith<T>(
   text: string,
   file: string,
   schema: z.ZodType<T>,
