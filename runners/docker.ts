@@ -168,7 +168,7 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
       }
 
       // Attach, start.
-      const stream = await wrap('attaching', container.attach({ stream: true, stdout: true, stderr: true, logs: true }));
+      const stream = await wrap('attaching', container.attach({ stream: true, stdout: true, stderr: true }));
       const streamEnded = new Promise<void>((resolve) => {
         stream.once('end', resolve);
         stream.once('close', resolve);
@@ -198,6 +198,8 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
       };
       const onAbort = () => stop('abort');
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      // Its first events may have been read (and the run aborted on them) while it was starting.
+      if (ctx.signal.aborted) stop('abort');
       const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
       let waited: { StatusCode: number };
       try {

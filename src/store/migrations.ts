@@ -100,4 +100,51 @@ CREATE TRIGGER approvals_append_only_d BEFORE DELETE ON approvals BEGIN SELECT R
     version: 2,
     sql: 'ALTER TABLE steps ADD COLUMN pid INTEGER;',
   },
+  {
+    // The host pool's job queue (runners/host-pool.ts, src/store/job-queue.ts), and where a
+    // container step ran: its container and the image it ran, by id.
+    version: 3,
+    sql: `
+ALTER TABLE steps ADD COLUMN container TEXT;
+ALTER TABLE steps ADD COLUMN image TEXT;
+CREATE TABLE jobs (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  job_id TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  requires TEXT NOT NULL DEFAULT '{}',
+  gpus INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  host_failures INTEGER NOT NULL DEFAULT 0,
+  max_host_failures INTEGER NOT NULL,
+  not_before INTEGER NOT NULL DEFAULT 0,
+  host TEXT,
+  exit_code INTEGER,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, job_id)
+);
+CREATE INDEX jobs_ready ON jobs (run_id, state, not_before);
+CREATE TABLE job_attempts (
+  run_id TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  container TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  outcome TEXT CHECK (outcome IN ('succeeded', 'failed', 'host-failed', 'interrupted', 'cancelled')),
+  error TEXT,
+  PRIMARY KEY (run_id, job_id, attempt),
+  FOREIGN KEY (run_id, job_id) REFERENCES jobs (run_id, job_id)
+);
+-- An attempt's outcome is written once.
+CREATE TRIGGER job_attempts_outcome_once BEFORE UPDATE OF outcome ON job_attempts
+WHEN OLD.outcome IS NOT NULL BEGIN SELECT RAISE(ABORT, 'job attempt outcomes are written once'); END;
+-- A finished job stays finished.
+CREATE TRIGGER jobs_final BEFORE UPDATE OF state ON jobs
+WHEN OLD.state IN ('succeeded', 'failed') BEGIN SELECT RAISE(ABORT, 'a finished job cannot change state'); END;
+`,
+  },
 ];

@@ -53,6 +53,8 @@ export interface StepRow {
   exit_code: number | null;
   reused: number;
   pid: number | null;
+  container: string | null;
+  image: string | null;
 }
 
 export interface MetricRow {
@@ -264,6 +266,11 @@ export class RunStore {
   }
 
   /** Records the process id of a step's attempt (to find orphans after a crash). */
+  /** Records the container a step runs in and the image it runs, by id. */
+  setStepContainer(runId: string, stepId: string, container: string, imageId: string): void {
+    this.db.prepare('UPDATE steps SET container = ?, image = ? WHERE run_id = ? AND step_id = ?').run(container, imageId, runId, stepId);
+  }
+
   setStepPid(runId: string, stepId: string, pid: number): void {
     this.db.prepare('UPDATE steps SET pid = ? WHERE run_id = ? AND step_id = ?').run(pid, runId, stepId);
   }
