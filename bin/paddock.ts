@@ -9,8 +9,9 @@ import { parseArgs } from 'node:util';
 const HELP = `paddock - take a perception model from candidate to production
 
 Usage:
-  paddock demo [--headless] [--json] [--gate-policy P]   run the built-in demo recipe
-  paddock run <recipe.yaml> [--headless] [--json] [--gate-policy P] [--concurrency N]
+  paddock demo [--headless] [--json] [--gate-policy P] [--host NAME]
+                                                         run the built-in demo recipe
+  paddock run <recipe.yaml> [--headless] [--json] [--gate-policy P] [--concurrency N] [--host NAME]
   paddock resume <run-id> [--headless] [--json] [--gate-policy P]
   paddock runs [--json] [--limit N]                      list recent runs
   paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
@@ -19,6 +20,8 @@ Usage:
                                                          COCO bbox metrics, pycocotools's numbers
   paddock infer --model <dir> --manifest <m.jsonl> --out <results.json> [--limit N]
                                                          run a model over a manifest (its contract)
+  paddock hosts [--hosts FILE] [--json]                  Docker hosts: reachable, version, images, GPUs
+  paddock images build [--host NAME]                     build paddock's step image on a host
 
 Options:
   --headless         no TUI: one line per event (automatic when not on a terminal or CI is set)
@@ -26,11 +29,16 @@ Options:
   --junit FILE       write the gates' verdicts as JUnit XML (for CI systems)
   --gate-policy P    how headless runs answer gates that need a person:
                      fail (default: such a gate fails), approve, reject
+  --host NAME        run every target's steps on this Docker host (from hosts.yaml;
+                     "docker" is the local engine) instead of where the recipe says
+  --hosts FILE       the hosts file (default: $PADDOCK_HOSTS, hosts.yaml beside the
+                     recipe, ~/.config/paddock/hosts.yaml)
   -h, --help         this help
   --version          paddock's version
 
 Environment:
   PADDOCK_HOME       the run store (default ./.paddock)
+  PADDOCK_HOSTS      the hosts file
   NO_COLOR           monochrome TUI
 
 Exit status: 0 ok, 1 a gate failed or was rejected, 2 an error.
@@ -72,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
         manifest: { type: 'string' },
         tiny: { type: 'boolean' },
         dt: { type: 'string' },
+        host: { type: 'string' },
+        hosts: { type: 'string' },
       },
     });
   } catch (err) {
@@ -105,6 +115,8 @@ async function main(argv: string[]): Promise<number> {
     home,
     concurrency,
     junit: values.junit,
+    host: values.host,
+    hostsFile: values.hosts,
   };
 
   switch (command) {
@@ -172,6 +184,17 @@ async function main(argv: string[]): Promise<number> {
       if (!values.gt || !values.dt) fail('eval coco needs --gt <gt.json> and --dt <results.json>');
       const { evalCoco } = await import('../src/cli/eval-coco.js');
       return evalCoco({ gt: values.gt, dt: values.dt, json: common.json });
+    }
+    case 'hosts': {
+      if (rest.length) fail(`unexpected argument "${rest[0]}"`);
+      const { hostsCommand } = await import('../src/cli/hosts.js');
+      return hostsCommand({ hostsFile: values.hosts, json: common.json });
+    }
+    case 'images': {
+      if (rest[0] !== 'build') fail('images needs a command: paddock images build [--host NAME]');
+      if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
+      const { imagesBuildCommand } = await import('../src/cli/hosts.js');
+      return imagesBuildCommand({ hostsFile: values.hosts, host: values.host });
     }
     default:
       fail(`unknown command "${command}"`);

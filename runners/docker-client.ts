@@ -40,6 +40,11 @@ export interface DockerConnection {
   readonly docker: Docker;
   /** Where it connects, without secrets: "unix:///run/docker.sock", "ssh://paddock@orin:22". */
   readonly address: string;
+  /**
+   * Why the link itself last failed (SSH: refused, host key, closed), if it has not worked
+   * since: dockerode only sees "socket hang up" when the tunnel under it fails.
+   */
+  failure?(): Error | undefined;
   close(): Promise<void>;
 }
 
@@ -102,6 +107,7 @@ class SshTunnel {
   private readonly dir = mkdtempSync(join(tmpdir(), 'paddock-ssh-'));
   readonly socketPath = join(this.dir, 'docker.sock');
   private readonly sockets = new Set<Socket>();
+  lastFailure?: HostError;
 
   constructor(
     private readonly host: ResolvedHost,
@@ -116,31 +122,36 @@ class SshTunnel {
   private connect(): Promise<SshClient> {
     if (this.ready) return this.ready;
     const { user, host, port } = parseSsh(this.host.docker);
-    const where = `ssh://${user}@${host}:${port}`;
     let knownProblem: string | undefined;
     this.ready = new Promise<SshClient>((resolve, reject) => {
       const client = new SshClient();
       client
         .once('ready', () => {
           this.client = client;
+          this.lastFailure = undefined;
           resolve(client);
         })
         .once('error', (err) => {
           this.ready = undefined;
-          reject(new HostError(this.host.name, knownProblem ? `${where}: ${knownProblem} (${this.host.known_hosts})` : `${where}: SSH connection failed: ${err.message}`));
+          this.lastFailure = new HostError(this.host.name, knownProblem ? `${knownProblem} (${this.host.known_hosts})` : `SSH connection failed: ${err.message}`);
+          reject(this.lastFailure);
         })
         .once('close', () => {
+          const wasUp = this.client === client;
           this.ready = undefined;
           this.client = undefined;
+          if (!wasUp) return;
           // Every Docker API connection on it ends now: in-flight requests fail as host failures.
-          for (const s of this.sockets) s.destroy(new HostError(this.host.name, `${where}: the SSH connection closed`));
+          this.lastFailure = new HostError(this.host.name, 'the SSH connection closed');
+          for (const s of this.sockets) s.destroy(this.lastFailure);
         });
       let known: KnownKey[];
       try {
         known = parseKnownHosts(readFileSync(this.host.known_hosts!, 'utf8'));
       } catch (err) {
         this.ready = undefined;
-        reject(new HostError(this.host.name, `${where}: cannot read known_hosts ${this.host.known_hosts}: ${(err as Error).message}`));
+        this.lastFailure = new HostError(this.host.name, `cannot read known_hosts ${this.host.known_hosts}: ${(err as Error).message}`);
+        reject(this.lastFailure);
         return;
       }
       client.connect({
@@ -231,5 +242,5 @@ export async function connectDocker(host: ResolvedHost): Promise<DockerConnectio
   const tunnel = new SshTunnel(host, readSecret(host));
   await tunnel.listen();
   const { user, host: h, port } = parseSsh(url);
-  return { host, address: `ssh://${user}@${h}:${port}`, docker: new Docker({ socketPath: tunnel.socketPath }), close: () => tunnel.close(), drop: () => tunnel.drop() };
+  return { host, address: `ssh://${user}@${h}:${port}`, docker: new Docker({ socketPath: tunnel.socketPath }), failure: () => tunnel.lastFailure, close: () => tunnel.close(), drop: () => tunnel.drop() };
 }

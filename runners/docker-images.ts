@@ -111,7 +111,10 @@ function digestOf(files: ImageFile[], extra: string): string {
     if (f.content) h.update(f.content);
     else if (f.file) {
       const st = lstatSync(f.file);
-      h.update(`${st.size}:${st.mtimeMs}`); // content digests of 150 MB on every run cost seconds; size and mtime stand in
+      // Small files (dist/) by content, so a rebuild with the same output keeps the image; the
+      // large binaries (node, libonnxruntime: 150 MB, seconds to hash) by size and mtime.
+      if (st.size < 8 * 1024 * 1024) h.update(readFileSync(f.file));
+      else h.update(`${st.size}:${st.mtimeMs}`);
     }
   }
   return h.digest('hex').slice(0, 12);
@@ -212,6 +215,11 @@ export async function buildStepImage(docker: Docker, onLog: (line: string) => vo
     id = (await hasImage(docker, ref))!;
   }
   await docker.getImage(id).tag({ repo: 'paddock-step', tag: version });
+  if (built) {
+    // Earlier builds of this version (other content digests) are replaced: remove their tags.
+    const old = await docker.listImages({ filters: { reference: [`paddock-step:${version}-*`] } });
+    for (const im of old) for (const t of im.RepoTags ?? []) if (t !== ref && t.startsWith(`paddock-step:${version}-`)) await docker.getImage(t).remove({ noprune: false }).catch(() => undefined);
+  }
   return { ref, id, built };
 }
 

@@ -63,7 +63,7 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
     try {
       return await p;
     } catch (err) {
-      if (isConnectionError(err)) throw new HostFailure(`host ${hostName} (${opts.connection.address}): ${what}: ${dockerMessage(err)}`);
+      if (isConnectionError(err)) throw new HostFailure(`host ${hostName} (${opts.connection.address}): ${what}: ${opts.connection.failure?.()?.message ?? dockerMessage(err)}`);
       throw err;
     }
   };

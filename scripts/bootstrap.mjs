@@ -14,8 +14,10 @@ const [mode, ...args] = process.argv.slice(2);
 
 /** Debian packages the tests use: python3 for the Python step helper and fixture scripts,
  *  python3-torch and python3-onnx to regenerate the fixture models, tmux to drive the real TUI,
- *  docker.io and openssh-server for the Docker and remote-host runners. */
-const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'tmux', 'docker.io', 'openssh-server', 'git'];
+ *  docker.io and openssh-server for the Docker and remote-host runners (the test setup starts
+ *  dockerd and sshd itself), busybox-static for the step image's root filesystem, procps
+ *  (pgrep) for the fault tests. */
+const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'procps', 'git'];
 
 function say(msg) {
   process.stderr.write(`[paddock bootstrap] ${msg}\n`);

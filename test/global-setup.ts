@@ -42,7 +42,7 @@ export default async function setup(): Promise<() => Promise<void>> {
 }
 
 /** Starts the two Docker daemons and sshd (test/helpers/docker-services.ts), builds the step image on both. */
-async function startServices(): Promise<() => Promise<void>> {
+export async function startServices(): Promise<() => Promise<void>> {
   process.env.PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
   mkdirSync(SERVICES_DIR, { recursive: true });
   const started: DaemonName[] = [];

@@ -33,6 +33,10 @@ export interface RunCommandOptions {
   concurrency?: number;
   /** Write the gates' verdicts as JUnit XML here when the run ends. */
   junit?: string;
+  /** Run every target on this host (a name from hosts.yaml, or "docker" for the local engine). */
+  host?: string;
+  /** hosts.yaml to use (else $PADDOCK_HOSTS, beside the recipe, ~/.config/paddock/hosts.yaml). */
+  hostsFile?: string;
   /** Where lines go in headless mode. */
   write?: (line: string) => void;
   writeError?: (line: string) => void;
@@ -86,6 +90,12 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   if (!opts.resumeId) {
     const recipeFile = resolve(opts.recipePath!);
     const loaded = loadRecipe(recipeFile);
+    if (opts.host) {
+      // --host: every target runs there; the rewritten recipe is what the run records (and resumes).
+      const { overrideTargetHosts } = await import('./run-hosts.js');
+      loaded.text = overrideTargetHosts(loaded.text, opts.host);
+      loaded.recipe = parseRecipe(loaded.text, recipeFile);
+    }
     let recipe = loaded.recipe;
     if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
     makePlan(recipe);
@@ -208,14 +218,20 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
   publishRun({ v: 1, type: 'run', run: runId, status: resumed ? 'resumed' : 'started' });
   let exitCode: number;
   let error: string | undefined;
+  let runHosts: import('./run-hosts.js').RunHosts | undefined;
   try {
+    if (recipe.targets.some((t) => t.host !== 'local')) {
+      const { prepareRunHosts } = await import('./run-hosts.js');
+      runHosts = await prepareRunHosts(recipe, recipeFile, runId, { hostsFile: opts.hostsFile, log: (message) => publishRun({ v: 1, type: 'log', level: 'info', stream: 'paddock', message }) });
+    }
     const result = await execute({
       plan: thePlan,
       runId,
       store,
       baseDir,
-      runners: { inProcess: createInProcessRunner(), local: createLocalRunner() },
+      runners: { inProcess: createInProcessRunner(), local: createLocalRunner(), forHost: runHosts?.forHost },
       builtin: builtinCommand(recipe, baseDir),
+      containerize: runHosts?.containerize,
       askGate,
       signal: controller.signal,
       onEvent,
@@ -235,6 +251,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
     }
     writeError(`paddock: ${error}`);
   } finally {
+    await runHosts?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -14,11 +14,18 @@ import type { Event, PaddockEvent } from '../schema/events.js';
 import type { Plan, PlanNode } from './plan.js';
 import type { RunStore } from '../store/run-store.js';
 import { sha256FileSync } from '../store/cas.js';
-import type { Runner, StepSpec } from '../../runners/types.js';
+import type { Runner, StepSpec, ContainerSpec } from '../../runners/types.js';
 import { decideGate, type GateAnswer, type GateDecision } from './gates.js';
 
 /** How a built-in step (`uses:`) becomes a command, and which files it reads. */
 export type BuiltinResolver = (node: PlanNode) => { command: string[]; inputs: string[]; cwd?: string };
+
+/**
+ * How a step runs in a container on a Docker host: its command there, working directory and
+ * container settings (image, inputs copied in, outputs copied out, limits). Throws when the step
+ * cannot run in a container.
+ */
+export type ContainerResolver = (node: PlanNode, local: { command: string[]; inputs: string[] }, runner: Runner) => { command: string[]; cwd?: string; container: ContainerSpec };
 
 /** Asks a person (TUI) or a policy (headless) to answer a gate that needs one. */
 export type GateAsker = (request: { gate: string; decision: GateDecision; signal: AbortSignal }) => Promise<GateAnswer | undefined>;
@@ -31,6 +38,8 @@ export interface ExecuteOptions {
   baseDir: string;
   runners: { inProcess: Runner; local: Runner; forHost?: (host: string) => Runner | undefined };
   builtin: BuiltinResolver;
+  /** Container steps; without it, steps on Docker hosts fail to plan. */
+  containerize?: ContainerResolver;
   askGate: GateAsker;
   signal: AbortSignal;
   /** Every event, as it happens (views, reporters). */
@@ -187,6 +196,11 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
         env: step.env,
         timeoutMs: step.timeout ? step.timeout * 1000 : undefined,
       };
+      if (runner.kind === 'docker') {
+        if (!opts.containerize) throw new Error(`step ${node.id}: host "${host}" runs containers, and this run cannot make container steps`);
+        const c = opts.containerize(node, { command, inputs }, runner);
+        spec = { ...spec, command: c.command, cwd: c.cwd, container: c.container };
+      }
     }
 
     const digest = inputDigest(node, { command, inputs });
@@ -220,7 +234,15 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       publish(e, attempt);
     };
 
-    const result = await runner.run(spec, { signal, emit, onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid) });
+    const result = await runner.run(spec, {
+      signal,
+      emit,
+      onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid),
+      onContainer: ({ container, image, imageId }) => {
+        store.setStepContainer(runId, node.id, container, imageId);
+        log('info', `${node.id}: container ${container.slice(0, 12)} on ${runner.host}, image ${image} = ${imageId}`, node.id);
+      },
+    });
     let status = result.status;
     let error = result.error;
     if (status === 'succeeded' && artifactErrors.length) {

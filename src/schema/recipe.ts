@@ -51,6 +51,24 @@ export const Target = z
   })
   .strict();
 
+/** How a step's container is set up when its target runs on a Docker host (ignored locally). */
+export const ContainerSettings = z
+  .object({
+    /** Image reference; default: the host's image, else paddock's step image. */
+    image: z.string().min(1).optional(),
+    memory_mb: z.number().int().positive().optional(),
+    cpus: z.number().positive().optional(),
+    shm_mb: z.number().int().positive().optional(),
+    /** GPUs: a count, "all", or device ids. */
+    gpus: z.union([z.number().int().positive(), z.literal('all'), z.array(z.string().min(1)).min(1)]).optional(),
+    user: z.string().min(1).optional(),
+    network: z.string().min(1).optional(),
+    /** Folders or files the step writes in the container, copied out to paths here. */
+    outputs: z.array(z.object({ from: z.string().startsWith('/', 'an absolute path in the container'), to: z.string().min(1) }).strict()).default([]),
+  })
+  .strict();
+export type ContainerSettings = z.infer<typeof ContainerSettings>;
+
 const stepCommon = {
   id: ident,
   needs: z.array(ident).default([]),
@@ -60,6 +78,7 @@ const stepCommon = {
   inputs: z.array(z.string().min(1)).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).default({}),
   target: ident.optional(),
+  container: ContainerSettings.optional(),
 };
 
 /** A built-in step of paddock, configured by `with`. */
