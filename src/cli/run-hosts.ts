@@ -46,7 +46,8 @@ export async function prepareRunHosts(recipe: Recipe, recipeFile: string, runId:
     const file = findHostsFile(opts.hostsFile, recipeFile);
     const { hosts } = await loadAllHosts(file);
     const { connectDocker } = await import('../../runners/docker-client.js');
-    const { createDockerRunner } = await import('../../runners/docker.js');
+    const { createDockerRunner, sweepOrphans } = await import('../../runners/docker.js');
+    const { isAlive } = await import('../../runners/process-tree.js');
     const { buildStepImage, stepImageRef } = await import('../../runners/docker-images.js');
     for (const name of names) {
       const host = hosts.find((h) => h.name === name);
@@ -66,6 +67,8 @@ export async function prepareRunHosts(recipe: Recipe, recipeFile: string, runId:
       const runner = createDockerRunner({ connection: conn, image });
       const swept = await runner.sweep!(runId);
       if (swept) opts.log(`host ${name}: removed ${swept} container(s) left by an earlier attempt of ${runId}`);
+      const orphans = await sweepOrphans(conn.docker, isAlive);
+      if (orphans) opts.log(`host ${name}: removed ${orphans} container(s) left by paddock processes of this machine that are gone`);
       runners.set(name, runner);
       hostOf.set(name, { ...host, image });
     }

@@ -11,7 +11,10 @@ import { HostPool, type PoolHost, type JobSpec } from '../../runners/host-pool.j
 import { createDockerRunner } from '../../runners/docker.js';
 import { connectDocker, type DockerConnection } from '../../runners/docker-client.js';
 import { services, testHosts, killDaemon, startDaemon, dropSshSessions } from '../helpers/docker-services.js';
-import { tempDir } from '../helpers/fixtures.js';
+import { ROOT, tempDir } from '../helpers/fixtures.js';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { execa } from 'execa';
 import type { ResolvedHost } from '../../src/schema/hosts.js';
 
 let store: RunStore;
@@ -168,6 +171,41 @@ describe('host pool', () => {
     expect(queue.finish(runId, 'r1', 1, { outcome: 'failed', error: 'late' }).moved).toBe(false);
     expect(() => store.db.prepare(`UPDATE jobs SET state = 'queued' WHERE run_id = ? AND job_id = 'r0'`).run(runId)).toThrow(/a finished job cannot change state/);
   });
+
+  it.each(['job.claimed:3', 'job.finished:4', 'job.finished:9'])('resumes a pool process killed at %s: every job succeeds once', async (point) => {
+    // Bundled under the repository, so that its external packages resolve from node_modules.
+    const out = join(ROOT, 'build', 'test', `pool-run-${process.pid}.mjs`);
+    await build({ entryPoints: [join(ROOT, 'test', 'fixtures', 'pool-run.ts')], outfile: out, bundle: true, format: 'esm', platform: 'node', target: 'node20', external: ['better-sqlite3', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'], banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }, logLevel: 'warning', absWorkingDir: ROOT });
+    const { dir, cleanup: done } = tempDir();
+    try {
+      const runId = `r-crash-${point.replace(/[.:]/g, '-')}`;
+      const killed = await execa(process.execPath, [out, dir, runId, '10'], { env: { PADDOCK_KILL_AT: point }, reject: false, cwd: ROOT });
+      expect(killed.signal).toBe('SIGKILL');
+      expect(killed.stderr).toContain(`PADDOCK_KILL_AT reached at ${point.split(':')[0]}`);
+      const resumed = await execa(process.execPath, [out, dir, runId, '10'], { reject: false, cwd: ROOT });
+      expect(resumed.stderr).toBe('');
+      expect(JSON.parse(resumed.stdout)).toEqual({ succeeded: 10, failed: 0, queued: 0, cancelled: false });
+      const s = new RunStore(dir);
+      try {
+        const q = new JobQueue(s.db);
+        for (const j of q.jobs(runId)) {
+          expect(j.state).toBe('succeeded');
+          const outcomes = q.attempts(runId, j.job_id).map((a) => a.outcome);
+          expect(outcomes.filter((o) => o === 'succeeded')).toHaveLength(1);
+          expect(outcomes.every((o) => o === 'succeeded' || o === 'interrupted')).toBe(true);
+        }
+        // The killed process had jobs running: their attempts are marked interrupted, not lost.
+        expect(q.attempts(runId).some((a) => a.outcome === 'interrupted')).toBe(true);
+        expect(s.integrityCheck()).toBe('ok');
+      } finally {
+        s.close();
+      }
+      // Nothing of the killed process is left running on the daemons.
+      for (const d of ['a', 'b'] as const) expect(await new Docker({ socketPath: services().daemons[d].socket }).listContainers({ all: true, filters: { label: [`paddock.run=${runId}`] } })).toEqual([]);
+    } finally {
+      done();
+    }
+  }, 120_000);
 
   it('stops on abort: running jobs are cancelled and queued again for a resume', async () => {
     const pool = new HostPool(queue, [await poolHost(testHosts().a)]);
