@@ -1,0 +1,20 @@
+/**
+ * Turns one Ink input callback into key names for the binding table; a burst like "jjj"
+ * arrives as one input and becomes three keys.
+ */
+import type { Key } from 'ink';
+
+export function keyNames(input: string, key: Key): string[] {
+  if (key.ctrl && input === 'c') return ['ctrl+c'];
+  if (key.escape) return ['escape'];
+  if (key.tab) return ['tab'];
+  if (key.return) return ['return'];
+  // ink 6 reports 0x7F as key.delete; treat it as backspace
+  if (key.backspace || key.delete) return ['backspace'];
+  if (key.upArrow) return ['up'];
+  if (key.downArrow) return ['down'];
+  // A pasted or buffered line may end with a carriage return: keep the text, then Enter.
+  const out: string[] = [];
+  for (const ch of input) out.push(ch === '\r' || ch === '\n' ? 'return' : ch);
+  return out;
+}
