@@ -20,6 +20,8 @@ Usage:
                                                          COCO bbox metrics, pycocotools's numbers
   paddock infer --model <dir> --manifest <m.jsonl> --out <results.json> [--limit N]
                                                          run a model over a manifest (its contract)
+  paddock ui [<run-id>]                                  the workbench: runs, steps, latency, slices,
+                                                         failures, gates (needs a terminal)
   paddock hosts [--hosts FILE] [--json]                  Docker hosts: reachable, version, images, GPUs
   paddock images build [--host NAME]                     build paddock's step image on a host
 
@@ -28,7 +30,8 @@ Options:
   --json             NDJSON events on stdout (implies --headless)
   --junit FILE       write the gates' verdicts as JUnit XML (for CI systems)
   --gate-policy P    how headless runs answer gates that need a person:
-                     fail (default: such a gate fails), approve, reject
+                     fail (default: such a gate fails), approve, reject;
+                     the demo's default is approve (its release gate needs sign-off)
   --host NAME        run every target's steps on this Docker host (from hosts.yaml;
                      "docker" is the local engine) instead of where the recipe says
   --hosts FILE       the hosts file (default: $PADDOCK_HOSTS, hosts.yaml beside the
@@ -99,7 +102,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`paddock ${pkg.version}\n`);
     return 0;
   }
-  const policy = values['gate-policy'] ?? 'fail';
+  // The demo's release gate needs a person: headless, nobody is there, so the demo approves it
+  // by policy unless told otherwise (recorded as actor "policy:approve", and said so).
+  const policyDefaulted = values['gate-policy'] === undefined && command === 'demo';
+  const policy = values['gate-policy'] ?? (command === 'demo' ? 'approve' : 'fail');
   if (!['fail', 'approve', 'reject'].includes(policy)) fail(`--gate-policy must be fail, approve or reject, not "${policy}"`);
   let concurrency: number | undefined;
   if (values.concurrency !== undefined) {
@@ -117,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
     junit: values.junit,
     host: values.host,
     hostsFile: values.hosts,
+    policyDefaulted,
   };
 
   switch (command) {
@@ -184,6 +191,11 @@ async function main(argv: string[]): Promise<number> {
       if (!values.gt || !values.dt) fail('eval coco needs --gt <gt.json> and --dt <results.json>');
       const { evalCoco } = await import('../src/cli/eval-coco.js');
       return evalCoco({ gt: values.gt, dt: values.dt, json: common.json });
+    }
+    case 'ui': {
+      if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
+      const { uiCommand } = await import('../src/cli/ui.js');
+      return uiCommand({ home, runId: rest[0] });
     }
     case 'hosts': {
       if (rest.length) fail(`unexpected argument "${rest[0]}"`);

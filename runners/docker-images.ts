@@ -181,7 +181,7 @@ export interface BuiltImage {
 }
 
 /** Builds (or finds) the base and step images on a host; returns the step image. */
-export async function buildStepImage(docker: Docker, onLog: (line: string) => void = () => undefined): Promise<BuiltImage> {
+export async function buildStepImage(docker: Docker, onLog: (line: string) => void = () => undefined, opts: { prune?: boolean } = {}): Promise<BuiltImage> {
   const info = (await docker.info()) as { Architecture?: string };
   const mine = ARCH[process.arch] ?? process.arch;
   if (info.Architecture && info.Architecture !== mine) {
@@ -215,7 +215,7 @@ export async function buildStepImage(docker: Docker, onLog: (line: string) => vo
     id = (await hasImage(docker, ref))!;
   }
   await docker.getImage(id).tag({ repo: 'paddock-step', tag: version });
-  if (built) {
+  if (built && opts.prune !== false) {
     // Earlier builds of this version (other content digests) are replaced: remove their tags.
     const old = await docker.listImages({ filters: { reference: [`paddock-step:${version}-*`] } });
     for (const im of old) for (const t of im.RepoTags ?? []) if (t !== ref && t.startsWith(`paddock-step:${version}-`)) await docker.getImage(t).remove({ noprune: false }).catch(() => undefined);

@@ -56,12 +56,14 @@ export async function startServices(): Promise<() => Promise<void>> {
     for (const d of DAEMONS) if (await startDaemon(d)) started.push(d);
     const { ssh, started: sshStarted } = await startSshd(previous?.ssh);
     let image = '';
-    for (const d of DAEMONS) image = (await buildStepImage(new Docker({ socketPath: daemonSocket(d) }))).ref;
+    // No pruning: another checkout's tests may be using its own build of the image on these daemons.
+    for (const d of DAEMONS) image = (await buildStepImage(new Docker({ socketPath: daemonSocket(d) }), undefined, { prune: false })).ref;
     const daemons = Object.fromEntries(DAEMONS.map((d) => [d, { socket: daemonSocket(d), pidFile: join(SERVICES_DIR, d, 'dockerd.pid') }])) as Services['daemons'];
     writeFileSync(servicesFile(), JSON.stringify({ daemons, ssh, image } satisfies Services, null, 2));
     return async () => {
+      // Only what this setup started: daemons already running belong to someone else's run.
       if (sshStarted) stopSshd(ssh);
-      for (const d of DAEMONS) await stopDaemon(d);
+      for (const d of started) await stopDaemon(d);
     };
   } catch (err) {
     for (const d of started) await stopDaemon(d).catch(() => undefined);

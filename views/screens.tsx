@@ -12,7 +12,7 @@ import type { FailureItem, GateRule, PlanRow } from '../src/store/run-reader.js'
 import type { GateRequest } from '../src/pipeline/gate-broker.js';
 import { formatDuration } from '../src/cli/show.js';
 import { clip, type Theme } from './theme.js';
-import { LatencyPane, type SliceRow } from './run-screen.js';
+import { LatencyPane, type SliceRow } from './panes.js';
 import { helpLines, type Screen } from './keymap.js';
 
 /** First row to show so that `cursor` stays visible in `rows` rows of `count`. */
@@ -55,16 +55,20 @@ export interface RunsScreenProps {
 export function RunsScreen({ runs, cursor, width, height, theme, now, filter }: RunsScreenProps) {
   const rows = height - 1;
   const start = windowStart(cursor, runs.length, rows);
-  const idW = 26;
+  const idW = 25;
+  const wide = width >= 100;
+  const nameW = wide ? 16 : 8;
+  const hostW = wide ? 12 : 6;
+  const when = (ms: number) => (wide ? stamp(ms) : stamp(ms).slice(5));
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold color={theme.accent}>
-        {clip(`  RUNS (${runs.length}${filter ? ` matching "${filter}"` : ''})   ${'STATUS'.padEnd(11)} ${'RUN'.padEnd(idW)} ${'NAME'.padEnd(12)} ${'HOST'.padEnd(10)} STARTED           TOOK`, width, theme.unicode)}
+        {clip(`  ${'STATUS'.padEnd(11)} ${`RUNS (${runs.length}${filter ? ` /${filter}` : ''})`.padEnd(idW)} ${'NAME'.padEnd(nameW)} ${'HOST'.padEnd(hostW)} ${'STARTED'.padEnd(wide ? 16 : 11)} TOOK`, width, theme.unicode)}
       </Text>
       {runs.slice(start, start + rows).map((r, i) => {
         const st = theme.status[r.status] ?? theme.status.pending;
         const took = formatDuration((r.ended_at ?? (r.status === 'running' ? now : r.updated_at)) - r.created_at);
-        const text = `${st.symbol} ${r.status.padEnd(9)} ${r.id.padEnd(idW)} ${r.name.padEnd(12).slice(0, 12)} ${r.host.padEnd(10).slice(0, 10)} ${stamp(r.created_at)}  ${took}`;
+        const text = `${st.symbol} ${r.status.padEnd(9)} ${r.id.padEnd(idW)} ${r.name.padEnd(nameW).slice(0, nameW)} ${r.host.padEnd(hostW).slice(0, hostW)} ${when(r.created_at)} ${took.padStart(6)}`;
         return <Row key={r.id} text={text} selected={start + i === cursor} theme={theme} width={width} color={st.color} />;
       })}
       {runs.length === 0 ? <Text>{'  no runs yet: paddock demo, or paddock run <recipe.yaml>'}</Text> : null}
@@ -116,7 +120,8 @@ export function RunDagScreen({ plan, steps, stored, cursor, width, height, theme
         const took = s?.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
         const needs = n.needs.length ? `${theme.unicode ? '←' : '<-'} ${n.needs.join(', ')}` : '';
         const label = `${n.kind === 'gate' ? (theme.unicode ? '◆ ' : '<> ') : ''}${n.stage}/${n.id}`;
-        const text = `${label.padEnd(nameW).slice(0, nameW)} ${st.symbol} ${(status === 'started' ? 'running' : status).padEnd(9)} ${`${target}${host ? `@${host}` : ''}`.padEnd(18).slice(0, 18)} ${took.padStart(6)}  ${needs}`;
+        const where = target ? `${target}@${host || 'local'}` : host || 'local';
+        const text = `${label.padEnd(nameW).slice(0, nameW)} ${st.symbol} ${(status === 'started' ? 'running' : status).padEnd(9)} ${where.padEnd(18).slice(0, 18)} ${took.padStart(6)}  ${needs}`;
         return <Row key={n.id} text={text} selected={start + i === cursor} theme={theme} width={width} color={st.color} />;
       })}
       {pad(listRows - Math.min(listRows, nodes.length), 'dp')}
@@ -230,7 +235,7 @@ export interface SlicesScreenProps {
 export function SlicesScreen({ rows, cursor, sort, reverse, filter, width, height, theme }: SlicesScreenProps) {
   const f3 = (x?: number) => (x === undefined ? '    -' : x.toFixed(3));
   const sg = (x?: number) => (x === undefined ? '     -' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
-  const nameW = Math.max(14, Math.min(30, width - 66));
+  const nameW = Math.max(14, Math.min(30, width - 60));
   const listRows = height - 2;
   const start = windowStart(cursor, rows.length, listRows);
   const wide = width >= 100;

@@ -10,8 +10,12 @@ import type { Plan } from '../src/pipeline/plan.js';
 import type { PaddockEvent } from '../src/schema/events.js';
 import type { GateBroker } from '../src/pipeline/gate-broker.js';
 import type { StepRow } from '../src/store/run-store.js';
-import { RunApp } from './run-app.js';
+import type { RunStore } from '../src/store/run-store.js';
+import { RunReader } from '../src/store/run-reader.js';
+import { Workbench } from './workbench.js';
 import { detectTheme } from './theme.js';
+import { detectColorDepth } from './frame-cells.js';
+import type { Screen } from './keymap.js';
 
 export interface StartRunAppOptions {
   runId: string;
@@ -20,6 +24,8 @@ export interface StartRunAppOptions {
   actor: string;
   /** Steps already recorded (resume): shown with their stored status. */
   resumedSteps: StepRow[];
+  /** The run store, read by the workbench's screens (runs, failures, gates, reviews). */
+  store: RunStore;
   onCancel(): void;
   onForceQuit(): void;
 }
@@ -38,7 +44,14 @@ export function startRunApp(opts: StartRunAppOptions) {
   let resolveQuit: () => void = () => {};
   const quit = new Promise<void>((r) => (resolveQuit = r));
   const app = render(
-    <RunApp store={store} broker={opts.broker} theme={detectTheme()} actor={opts.actor} onCancel={opts.onCancel} onForceQuit={opts.onForceQuit} onQuit={() => resolveQuit()} />,
+    <Workbench
+      reader={new RunReader(opts.store)}
+      actor={opts.actor}
+      theme={detectTheme()}
+      depth={detectColorDepth()}
+      live={{ runId: opts.runId, store, broker: opts.broker, onCancel: opts.onCancel, onForceQuit: opts.onForceQuit }}
+      onQuit={() => resolveQuit()}
+    />,
     // ink 6.8.0's incrementalRendering left lines of earlier frames on screen in tmux at 80x24
     // (seen here), so the default is a full redraw, capped at 10 fps and never full height (no
     // screen clears); PADDOCK_INCREMENTAL=1 turns it on to compare.
@@ -53,4 +66,13 @@ export function startRunApp(opts: StartRunAppOptions) {
       await app.waitUntilExit().catch(() => undefined);
     },
   };
+}
+
+/** The workbench on the store alone (`paddock ui`): runs, and any run's screens; resolves on quit. */
+export async function openWorkbench(opts: { store: RunStore; actor: string; runId?: string; screen?: Screen }): Promise<void> {
+  const app = render(
+    <Workbench reader={new RunReader(opts.store)} actor={opts.actor} theme={detectTheme()} depth={detectColorDepth()} initialRun={opts.runId} initialScreen={opts.screen} onQuit={() => undefined} />,
+    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: process.env.PADDOCK_INCREMENTAL === '1', maxFps: 10 },
+  );
+  await app.waitUntilExit().catch(() => undefined);
 }

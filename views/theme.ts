@@ -1,6 +1,6 @@
 /**
  * Colors and glyphs, chosen once at the root: NO_COLOR or FORCE_COLOR=0 give monochrome; a
- * dumb terminal or a non-UTF-8 locale gives ASCII. Status is never shown by color alone: every
+ * non-UTF-8 locale gives ASCII; a dumb terminal gives both. Status is never shown by color alone: every
  * status has its own symbol.
  */
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './charts.js';
@@ -15,7 +15,7 @@ export interface Theme {
 }
 
 export function detectTheme(env: NodeJS.ProcessEnv = process.env): Theme {
-  const color = !('NO_COLOR' in env) && env.FORCE_COLOR !== '0';
+  const color = !('NO_COLOR' in env) && env.FORCE_COLOR !== '0' && env.TERM !== 'dumb';
   const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
   const unicode = env.TERM !== 'dumb' && (locale === '' || /utf-?8/i.test(locale));
   return makeTheme(color, unicode);

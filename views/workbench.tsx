@@ -15,7 +15,7 @@ import type { RunReader, FailureItem } from '../src/store/run-reader.js';
 import { formatDuration } from '../src/cli/show.js';
 import { clip, type Theme } from './theme.js';
 import { lookup, footerHints, SCREENS, TEXT_MODES, type InputMode, type Screen, type Action } from './keymap.js';
-import { selectSliceRows } from './run-screen.js';
+import { selectSliceRows } from './panes.js';
 import { RunsScreen, RunDagScreen, LatencyScreen, SlicesScreen, FailuresScreen, GatesScreen, HelpOverlay, arrangeSlices, arrangeFailures, parseFailureFilter, SLICE_SORTS, type SliceSort } from './screens.js';
 import { renderFrameCells, type ColorDepth, type RgbFrame, type FrameBox } from './frame-cells.js';
 import { useTerminalSize } from './use-terminal-size.js';
@@ -395,7 +395,9 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   const started = isLive ? liveState?.startedAt : run?.created_at;
   const ended = isLive ? liveState?.endedAt : (run?.ended_at ?? undefined);
   const elapsed = started ? formatDuration((ended ?? now) - started) : '';
-  const tabs = SCREENS.map((s, i) => (s === screen ? (theme.unicode ? `[${i + 1} ${SCREEN_LABEL[s]}]` : `[${i + 1} ${SCREEN_LABEL[s].toUpperCase()}]`) : `${i + 1} ${SCREEN_LABEL[s]}`)).join(' ');
+  // Screen tabs: names when there is room, else digits with the current one named.
+  const wideTabs = SCREENS.map((s, i) => (s === screen ? `[${i + 1} ${SCREEN_LABEL[s]}]` : `${i + 1} ${SCREEN_LABEL[s]}`)).join(' ');
+  const narrowTabs = SCREENS.map((s, i) => (s === screen ? `[${i + 1} ${SCREEN_LABEL[s]}]` : String(i + 1))).join(' ');
   const failuresN = detail?.failures.length ?? view?.failureCount ?? 0;
   const header = `paddock  ${runId ?? '(no run)'}  ${st.symbol} ${status}  ${elapsed}${failuresN ? `  failures ${failuresN}` : ''}${frozen ? '  FROZEN' : ''}`;
 
@@ -420,13 +422,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
 
   return (
     <Box flexDirection="column" width={width} height={frameRows}>
-      <Text wrap="truncate">
-        <Text bold color={theme.accent}>
-          {clip(header, Math.max(0, width - tabs.length - 1), theme.unicode)}
-        </Text>
-        {' '.repeat(Math.max(1, width - Math.min(width, clip(header, Math.max(0, width - tabs.length - 1), theme.unicode).length) - tabs.length))}
-        <Text dimColor={theme.dim}>{width > header.length + tabs.length ? tabs : ''}</Text>
-      </Text>
+      <HeaderLine header={header} tabs={width - header.length - 2 >= wideTabs.length ? wideTabs : narrowTabs} width={width} theme={theme} />
       {gate ? (
         <Box flexDirection="column">
           <Text wrap="truncate" bold inverse={!theme.color} color={theme.color ? 'yellow' : undefined}>
@@ -442,6 +438,21 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
         {clip(footer, width, theme.unicode)}
       </Text>
     </Box>
+  );
+}
+
+/** The top line: run, status, time on the left; the screens on the right (the header is cut first). */
+function HeaderLine({ header, tabs, width, theme }: { header: string; tabs: string; width: number; theme: Theme }) {
+  const left = clip(header, Math.max(10, width - tabs.length - 2), theme.unicode);
+  const gap = Math.max(1, width - left.length - tabs.length);
+  return (
+    <Text wrap="truncate">
+      <Text bold color={theme.accent}>
+        {left}
+      </Text>
+      {' '.repeat(gap)}
+      <Text>{clip(tabs, Math.max(0, width - left.length - gap), theme.unicode)}</Text>
+    </Text>
   );
 }
 

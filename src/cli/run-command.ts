@@ -35,6 +35,8 @@ export interface RunCommandOptions {
   junit?: string;
   /** Run every target on this host (a name from hosts.yaml, or "docker" for the local engine). */
   host?: string;
+  /** The gate policy was not given and is the demo's default (said in headless output). */
+  policyDefaulted?: boolean;
   /** hosts.yaml to use (else $PADDOCK_HOSTS, beside the recipe, ~/.config/paddock/hosts.yaml). */
   hostsFile?: string;
   /** Where lines go in headless mode. */
@@ -179,6 +181,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       broker,
       actor,
       resumedSteps: store.getSteps(runId),
+      store,
       onCancel: () => controller.abort(),
       onForceQuit: () => {
         killActiveChildren();
@@ -188,6 +191,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
     askGate = (req) => broker.request(req.gate, req.decision, req.signal);
   } else {
     reporter = opts.json ? createJsonReporter(write) : createLineReporter(write, (s) => (s ? stageOf.get(s) : undefined));
+    if (opts.policyDefaulted && !opts.json) write(`paddock demo: headless, so gates that need a person are answered by --gate-policy ${opts.gatePolicy} (pass --gate-policy fail to change that)`);
     askGate = async () => answerByPolicy(opts.gatePolicy, actor);
   }
 
@@ -298,7 +302,11 @@ export function reapOrphans(store: RunStore, runId: string): string[] {
   return notes;
 }
 
-/** STYLE.md: interactive = stdin and stdout are TTYs, TERM is not dumb, and CI is not set. */
+/**
+ * Interactive = stdin and stdout are TTYs and CI is not set. STYLE.md also made TERM=dumb
+ * headless; issue 6 asks for the TUI there, drawn in ASCII without color (theme.ts), and the
+ * issue wins.
+ */
 export function isInteractive(): boolean {
-  return Boolean(process.stdin.isTTY && process.stdout.isTTY && process.env.TERM !== 'dumb' && !process.env.CI);
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY && !process.env.CI);
 }

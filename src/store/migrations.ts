@@ -147,4 +147,22 @@ CREATE TRIGGER jobs_final BEFORE UPDATE OF state ON jobs
 WHEN OLD.state IN ('succeeded', 'failed') BEGIN SELECT RAISE(ABORT, 'a finished job cannot change state'); END;
 `,
   },
+  {
+    // Triage of failures in the workbench: who reviewed which failure when, and their notes.
+    version: 4,
+    sql: `
+CREATE TABLE failure_reviews (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  failure_id TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('reviewed', 'note')),
+  note TEXT,
+  actor TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX failure_reviews_run ON failure_reviews (run_id, failure_id);
+CREATE TRIGGER failure_reviews_append_only_u BEFORE UPDATE ON failure_reviews BEGIN SELECT RAISE(ABORT, 'failure reviews are append-only'); END;
+CREATE TRIGGER failure_reviews_append_only_d BEFORE DELETE ON failure_reviews BEGIN SELECT RAISE(ABORT, 'failure reviews are append-only'); END;
+`,
+  },
 ];

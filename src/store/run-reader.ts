@@ -85,6 +85,17 @@ export function formatGateRule(g: Gate): string {
   return `${what} ${g.op} ${bound}${on}${extra ? `; ${extra}` : ''}`;
 }
 
+/** The dataset root of the run's evaluate step (where relative frame paths of older runs start). */
+function datasetRoot(recipe: Recipe | undefined, recipeFile: string): string | undefined {
+  for (const steps of Object.values(recipe?.stages ?? {})) {
+    for (const s of steps ?? []) {
+      const manifest = 'uses' in s && s.uses === 'evaluate' ? (s.with as { manifest?: string }).manifest : undefined;
+      if (manifest) return dirname(dirname(isAbsolute(manifest) ? manifest : join(dirname(recipeFile), manifest)));
+    }
+  }
+  return undefined;
+}
+
 function loadSlices(recipe: Recipe | undefined, recipeFile: string): Slice[] {
   for (const steps of Object.values(recipe?.stages ?? {})) {
     for (const s of steps ?? []) {
@@ -102,7 +113,7 @@ function loadSlices(recipe: Recipe | undefined, recipeFile: string): Slice[] {
   return [];
 }
 
-function failureItem(e: FailureEvent & { step?: string }, slices: Slice[]): FailureItem {
+function failureItem(e: FailureEvent & { step?: string }, slices: Slice[], root: string | undefined): FailureItem {
   const data = (e.data ?? {}) as Record<string, unknown>;
   const cls = typeof data.class === 'string' ? data.class : undefined;
   const frame = (data.frame ?? {}) as Record<string, string>;
@@ -117,7 +128,7 @@ function failureItem(e: FailureEvent & { step?: string }, slices: Slice[]): Fail
     kind: e.kind,
     severity: e.severity,
     title: e.title,
-    framePath: ev?.path,
+    framePath: ev?.path && !isAbsolute(ev.path) && root ? join(root, ev.path) : ev?.path,
     note: ev?.note ?? e.evidence?.[0]?.note,
     data,
     class: cls,
@@ -166,8 +177,9 @@ export class RunReader {
       }
     }
     const slices = loadSlices(recipe, run.recipe_path);
+    const root = datasetRoot(recipe, run.recipe_path);
     const reviews = this.reviews(runId);
-    const failures = (this.store.events(runId, 'failure') as (FailureEvent & { step?: string; seq: number })[]).map((e) => failureItem(e, slices));
+    const failures = (this.store.events(runId, 'failure') as (FailureEvent & { step?: string; seq: number })[]).map((e) => failureItem(e, slices, root));
     const byId = new Map(failures.map((f) => [f.id, f]));
     for (const r of reviews) {
       const f = byId.get(r.failure_id);

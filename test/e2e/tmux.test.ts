@@ -1,19 +1,21 @@
 /**
  * The real binary in a real terminal: tmux at 80x24, TUI mode (stdin and stdout are TTYs, CI
- * unset), keys sent with send-keys, the screen read with capture-pane.
+ * unset), keys sent with send-keys, the screen read with capture-pane. The identity comes from
+ * git's user.email (a GIT_CONFIG_GLOBAL of the test's own).
  */
 import { describe, expect, it, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PADDOCK, ROOT, tempDir, waitFor } from '../helpers/fixtures.js';
+import { RunStore } from '../../src/store/run-store.js';
 
 const SOCKET = `paddock-test-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
 const screen = (name: string) => tmux('capture-pane', '-p', '-t', name);
 
-function start(name: string, command: string, cols = 80, rows = 24) {
-  tmux('new-session', '-d', '-s', name, '-x', String(cols), '-y', String(rows), `env -u CI TERM=xterm-256color LANG=C.UTF-8 ${command}; echo "EXIT=$?"; sleep 600`);
+function start(name: string, command: string, cols = 80, rows = 24, cwd = ROOT) {
+  tmux('new-session', '-d', '-s', name, '-x', String(cols), '-y', String(rows), '-c', cwd, `env -u CI TERM=xterm-256color LANG=C.UTF-8 ${command}; echo "EXIT=$?"; sleep 600`);
 }
 
 afterAll(() => {
@@ -25,24 +27,44 @@ afterAll(() => {
 });
 
 describe('paddock in tmux at 80x24', () => {
-  it('runs the demo in the TUI: live screen, no stale lines, q quits with exit 0', { timeout: 600_000 }, async () => {
+  it('runs the demo in the workbench: latency live, slices, a failure, a gate approved with a reason, q quits; the approval is in the store', { timeout: 600_000 }, async () => {
     const { dir, cleanup } = tempDir();
     try {
-      start('demo', `PADDOCK_HOME=${dir}/home ${process.execPath} ${PADDOCK} demo`);
-      await waitFor(() => /LATENCY \S+\/cpu-fp32 {2}p50/.test(screen('demo')), 'live latency on screen', 30_000);
-      await waitFor(() => screen('demo').includes('run succeeded; q to quit'), 'the end of the run', 540_000, 500);
+      const gitConfig = join(dir, 'gitconfig');
+      writeFileSync(gitConfig, '[user]\n\temail = e2e@paddock.test\n');
+      start('demo', `GIT_CONFIG_GLOBAL=${gitConfig} PADDOCK_HOME=${dir}/home ${process.execPath} ${PADDOCK} demo`, 80, 24, dir);
+      await waitFor(() => screen('demo').includes('STAGE/STEP'), 'the run screen', 30_000);
+      tmux('send-keys', '-t', 'demo', '3');
+      await waitFor(() => /LATENCY \S+\/cpu-fp32 {2}p50/.test(screen('demo')), 'live latency on screen', 60_000);
+      await waitFor(() => screen('demo').includes('GATE release-signoff needs review'), 'the release gate asking', 540_000, 500);
+      tmux('send-keys', '-t', 'demo', '4');
+      await waitFor(() => /night\+rain/.test(screen('demo')) && screen('demo').includes('sorted by regression'), 'the slice table');
+      tmux('send-keys', '-t', 'demo', '5');
+      await waitFor(() => /FAILURES \d+, by contribution/.test(screen('demo')), 'the failure list');
+      tmux('send-keys', '-t', 'demo', 'n');
+      await waitFor(() => / 2\/\d+ /.test(screen('demo')) && /png: \//.test(screen('demo')), 'the second failure, with its frame');
+      tmux('send-keys', '-t', 'demo', 'a');
+      await waitFor(() => screen('demo').includes('reason for approving (optional) release-signoff'), 'the reason prompt');
+      tmux('send-keys', '-t', 'demo', '-l', 'slices hold up');
+      tmux('send-keys', '-t', 'demo', 'Enter');
+      await waitFor(() => screen('demo').includes('approve release-signoff as e2e@paddock.test because "slices hold up"? y / n'), 'the confirmation');
+      tmux('send-keys', '-t', 'demo', 'y');
+      await waitFor(() => screen('demo').includes('run succeeded; q to quit'), 'the end of the run', 120_000, 500);
       const s = screen('demo');
-      const lines = s.split('\n');
       // Every line of the frame once: earlier frames left nothing behind.
       expect(s.match(/^paddock {2}r-/gm)).toHaveLength(1);
-      expect(s.match(/^STEPS/gm)).toHaveLength(1);
-      expect(s.match(/^LOG$/gm)).toHaveLength(1);
-      // The last steps are on screen; the slice table replaced the latency pane.
-      expect(s).toMatch(/✔ evaluate\/gate:critical-slices\s+succeeded/);
-      expect(s).toMatch(/SLICE\s+AP/);
-      for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+      for (const l of s.split('\n')) expect(l.length).toBeLessThanOrEqual(80);
       tmux('send-keys', '-t', 'demo', 'q');
       await waitFor(() => screen('demo').includes('EXIT=0'), 'exit 0 after q');
+      const store = new RunStore(join(dir, 'home'), { readonly: true });
+      try {
+        const run = store.listRuns(1)[0];
+        const approvals = store.approvals(run.id);
+        expect(approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved', actor: 'e2e@paddock.test', reason: 'slices hold up' })]);
+        expect(Date.now() - approvals[0].at).toBeLessThan(300_000);
+      } finally {
+        store.close();
+      }
     } finally {
       tmux('kill-session', '-t', 'demo');
       cleanup();
@@ -61,7 +83,7 @@ describe('paddock in tmux at 80x24', () => {
       start('nap', `PADDOCK_HOME=${dir}/home ${process.execPath} ${PADDOCK} run ${recipe}`);
       await waitFor(() => existsSync(pids) && screen('nap').includes('nap: asleep'), 'the step to run');
       tmux('send-keys', '-t', 'nap', 'C-c');
-      await waitFor(() => /⊘ package\/nap\s+cancelled/.test(screen('nap')), 'the step cancelled');
+      await waitFor(() => /package\/nap\s+⊘ cancelled/.test(screen('nap')), 'the step cancelled');
       expect(screen('nap')).toMatch(/⊘ cancelled/);
       tmux('send-keys', '-t', 'nap', 'q');
       await waitFor(() => screen('nap').includes('EXIT=2'), 'exit 2 (stopped) after q');

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { emit } from '../emit.js';
@@ -78,6 +78,9 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
   // Per-object outcomes; failures in order of their contribution to the regression.
   const candOutcomes = perObjectOutcomes(gt.index, cand.dt.index, cand.result);
   const frameOf = new Map<number, Record<string, unknown>>(gtJson.images.map((im: { id: number }) => [im.id, im]));
+  // Frames by absolute path, so that a failure's evidence opens in any viewer (and the workbench).
+  const datasetRoot = dirname(dirname(resolve(p.manifest)));
+  const framePath = (im: Record<string, unknown>) => resolve(datasetRoot, String(im.file_name));
   const catName = new Map<number, string>(gtJson.categories.map((c: { id: number; name: string }) => [c.id, c.name]));
   const outcomesText = [...candOutcomes.objects.map((o) => JSON.stringify({ kind: 'object', model: p.candidate.name, ...o })), ...candOutcomes.detections.map((d) => JSON.stringify({ kind: 'detection', model: p.candidate.name, ...d }))].join('\n') + '\n';
   writeArtifact(join(out, 'outcomes.jsonl'), outcomesText, 'outcomes');
@@ -102,7 +105,7 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
         kind: 'lost-object',
         severity: cls === 'car' ? 'major' : 'critical',
         title: `${cls} ${ann.distance !== undefined ? `at ${Number(ann.distance).toFixed(0)} m ` : ''}found by ${p.baseline!.name}, missed by ${p.candidate.name} (${im.time_of_day}, ${im.weather}, ${im.road_type})`,
-        evidence: [{ path: String(im.file_name), note: `frame ${im.frame_id}` }],
+        evidence: [{ path: framePath(im), note: `frame ${im.frame_id}` }],
         data: { annotation_id: r.annotationId, image_id: r.imageId, class: cls, bbox: ann.bbox, occlusion: ann.occlusion, distance: ann.distance, baseline_score: r.contribution, closest: o.closest, frame: { weather: im.weather, time_of_day: im.time_of_day, road_type: im.road_type, region: im.region, scene_id: im.scene_id } },
       });
     }
@@ -119,8 +122,8 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
       kind: `false-positive/${d.at50.error}`,
       severity: d.score >= 0.6 ? 'major' : 'minor',
       title: `${catName.get(d.categoryId)} detection at score ${d.score.toFixed(2)} is a ${d.at50.error} error (${im.time_of_day}, ${im.weather}, ${im.road_type})`,
-      evidence: [{ path: String(im.file_name), note: `frame ${im.frame_id}` }],
-      data: { detection: d.detection, image_id: d.imageId, class: catName.get(d.categoryId), score: d.score, iou: d.at50.iou, bbox: cand.results[d.detection]?.bbox },
+      evidence: [{ path: framePath(im), note: `frame ${im.frame_id}` }],
+      data: { detection: d.detection, image_id: d.imageId, class: catName.get(d.categoryId), score: d.score, iou: d.at50.iou, bbox: cand.results[d.detection]?.bbox, frame: { weather: im.weather, time_of_day: im.time_of_day, road_type: im.road_type, region: im.region, scene_id: im.scene_id } },
     });
   }
 

@@ -1,0 +1,100 @@
+/**
+ * Panes shared by the workbench's screens: the live latency pane (histogram and percentiles
+ * over time of one target) and the slice rows selected from the live metrics.
+ */
+import React from 'react';
+import { Box, Text } from 'ink';
+import type { LiveState, TargetLatency } from '../src/pipeline/live-state.js';
+import { quantile } from '../src/metrics/latency-histogram.js';
+import { clip, type Theme } from './theme.js';
+import { plotHistogram, plotPercentiles } from './charts.js';
+
+function fmt(x: number): string {
+  return !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export interface LatencyPaneProps {
+  latency?: TargetLatency;
+  targets: string[];
+  width: number;
+  rows: number;
+  theme: Theme;
+  frozen: boolean;
+}
+
+export function LatencyPane({ latency, targets, width, rows, theme, frozen }: LatencyPaneProps) {
+  const h = latency?.total;
+  const title = latency
+    ? `LATENCY ${latency.target}  p50 ${fmt(quantile(h!, 0.5))}  p95 ${fmt(quantile(h!, 0.95))}  p99 ${fmt(quantile(h!, 0.99))} ms  n=${h!.count}`
+    : 'LATENCY  no samples yet';
+  const more = targets.length > 1 ? `  [${targets.indexOf(latency?.target ?? '') + 1}/${targets.length} Tab]` : '';
+  const histWidth = Math.max(10, Math.floor((width - 2) * 0.45));
+  const chartWidth = Math.max(10, width - histWidth - 3);
+  const histLines = latency ? plotHistogram(latency.total, { width: histWidth, height: rows - 1, glyphs: theme.glyphs }) : Array.from({ length: rows }, () => '');
+  const pctLines = latency ? plotPercentiles(latency.series, { width: chartWidth, height: rows, glyphs: theme.glyphs, colors: theme.color }) : [];
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate" bold color={theme.accent}>
+        {clip(`${frozen ? 'FROZEN (f) ' : ''}${title}${more}`, width, theme.unicode)}
+      </Text>
+      <Box flexDirection="row">
+        <Box flexDirection="column" width={histWidth + 2}>
+          {histLines.slice(0, rows).map((l, i) => (
+            <Text key={i} wrap="truncate">
+              {l}
+            </Text>
+          ))}
+        </Box>
+        <Box flexDirection="column" width={chartWidth}>
+          {pctLines.slice(0, rows).map((l, i) => (
+            <Text key={i} wrap="truncate">
+              {l}
+            </Text>
+          ))}
+        </Box>
+      </Box>
+    </Box>
+  );
+}
+
+/** One row of the slice table: the candidate's AP with its interval, the delta, adjusted p, denominators. */
+export interface SliceRow {
+  slice: string;
+  critical: boolean;
+  ap: number;
+  lo?: number;
+  hi?: number;
+  delta?: number;
+  deltaLo?: number;
+  deltaHi?: number;
+  p?: number;
+  frames?: number;
+  objects?: number;
+}
+
+/** Slice rows from the live metrics (the evaluate step's coco.AP / coco.AP.delta / slice.critical). */
+export function selectSliceRows(state: LiveState): SliceRow[] {
+  const rows = new Map<string, SliceRow>();
+  const critical = new Set<string>();
+  let target: string | undefined;
+  for (const m of Object.values(state.metrics)) if (m.name === 'coco.AP.delta' && m.slice) target = m.target;
+  for (const m of Object.values(state.metrics)) {
+    if (!m.slice || (target !== undefined && m.target !== target)) continue;
+    if (m.name === 'slice.critical' && m.value === 1) critical.add(m.slice);
+    if (m.name === 'coco.AP' && m.ci) rows.set(m.slice, { ...(rows.get(m.slice) ?? { slice: m.slice, critical: false }), ap: m.value, lo: m.ci.lo, hi: m.ci.hi, frames: m.denominators?.frames, objects: m.denominators?.objects });
+  }
+  for (const m of Object.values(state.metrics)) {
+    if (!m.slice || !rows.has(m.slice) || (target !== undefined && m.target !== target)) continue;
+    const r = rows.get(m.slice)!;
+    if (m.name === 'coco.AP.delta') Object.assign(r, { delta: m.value, deltaLo: m.ci?.lo, deltaHi: m.ci?.hi });
+    if (m.name === 'coco.AP.delta_p_adjusted') r.p = m.value;
+    else if (m.name === 'coco.AP.delta_p' && r.p === undefined) r.p = m.value;
+  }
+  for (const r of rows.values()) r.critical = critical.has(r.slice);
+  // Regressions first (significant critical ones at the very top), then by delta.
+  return [...rows.values()].sort((a, b) => {
+    const bad = (r: SliceRow) => (r.deltaHi !== undefined && r.deltaHi < 0 ? (r.critical ? 0 : 1) : 2);
+    return bad(a) - bad(b) || (a.delta ?? 0) - (b.delta ?? 0) || a.slice.localeCompare(b.slice);
+  });
+}
+
