@@ -322,16 +322,16 @@ export function FailuresScreen({ items, total, cursor, filter, width, height, th
   if (sel) {
     details.push(`${sel.severity.toUpperCase()} ${sel.kind}  ${sel.id}`);
     details.push(sel.title);
+    details.push(`png: ${sel.framePath ?? '-'}`);
+    if ('missing' in frame && frame.missing) details.push(frame.missing);
+    details.push(sel.reviewed ? `reviewed by ${sel.reviewed.actor} at ${stamp(sel.reviewed.at)}` : 'not reviewed (m marks it)');
+    for (const n of sel.notes) details.push(`note by ${n.actor} at ${stamp(n.at)}: ${n.text}`);
     details.push(`class ${sel.class ?? '-'}; slices ${sel.slices.join(', ') || '-'}`);
     for (const [k, v] of Object.entries(sel.data)) {
       if (k === 'frame' && v && typeof v === 'object') details.push(`frame: ${Object.values(v as Record<string, unknown>).join(', ')}`);
       else if (v !== undefined && v !== null && typeof v !== 'object') details.push(`${k}: ${num(v)}`);
       else if (Array.isArray(v)) details.push(`${k}: ${num(v)}`);
     }
-    details.push(sel.reviewed ? `reviewed by ${sel.reviewed.actor} at ${stamp(sel.reviewed.at)}` : 'not reviewed (m marks it)');
-    for (const n of sel.notes) details.push(`note by ${n.actor} at ${stamp(n.at)}: ${n.text}`);
-    details.push(`png: ${sel.framePath ?? '-'}`);
-    if ('missing' in frame) details.push(frame.missing);
   }
   return (
     <Box flexDirection="column">

@@ -145,8 +145,10 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   }, [screen, selFailure?.id, selFailure?.framePath, frameCols, frameRowsAvail, depth, theme.unicode]);
 
   const go = (s: Screen, push = true) => {
-    if (s === screenRef.current) return;
-    if (push) setHistory((h) => [...h.slice(-20), screenRef.current]);
+    const from = screenRef.current;
+    if (s === from) return;
+    // The updater runs at the next render, after screenRef has moved on: capture `from` now.
+    if (push) setHistory((h) => [...h.slice(-20), from]);
     screenRef.current = s;
     setScreenState(s);
     setMessage(undefined);
@@ -404,11 +406,12 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   let footer: string;
   if (mode === 'command') footer = `:${text}${theme.unicode ? '▏' : '_'}`;
   else if (mode === 'filter') footer = `/${text}${theme.unicode ? '▏' : '_'}  (Enter keeps, Esc clears)`;
-  else if (mode === 'note') footer = `note on ${confirm?.failure}: ${text}${theme.unicode ? '▏' : '_'}  (Enter adds, Esc cancels)`;
-  else if (mode === 'reason') footer = `${confirm?.what === 'reject' ? 'reason for rejecting (required)' : 'reason for approving (optional)'} ${confirm?.gate}: ${text}${theme.unicode ? '▏' : '_'}  (Enter)`;
+  else if (mode === 'note') footer = `${message ? `${message} ${theme.unicode ? '·' : '|'} ` : ''}note on ${confirm?.failure}: ${text}${theme.unicode ? '▏' : '_'}  (Enter adds, Esc cancels)`;
+  else if (mode === 'reason') footer = `${message ? `${message} ${theme.unicode ? '·' : '|'} ` : ''}${confirm?.what === 'reject' ? 'reason for rejecting (required)' : 'reason for approving (optional)'} ${confirm?.gate}: ${text}${theme.unicode ? '▏' : '_'}  (Enter)`;
   else if (mode === 'confirm') footer = `${confirm?.what} ${confirm?.gate} as ${actor}${confirm?.reason ? ` because "${confirm.reason}"` : ''}? y / n`;
   else if (mode === 'confirm-quit') footer = 'steps are running: stop them and quit? y / n';
-  else footer = message ?? (isLive && !active && liveState ? `run ${liveState.runStatus}; q to quit · ${footerHints(mode, screen, theme.unicode)}` : footerHints(mode, screen, theme.unicode));
+  else if (isLive && !active && liveState) footer = `run ${liveState.runStatus}; q to quit · ${message ?? footerHints(mode, screen, theme.unicode)}`;
+  else footer = message ?? footerHints(mode, screen, theme.unicode);
 
   let body: React.ReactNode;
   if (mode === 'help') body = <HelpOverlay screen={screen} filter={text} width={width} height={bodyRows} theme={theme} cursor={helpCursor} />;

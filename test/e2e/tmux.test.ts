@@ -42,7 +42,7 @@ describe('paddock in tmux at 80x24', () => {
       tmux('send-keys', '-t', 'demo', '5');
       await waitFor(() => /FAILURES \d+, by contribution/.test(screen('demo')), 'the failure list');
       tmux('send-keys', '-t', 'demo', 'n');
-      await waitFor(() => / 2\/\d+ /.test(screen('demo')) && /png: \//.test(screen('demo')), 'the second failure, with its frame');
+      await waitFor(() => / 2\/\d+ /.test(screen('demo')) && /png: \//.test(screen('demo')) && screen('demo').includes('▀'), `the second failure, with its frame drawn: ${screen('demo')}`);
       tmux('send-keys', '-t', 'demo', 'a');
       await waitFor(() => screen('demo').includes('reason for approving (optional) release-signoff'), 'the reason prompt');
       tmux('send-keys', '-t', 'demo', '-l', 'slices hold up');
