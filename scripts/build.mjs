@@ -39,7 +39,9 @@ export async function buildDist({ outdir = out, entryPoints = ENTRY_POINTS, mini
     banner: {
       js: "import { createRequire as __paddockCreateRequire } from 'node:module'; const require = __paddockCreateRequire(import.meta.url);",
     },
-    define: { 'process.env.DEV': '"false"' },
+    // React and Ink in production mode: the development build checks and times every render
+    // (runWithFiberInDEV, performance.measure; seen in a CPU profile of the workbench).
+    define: { 'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"' },
   });
   writeFileSync(join(outdir, 'package.json'), '{"type":"module"}\n');
   chmodSync(join(outdir, 'paddock.js'), 0o755);

@@ -17,6 +17,23 @@ import { detectTheme } from './theme.js';
 import { detectColorDepth } from './frame-cells.js';
 import type { Screen } from './keymap.js';
 
+/**
+ * Frames per second of the live view. bench/tui.ts, while a benchmark streams 10,000 samples/s:
+ * 10 per second took 8.2% of a core, 4 took 5.8%, 2 take 4.9% (headless ingest alone: 3.0%);
+ * most of the rest is Ink turning each frame's styled text into output. The percentile chart's
+ * points are 500 ms windows, so 2 frames a second show every one of them.
+ */
+const FRAME_HZ = Math.max(1, Math.min(30, Number(process.env.PADDOCK_FPS) || 2));
+
+/**
+ * Ink's incremental rendering writes only the lines that changed (0.6 KB/s to the terminal
+ * against 2.0 KB/s for full redraws in bench/tui.ts), but ink 6.8.0 leaves the first frame's
+ * top line on screen in tmux and shifts every later frame down by one (seen here again with the
+ * workbench, whose frame is always rows - 1 tall). Full redraws, 2 a second, stay within the
+ * 10 KB/s budget; PADDOCK_INCREMENTAL=1 turns incremental rendering on to compare.
+ */
+const INCREMENTAL = process.env.PADDOCK_INCREMENTAL === '1';
+
 export interface StartRunAppOptions {
   runId: string;
   plan: Plan;
@@ -40,7 +57,8 @@ export function startRunApp(opts: StartRunAppOptions) {
       return row && row.status === 'succeeded' ? { ...s, status: 'succeeded', startedAt: row.started_at ?? undefined, endedAt: row.ended_at ?? undefined, host: row.host ?? undefined } : s;
     }),
   };
-  const store = createLiveStore(state, 10);
+  // The live view updates at most FRAME_HZ times a second (env PADDOCK_FPS to try others).
+  const store = createLiveStore(state, FRAME_HZ);
   let resolveQuit: () => void = () => {};
   const quit = new Promise<void>((r) => (resolveQuit = r));
   const app = render(
@@ -52,10 +70,7 @@ export function startRunApp(opts: StartRunAppOptions) {
       live={{ runId: opts.runId, store, broker: opts.broker, onCancel: opts.onCancel, onForceQuit: opts.onForceQuit }}
       onQuit={() => resolveQuit()}
     />,
-    // ink 6.8.0's incrementalRendering left lines of earlier frames on screen in tmux at 80x24
-    // (seen here), so the default is a full redraw, capped at 10 fps and never full height (no
-    // screen clears); PADDOCK_INCREMENTAL=1 turns it on to compare.
-    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: process.env.PADDOCK_INCREMENTAL === '1', maxFps: 10 },
+    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
   );
   return {
     onEvent: (e: PaddockEvent) => store.dispatch(e),
@@ -72,7 +87,7 @@ export function startRunApp(opts: StartRunAppOptions) {
 export async function openWorkbench(opts: { store: RunStore; actor: string; runId?: string; screen?: Screen }): Promise<void> {
   const app = render(
     <Workbench reader={new RunReader(opts.store)} actor={opts.actor} theme={detectTheme()} depth={detectColorDepth()} initialRun={opts.runId} initialScreen={opts.screen} onQuit={() => undefined} />,
-    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: process.env.PADDOCK_INCREMENTAL === '1', maxFps: 10 },
+    { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
   );
   await app.waitUntilExit().catch(() => undefined);
 }

@@ -49,6 +49,10 @@ describe('paddock in tmux at 80x24', () => {
       tmux('send-keys', '-t', 'demo', 'Enter');
       await waitFor(() => screen('demo').includes('approve release-signoff as e2e@paddock.test because "slices hold up"? y / n'), 'the confirmation');
       tmux('send-keys', '-t', 'demo', 'y');
+      // A resize redraws at the new size: lines use the 120 columns, and the frame the 40 rows.
+      tmux('resize-window', '-t', 'demo', '-x', '120', '-y', '40');
+      await waitFor(() => screen('demo').split('\n').some((l) => l.length > 80) && screen('demo').split('\n').filter((l) => l.trim()).length > 24, 'the layout at 120x40 after a resize');
+      tmux('resize-window', '-t', 'demo', '-x', '80', '-y', '24');
       await waitFor(() => screen('demo').includes('run succeeded; q to quit'), 'the end of the run', 120_000, 500);
       const s = screen('demo');
       // Every line of the frame once: earlier frames left nothing behind.
