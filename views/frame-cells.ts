@@ -68,7 +68,8 @@ export function xterm256(r: number, g: number, b: number): number {
   const cube = [0, 95, 135, 175, 215, 255];
   const [lr, lg, lb] = [level(r), level(g), level(b)];
   const cubeDist = (cube[lr] - r) ** 2 + (cube[lg] - g) ** 2 + (cube[lb] - b) ** 2;
-  const grey = Math.max(0, Math.min(23, Math.round((r + g + b) / 3 / 10.6 - 0.8)));
+  // The grey ramp: 232 + i is (8 + 10 i) on every channel.
+  const grey = Math.max(0, Math.min(23, Math.round(((r + g + b) / 3 - 8) / 10)));
   const gv = 8 + grey * 10;
   const greyDist = (gv - r) ** 2 + (gv - g) ** 2 + (gv - b) ** 2;
   return greyDist < cubeDist ? 232 + grey : 16 + 36 * lr + 6 * lg + lb;

@@ -96,13 +96,13 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
       // --host: every target runs there; the rewritten recipe is what the run records (and resumes).
       const { overrideTargetHosts } = await import('./run-hosts.js');
       loaded.text = overrideTargetHosts(loaded.text, opts.host);
-      loaded.recipe = parseRecipe(loaded.text, recipeFile);
+      loaded.recipe = parseRecipe(loaded.text, recipeFile, { gatesText: loaded.gatesText });
     }
     let recipe = loaded.recipe;
     if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
     makePlan(recipe);
     const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile);
-    fresh = { recipeFile, recipe, text: loaded.text, lineage };
+    fresh = { recipeFile, recipe, text: loaded.text, gatesText: loaded.gatesText, lineage };
   }
   const store = new RunStore(opts.home);
   try {
@@ -116,6 +116,7 @@ interface Fresh {
   recipeFile: string;
   recipe: Recipe;
   text: string;
+  gatesText?: string;
   lineage: unknown;
 }
 
@@ -141,7 +142,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       return 2;
     }
     recipeFile = row.recipe_path;
-    recipe = parseRecipe(row.recipe_text, recipeFile);
+    recipe = parseRecipe(row.recipe_text, recipeFile, { gatesText: row.gates_text ?? undefined });
     runId = row.id;
     resumed = true;
     for (const line of reapOrphans(store, runId)) writeError(line);
@@ -159,6 +160,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       lineage: fresh!.lineage,
       host: hostname(),
       actor,
+      gatesText: fresh!.gatesText,
     });
   }
   const baseDir = dirname(recipeFile);

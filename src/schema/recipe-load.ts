@@ -197,7 +197,7 @@ export function parseYamlWith<T>(
  * Parses and validates recipe text; `file` is used in error messages and to find a gates file
  * named by `gates: <path>` (relative to the recipe), whose errors are located in that file.
  */
-export function parseRecipe(text: string, file: string): Recipe {
+export function parseRecipe(text: string, file: string, opts: { gatesText?: string; onGatesText?: (text: string) => void } = {}): Recipe {
   let gatesSource: { file: string; doc: Document; lc: LineCounter } | undefined;
   const { value, doc, lc } = parseYamlWith(text, file, Recipe, (data, at) => {
     const ref = (data as { gates?: unknown } | null)?.gates;
@@ -205,7 +205,9 @@ export function parseRecipe(text: string, file: string): Recipe {
     const gatesFile = resolve(dirname(file), ref);
     let gatesText: string;
     try {
-      gatesText = readFileSync(gatesFile, 'utf8');
+      // A stored run brings the gates it ran with; a new one reads the file (and keeps its text).
+      gatesText = opts.gatesText ?? readFileSync(gatesFile, 'utf8');
+      opts.onGatesText?.(gatesText);
     } catch (err) {
       throw new RecipeError([{ file, path: 'gates', ...at(['gates']), message: `cannot read the gates file ${gatesFile}: ${(err as Error).message}` }]);
     }
@@ -225,13 +227,15 @@ export function parseRecipe(text: string, file: string): Recipe {
   return value;
 }
 
-/** Reads and validates a recipe file. */
-export function loadRecipe(file: string): { recipe: Recipe; text: string } {
+/** Reads and validates a recipe file; `gatesText` is the text of the gates file it names, if any. */
+export function loadRecipe(file: string): { recipe: Recipe; text: string; gatesText?: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new RecipeError([{ file, path: '', line: 0, column: 0, message: `cannot read recipe: ${(err as Error).message}` }]);
   }
-  return { recipe: parseRecipe(text, file), text };
+  let gatesText: string | undefined;
+  const recipe = parseRecipe(text, file, { onGatesText: (t) => (gatesText = t) });
+  return { recipe, text, gatesText };
 }

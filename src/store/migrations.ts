@@ -165,4 +165,10 @@ CREATE TRIGGER failure_reviews_append_only_u BEFORE UPDATE ON failure_reviews BE
 CREATE TRIGGER failure_reviews_append_only_d BEFORE DELETE ON failure_reviews BEGIN SELECT RAISE(ABORT, 'failure reviews are append-only'); END;
 `,
   },
+  {
+    // The gates file a run was planned with (recipes may name gates.yaml): resume and the
+    // workbench decide and show the gates the run had, not the file as it is today.
+    version: 5,
+    sql: 'ALTER TABLE runs ADD COLUMN gates_text TEXT;',
+  },
 ];

@@ -164,7 +164,7 @@ export class RunReader {
     if (!run) return undefined;
     let recipe: Recipe | undefined;
     try {
-      recipe = parseRecipe(run.recipe_text, run.recipe_path);
+      recipe = parseRecipe(run.recipe_text, run.recipe_path, { gatesText: run.gates_text ?? undefined });
     } catch {
       recipe = undefined;
     }

@@ -23,6 +23,8 @@ export interface RunRow {
   name: string;
   recipe_path: string;
   recipe_text: string;
+  /** The text of the gates file the recipe named, as it was when the run started. */
+  gates_text: string | null;
   recipe_sha256: string;
   lineage: string;
   status: RunStatus;
@@ -191,14 +193,15 @@ export class RunStore {
     lineage: unknown;
     host: string;
     actor: string;
+    gatesText?: string;
   }): void {
     const now = Date.now();
     this.db
       .prepare(
-        `INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_sha256, lineage, status, host, pid, actor, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_sha256, lineage, status, host, pid, actor, created_at, updated_at, gates_text)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
       )
-      .run(run.id, run.name, run.recipePath, run.recipeText, run.recipeSha256, JSON.stringify(run.lineage), run.host, process.pid, run.actor, now, now);
+      .run(run.id, run.name, run.recipePath, run.recipeText, run.recipeSha256, JSON.stringify(run.lineage), run.host, process.pid, run.actor, now, now, run.gatesText ?? null);
     testHook('store.run-created');
   }
 

@@ -79,6 +79,9 @@ describe('paddock CLI', () => {
       expect(r.stdout).toMatch(/gate:overall-ap verdict PASS/);
       expect(r.stdout).toMatch(/gate:overall-ap-non-inferior verdict PASS/);
       expect(r.stdout).toMatch(/gate:critical-slices verdict PASS/);
+      // The release gate needs a person: headless, the demo says it answers by policy.
+      expect(r.stdout).toMatch(/paddock demo: headless, so gates that need a person are answered by --gate-policy approve/);
+      expect(r.stdout).toMatch(/gate:release-signoff verdict REVIEW/);
       const id = /run (r-\S+) succeeded \(exit 0\)/.exec(r.stdout)![1];
 
       const runs = await paddock(['runs'], env);
@@ -90,7 +93,8 @@ describe('paddock CLI', () => {
       expect(shown.stdout).toMatch(/overall-ap\s+PASS/);
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
       expect(json.steps.every((s: { status: string }) => s.status === 'succeeded')).toBe(true);
-      expect(json.steps).toHaveLength(9);
+      expect(json.steps).toHaveLength(10);
+      expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' })]);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);
       expect(JSON.parse(p50.denominators)).toEqual({ samples: 300, batch: 1 });
