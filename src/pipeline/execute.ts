@@ -258,6 +258,8 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
   };
 
   // ---- scheduling ---------------------------------------------------------------------------
+  // One listener for the whole run (a new one per turn of the loop piled up: Node warned of 11).
+  const stopped = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
   const running = new Map<string, Promise<void>>();
   const pending = new Set(plan.nodes.map((n) => n.id));
   const blocked = (node: PlanNode): string | undefined => {
@@ -314,8 +316,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       }
       continue;
     }
-    const stop = new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-    await Promise.race([...running.values(), stop]);
+    await Promise.race([...running.values(), stopped]);
   }
   if (running.size) await Promise.allSettled(running.values());
   flush();

@@ -27,13 +27,15 @@ export function createGateBroker(): GateBroker {
   return {
     request(gate, decision, signal) {
       return new Promise((resolve) => {
+        const onAbort = () => waiting.has(gate) && done(undefined);
         const done = (a: GateAnswer | undefined) => {
+          signal.removeEventListener('abort', onAbort);
           waiting.delete(gate);
           changed();
           resolve(a);
         };
         waiting.set(gate, { req: { gate, decision }, resolve: done });
-        signal.addEventListener('abort', () => waiting.has(gate) && done(undefined), { once: true });
+        signal.addEventListener('abort', onAbort, { once: true });
         changed();
       });
     },
