@@ -316,7 +316,9 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
       }
       continue;
     }
-    await Promise.race([...running.values(), stopped]);
+    // Once stopped, wait for the running steps to end (racing the settled `stopped` again would
+    // spin this loop on microtasks and starve the child processes' exit events).
+    await Promise.race(signal.aborted ? [...running.values()] : [...running.values(), stopped]);
   }
   if (running.size) await Promise.allSettled(running.values());
   flush();
