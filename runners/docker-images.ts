@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, realpathSync, lstatSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, realpathSync, lstatSync, readlinkSync } from 'node:fs';
 import { join, relative, sep, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
@@ -67,7 +67,7 @@ function walk(dir: string, under: string, keep: (rel: string) => boolean = () =>
       if (!keep(rel)) continue;
       if (e.isDirectory()) go(p);
       else if (e.isFile()) out.push(fileEntry(posix.join(under, rel), p));
-      else if (e.isSymbolicLink()) out.push({ name: posix.join(under, rel), mode: 0o777, link: execFileSync('readlink', [p], { encoding: 'utf8' }).trim() });
+      else if (e.isSymbolicLink()) out.push({ name: posix.join(under, rel), mode: 0o777, link: readlinkSync(p) });
     }
   };
   go(dir);

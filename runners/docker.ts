@@ -157,14 +157,12 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
           return { status: 'failed', error: (err as Error).message, protocolErrors: 0 };
         }
         const put = wrap('copying the inputs in', container.putArchive(packed.stream, { path: '/' }));
-        const [sent] = await Promise.allSettled([packed.done, put]).then((r) => {
-          for (const x of r) if (x.status === 'rejected') throw x.reason;
-          return [(r[0] as PromiseFulfilledResult<Map<string, string>>).value];
-        }).catch((err: Error) => {
-          if (err instanceof HostFailure) throw err;
-          return [err] as const;
-        });
-        if (sent instanceof Error) return { status: 'failed', error: sent instanceof CopyError ? sent.message : `copying the inputs in: ${dockerMessage(sent)}`, protocolErrors: 0 };
+        // Both settle before either is judged (a rejection of the other would go unhandled); a
+        // host failure wins over a copy error.
+        const failures = (await Promise.allSettled([packed.done, put])).flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+        const hostFailure = failures.find((e) => e instanceof HostFailure);
+        if (hostFailure) throw hostFailure;
+        if (failures.length) return { status: 'failed', error: failures[0] instanceof CopyError ? failures[0].message : `copying the inputs in: ${dockerMessage(failures[0])}`, protocolErrors: 0 };
       }
 
       // Attach, start.

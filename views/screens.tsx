@@ -294,6 +294,12 @@ export function arrangeFailures(items: FailureItem[], filter: FailureFilter, rev
   return reverse ? out.reverse() : out;
 }
 
+/** Rows of the failure list and of the detail pane below it, in `height` rows. */
+export function failuresLayout(height: number, count: number): { listRows: number; detailRows: number } {
+  const listRows = Math.max(3, Math.min(count || 1, Math.floor((height - 2) / 3)));
+  return { listRows, detailRows: height - 2 - listRows };
+}
+
 export interface FailuresScreenProps {
   items: FailureItem[];
   total: number;
@@ -311,10 +317,9 @@ function num(v: unknown): string {
 }
 
 export function FailuresScreen({ items, total, cursor, filter, width, height, theme, frame }: FailuresScreenProps) {
-  const listRows = Math.max(3, Math.min(items.length || 1, Math.floor((height - 2) / 3)));
+  const { listRows, detailRows } = failuresLayout(height, items.length);
   const start = windowStart(cursor, items.length, listRows);
   const sel = items[cursor];
-  const detailRows = height - 2 - listRows;
   const frameLines = 'lines' in frame ? frame.lines : [];
   const frameW = frameLines.length ? Math.min(Math.floor(width * 0.5), Math.max(...frameLines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length))) : 0;
   const textW = Math.max(20, width - frameW - 2);
@@ -375,6 +380,11 @@ export function FailuresScreen({ items, total, cursor, filter, width, height, th
 
 // ---- gates -----------------------------------------------------------------------------------
 
+/** The gates of a run in the order shown: the recipe's, then any other decided or asking. */
+export function gateIdsOf(rules: readonly GateRule[], verdicts: readonly VerdictRow[], pending: readonly GateRequest[]): string[] {
+  return [...new Set([...rules.map((r) => r.id), ...verdicts.map((v) => v.gate), ...pending.map((p) => p.gate)])];
+}
+
 export interface GatesScreenProps {
   rules: GateRule[];
   verdicts: VerdictRow[];
@@ -397,7 +407,7 @@ function rationaleOf(v: VerdictRow | undefined): string[] {
 }
 
 export function GatesScreen({ rules, verdicts, approvals, pending, cursor, width, height, theme }: GatesScreenProps) {
-  const ids = [...new Set([...rules.map((r) => r.id), ...verdicts.map((v) => v.gate), ...pending.map((p) => p.gate)])];
+  const ids = gateIdsOf(rules, verdicts, pending);
   const listRows = Math.max(2, Math.min(ids.length, Math.floor((height - 2) / 2)));
   const start = windowStart(cursor, ids.length, listRows);
   const sel = ids[cursor];

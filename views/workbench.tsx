@@ -16,7 +16,7 @@ import { formatDuration } from '../src/cli/show.js';
 import { clip, type Theme } from './theme.js';
 import { lookup, footerHints, SCREENS, TEXT_MODES, type InputMode, type Screen, type Action } from './keymap.js';
 import { selectSliceRows } from './panes.js';
-import { RunsScreen, RunDagScreen, LatencyScreen, SlicesScreen, FailuresScreen, GatesScreen, HelpOverlay, arrangeSlices, arrangeFailures, parseFailureFilter, SLICE_SORTS, type SliceSort } from './screens.js';
+import { RunsScreen, RunDagScreen, LatencyScreen, SlicesScreen, FailuresScreen, GatesScreen, HelpOverlay, arrangeSlices, arrangeFailures, parseFailureFilter, failuresLayout, gateIdsOf, SLICE_SORTS, type SliceSort } from './screens.js';
 import { renderFrameCells, type ColorDepth, type RgbFrame, type FrameBox } from './frame-cells.js';
 import { useTerminalSize } from './use-terminal-size.js';
 import { keyNames } from './key-names.js';
@@ -121,7 +121,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   }, [runs, filters.runs, reversed.runs]);
   const sliceRows = useMemo(() => (view ? arrangeSlices(selectSliceRows(view), sliceSort, reversed.slices, filters.slices) : []), [view, sliceSort, reversed.slices, filters.slices]);
   const failures = useMemo(() => arrangeFailures(detail?.failures ?? [], parseFailureFilter(filters.failures), reversed.failures), [detail, filters.failures, reversed.failures]);
-  const gateIds = useMemo(() => [...new Set([...(detail?.gates ?? []).map((g) => g.id), ...(detail?.verdicts ?? []).map((v) => v.gate), ...(isLive ? pending : []).map((p) => p.gate)])], [detail, pending, isLive]);
+  const gateIds = useMemo(() => gateIdsOf(detail?.gates ?? [], detail?.verdicts ?? [], isLive ? pending : []), [detail, pending, isLive]);
   const planCount = detail?.plan.length || view?.steps.length || 0;
   const counts: Record<Screen, number> = { runs: shownRuns.length, run: planCount, latency: 0, slices: sliceRows.length, failures: failures.length, gates: gateIds.length };
   const cur = (s: Screen) => Math.max(0, Math.min(cursor[s], Math.max(0, counts[s] - 1)));
@@ -135,7 +135,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   // The selected failure's frame, drawn once per failure and size.
   const selFailure: FailureItem | undefined = failures[cur('failures')];
   const frameCols = Math.max(16, Math.floor(width * 0.5) - 2);
-  const frameRowsAvail = Math.max(4, bodyRows - 2 - Math.max(3, Math.min(failures.length || 1, Math.floor(bodyRows / 3))));
+  const frameRowsAvail = Math.max(4, failuresLayout(bodyRows, failures.length).detailRows);
   const frame = useMemo(() => {
     if (screen !== 'failures' || !selFailure) return { missing: '' };
     if (!selFailure.framePath) return { missing: 'no frame recorded for this failure' };

@@ -118,11 +118,7 @@ export function containerStep(node: PlanNode, local: { command: string[]; inputs
   // A command step: its input files are copied to the same absolute paths in the container.
   return {
     command: local.command,
-    cwd: step.cwd && posixAbsolute(step.cwd) ? step.cwd : '/work',
+    cwd: step.cwd?.startsWith('/') ? step.cwd : '/work',
     container: { ...base, inputs: local.inputs.map((p) => ({ source: abs(p), target: abs(p) })), outputs },
   };
-}
-
-function posixAbsolute(p: string): boolean {
-  return p.startsWith('/');
 }

@@ -85,32 +85,26 @@ export function formatGateRule(g: Gate): string {
   return `${what} ${g.op} ${bound}${on}${extra ? `; ${extra}` : ''}`;
 }
 
-/** The dataset root of the run's evaluate step (where relative frame paths of older runs start). */
-function datasetRoot(recipe: Recipe | undefined, recipeFile: string): string | undefined {
-  for (const steps of Object.values(recipe?.stages ?? {})) {
-    for (const s of steps ?? []) {
-      const manifest = 'uses' in s && s.uses === 'evaluate' ? (s.with as { manifest?: string }).manifest : undefined;
-      if (manifest) return dirname(dirname(isAbsolute(manifest) ? manifest : join(dirname(recipeFile), manifest)));
+/**
+ * What the workbench needs from the run's evaluate step: its slices (from its slice file) and
+ * its dataset root (where relative frame paths of older runs start), both resolved against the
+ * recipe's folder.
+ */
+function evaluateContext(recipe: Recipe | undefined, recipeFile: string): { slices: Slice[]; root?: string } {
+  const step = Object.values(recipe?.stages ?? {})
+    .flat()
+    .find((s) => s && 'uses' in s && s.uses === 'evaluate');
+  const w = ((step && 'uses' in step ? step.with : undefined) ?? {}) as { slices?: string; manifest?: string };
+  const abs = (p: string) => (isAbsolute(p) ? p : join(dirname(recipeFile), p));
+  let slices: Slice[] = [];
+  if (w.slices) {
+    try {
+      slices = SliceFile.parse(parseYaml(readFileSync(abs(w.slices), 'utf8'))).slices;
+    } catch {
+      slices = [];
     }
   }
-  return undefined;
-}
-
-function loadSlices(recipe: Recipe | undefined, recipeFile: string): Slice[] {
-  for (const steps of Object.values(recipe?.stages ?? {})) {
-    for (const s of steps ?? []) {
-      if (!('uses' in s) || s.uses !== 'evaluate') continue;
-      const file = (s.with as { slices?: string }).slices;
-      if (!file) continue;
-      try {
-        const abs = isAbsolute(file) ? file : join(dirname(recipeFile), file);
-        return SliceFile.parse(parseYaml(readFileSync(abs, 'utf8'))).slices;
-      } catch {
-        return [];
-      }
-    }
-  }
-  return [];
+  return { slices, root: w.manifest ? dirname(dirname(abs(w.manifest))) : undefined };
 }
 
 function failureItem(e: FailureEvent & { step?: string }, slices: Slice[], root: string | undefined): FailureItem {
@@ -176,8 +170,7 @@ export class RunReader {
         plan = [];
       }
     }
-    const slices = loadSlices(recipe, run.recipe_path);
-    const root = datasetRoot(recipe, run.recipe_path);
+    const { slices, root } = evaluateContext(recipe, run.recipe_path);
     const reviews = this.reviews(runId);
     const failures = (this.store.events(runId, 'failure') as (FailureEvent & { step?: string; seq: number })[]).map((e) => failureItem(e, slices, root));
     const byId = new Map(failures.map((f) => [f.id, f]));
