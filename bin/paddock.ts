@@ -12,6 +12,10 @@ Usage:
   paddock demo [--headless] [--json] [--gate-policy P] [--host NAME]
                                                          run the built-in demo recipe
   paddock run <recipe.yaml> [--headless] [--json] [--gate-policy P] [--concurrency N] [--host NAME]
+  paddock package <recipe.yaml> [--target NAME] [--headless] [--json]
+                                                         the package stage only: export, variants,
+                                                         equivalence, benchmarks, Triton, SBOM, signing
+  paddock verify <pack-dir> [--key cosign.pub] [--json]  check a pack's signature and every file's sha256
   paddock resume <run-id> [--headless] [--json] [--gate-policy P]
   paddock runs [--json] [--limit N]                      list recent runs
   paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
@@ -32,6 +36,8 @@ Options:
   --gate-policy P    how headless runs answer gates that need a person:
                      fail (default: such a gate fails), approve, reject;
                      the demo's default is approve (its release gate needs sign-off)
+  --target NAME      paddock package: only this target of the recipe
+  --key FILE         paddock verify: the public key to trust (default: cosign.pub in the pack)
   --host NAME        run every target's steps on this Docker host (from hosts.yaml;
                      "docker" is the local engine) instead of where the recipe says
   --hosts FILE       the hosts file (default: $PADDOCK_HOSTS, hosts.yaml beside the
@@ -85,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
         dt: { type: 'string' },
         host: { type: 'string' },
         hosts: { type: 'string' },
+        target: { type: 'string' },
+        key: { type: 'string' },
       },
     });
   } catch (err) {
@@ -127,11 +135,18 @@ async function main(argv: string[]): Promise<number> {
   };
 
   switch (command) {
+    case 'verify': {
+      if (rest.length !== 1) fail('verify needs one pack directory: paddock verify <pack-dir>');
+      const { verifyCommand } = await import('../src/cli/verify.js');
+      return verifyCommand(rest[0], { key: values.key, json: Boolean(values.json) });
+    }
+    case 'package':
     case 'run':
     case 'demo':
     case 'resume': {
       const arg = rest[0];
-      if (command === 'run' && !arg) fail('run needs a recipe file: paddock run <recipe.yaml>');
+      if ((command === 'run' || command === 'package') && !arg) fail(`${command} needs a recipe file: paddock ${command} <recipe.yaml>`);
+      if (values.target !== undefined && command !== 'package') fail('--target goes with paddock package');
       if (command === 'resume' && !arg) fail('resume needs a run id: paddock resume <run-id> (paddock runs lists them)');
       if (rest.length > (command === 'demo' ? 0 : 1)) fail(`unexpected argument "${rest[command === 'demo' ? 0 : 1]}"`);
       const { runCommand } = await import('../src/cli/run-command.js');
@@ -146,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
           const { join } = await import('node:path');
           recipePath = join(packageRoot(), 'fixtures', 'demo', 'paddock.yaml');
         }
-        return await runCommand({ ...common, recipePath });
+        return await runCommand({ ...common, recipePath, ...(command === 'package' ? { packageOnly: { target: values.target } } : {}) });
       } catch (err) {
         if (err instanceof RecipeError || err instanceof LineageError || err instanceof PlanError) {
           process.stderr.write(`paddock: ${err.message}\n`);

@@ -27,6 +27,9 @@ for k in C.get_all_opkernel_def():
         cur[0] = min(cur[0], lo)
         cur[1] = None if (cur[1] is None or hi is None) else max(cur[1], hi)
 
+# Constant has no kernel: onnxruntime turns Constant nodes into initializers when it loads a graph.
+ops.setdefault(("ai.onnx", "Constant"), [1, None])
+
 out = {
     "backend": "onnxruntime",
     "provider": "CPUExecutionProvider",

@@ -39,6 +39,7 @@ export function createLineReporter(write: (line: string) => void, stageOf: (step
     const stage = stageOf(step);
     return stage ? `${stage}/${step}` : step;
   };
+  const stderrTail = new Map<string, string[]>();
   const printLatency = (target: string) => {
     const l = latency.get(target)!;
     const h = l.state.total;
@@ -60,8 +61,17 @@ export function createLineReporter(write: (line: string) => void, stageOf: (step
             for (const [target, l] of latency) if (l.step === e.step && l.unprinted > 0) printLatency(target);
           }
           write(`${t} ${where(e.step)} ${e.status}${e.status === 'started' && e.runner ? ` [${e.runner}${e.host && e.host !== 'local' ? ` on ${e.host}` : ''}]` : ''}${e.error ? `: ${e.error}` : ''}`);
+          // Why a step failed is in its last stderr lines: show them with the failure.
+          if (e.status === 'failed' && e.step) for (const line of stderrTail.get(e.step) ?? []) write(`${t} ${where(e.step)}   ${line}`);
+          if (e.step && e.status !== 'started') stderrTail.delete(e.step);
           break;
         case 'log':
+          if (e.stream === 'stderr' && e.step && e.level !== 'warn' && e.level !== 'error') {
+            const tail = stderrTail.get(e.step) ?? [];
+            tail.push(e.message);
+            if (tail.length > 8) tail.shift();
+            stderrTail.set(e.step, tail);
+          }
           if (e.level === 'warn' || e.level === 'error' || e.stream === 'paddock') write(`${t} ${where(e.step)} ${e.level.toUpperCase()} ${e.message}`);
           break;
         case 'latency': {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { signalTree } from '../../runners/process-tree.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { loadRecipe, parseRecipe } from '../schema/recipe-load.js';
+import { loadRecipe, parseRecipe, RecipeError } from '../schema/recipe-load.js';
 import type { Recipe } from '../schema/recipe.js';
 import { plan as makePlan, type Plan, type PlanNode } from '../pipeline/plan.js';
 import { execute, type GateAsker } from '../pipeline/execute.js';
@@ -19,6 +19,7 @@ import { createLocalRunner, killActiveChildren } from '../../runners/local.js';
 import { createInProcessRunner } from '../../runners/in-process.js';
 import { createJsonReporter, createLineReporter, type Reporter } from './headless.js';
 import { currentActor } from './identity.js';
+import { PACKAGE_STEPS, packageStepCommand, type PackageStep } from './package-params.js';
 import { packageRoot } from './package-root.js';
 import { isAlive as isProcessAlive } from '../../runners/process-tree.js';
 import { createGateBroker } from '../pipeline/gate-broker.js';
@@ -37,6 +38,8 @@ export interface RunCommandOptions {
   host?: string;
   /** The gate policy was not given and is the demo's default (said in headless output). */
   policyDefaulted?: boolean;
+  /** `paddock package`: run the package stage only, optionally for one target. */
+  packageOnly?: { target?: string };
   /** hosts.yaml to use (else $PADDOCK_HOSTS, beside the recipe, ~/.config/paddock/hosts.yaml). */
   hostsFile?: string;
   /** Where lines go in headless mode. */
@@ -51,6 +54,7 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
     const step = node.step!;
     if (!('uses' in step)) throw new Error(`${node.id} is not a built-in step`);
     if (!existsSync(entry)) throw new Error(`paddock's built-in steps are not built (${entry} is missing): run "npm run build"`);
+    if ((PACKAGE_STEPS as readonly string[]).includes(step.uses)) return packageStepCommand(step.uses as PackageStep, step.id, step.with, recipe, baseDir, entry);
     switch (step.uses) {
       case 'bench': {
         const { model: modelName, ...rest } = step.with as { model: string } & Record<string, unknown>;
@@ -80,6 +84,8 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
         const params = { ...w, splits, ...(w.root ? { root: abs(w.root) } : {}) };
         return { command: [process.execPath, entry, 'check-data', JSON.stringify(params)], inputs: splits.map((s) => s.manifest) };
       }
+      default:
+        throw new Error(`${node.id}: unknown built-in step ${JSON.stringify(step.uses)}`);
     }
   };
 }
@@ -97,6 +103,19 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
       const { overrideTargetHosts } = await import('./run-hosts.js');
       loaded.text = overrideTargetHosts(loaded.text, opts.host);
       loaded.recipe = parseRecipe(loaded.text, recipeFile, { gatesText: loaded.gatesText });
+    }
+    if (opts.packageOnly) {
+      const { restrictToPackage } = await import('./run-hosts.js');
+      let r: { text: string; gatesText?: string };
+      try {
+        r = restrictToPackage(loaded.text, loaded.gatesText, opts.packageOnly.target);
+      } catch (err) {
+        throw new RecipeError([{ file: recipeFile, path: 'targets', line: 1, column: 1, message: (err as Error).message }]);
+      }
+      loaded.text = r.text;
+      loaded.gatesText = r.gatesText;
+      loaded.recipe = parseRecipe(loaded.text, recipeFile, { gatesText: loaded.gatesText });
+      if (!loaded.recipe.stages.package.length) throw new RecipeError([{ file: recipeFile, path: 'stages.package', line: 1, column: 1, message: `no package steps${opts.packageOnly.target ? ` for target ${opts.packageOnly.target}` : ''}` }]);
     }
     let recipe = loaded.recipe;
     if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };

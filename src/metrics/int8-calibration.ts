@@ -10,6 +10,8 @@
  *               and its quantized version), the method of TensorRT's entropy calibrators
  *               (Migacz, "8-bit Inference with TensorRT", GTC 2017): 2048 bins, thresholds from
  *               bin 128 to 2048, outliers folded into the last kept bin.
+ * TensorRT's own implementation is not published; the details here (|x| histogram, the zero bin
+ * set to its neighbour's count) follow NVIDIA's pytorch-quantization entropy calibrator.
  * scale = amax / 127 (symmetric, zero point 0), as TensorRT and ONNX QDQ with int8 use.
  */
 
@@ -94,8 +96,13 @@ export function computeAmax(r: TensorRange, calibrator: Calibrator, opts: Calibr
  * KL(P || Q): P = hist[0..i) with the mass of hist[i..] added to P[i-1]; Q = P's bins merged
  * into 128 groups, each group's mass spread evenly over the group's non-empty bins.
  */
-export function entropyThresholdBin(hist: ArrayLike<number>, quantBins = QUANTIZED_BINS): number {
-  const bins = hist.length;
+export function entropyThresholdBin(hist0: ArrayLike<number>, quantBins = QUANTIZED_BINS): number {
+  const bins = hist0.length;
+  // The spike of exact zeros after a ReLU would dominate every distribution and drive the
+  // threshold to the smallest one tried; like NVIDIA's pytorch-quantization entropy calibrator,
+  // the zero bin takes its neighbour's count.
+  const hist = Float64Array.from(hist0);
+  if (bins > 1) hist[0] = hist[1];
   // Leading zeros carry no information; an all-zero tail would make every threshold equal.
   let lastNonZero = bins - 1;
   while (lastNonZero > 0 && hist[lastNonZero] === 0) lastNonZero--;

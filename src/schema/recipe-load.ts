@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { GateFile, Recipe, STAGES, type BuiltinStep, type Step } from './recipe.js';
 import { dirname, resolve } from 'node:path';
 import { BenchParams } from '../steps/package/bench.js';
@@ -140,7 +140,11 @@ const WITH_PARAMS: Record<BuiltinStep['uses'], z.ZodObject> = {
   'world-build': WorldBuildParams,
   'check-data': CheckDataParams,
   evaluate: EvaluateParams,
-};
+  // Package steps: the pack is required here; each step checks the rest of its parameters
+  // (strictly, naming the field) when it starts, after paddock has filled in the recipe's models.
+  ...Object.fromEntries(['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign'].map((k) => [k, z.looseObject({ pack: z.string().min(1) })])),
+  publish: z.looseObject({ pack: z.string().min(1), bucket: z.string().min(1) }),
+} as unknown as Record<BuiltinStep['uses'], z.ZodObject>;
 
 /**
  * A union (a step is built-in or a command) fails with one issue holding each branch's issues;

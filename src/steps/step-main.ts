@@ -22,6 +22,46 @@ const STEPS: Record<string, () => Promise<{ schema: z.ZodType; run: (params: nev
     const m = await import('./evaluate/check-data.js');
     return { schema: m.CheckDataParams, run: m.runCheckData };
   },
+  'stage': async () => {
+    const m = await import('./package/stage.js');
+    return { schema: m.StageParams, run: m.runStage };
+  },
+  'coverage': async () => {
+    const m = await import('./package/coverage.js');
+    return { schema: m.CoverageParams, run: m.runCoverage };
+  },
+  'variants': async () => {
+    const m = await import('./package/variants.js');
+    return { schema: m.VariantsParams, run: m.runVariants };
+  },
+  'equivalence': async () => {
+    const m = await import('./package/equivalence.js');
+    return { schema: m.EquivalenceParams, run: m.runEquivalence };
+  },
+  'bench-variants': async () => {
+    const m = await import('./package/bench-variants.js');
+    return { schema: m.BenchVariantsParams, run: m.runBenchVariants };
+  },
+  'triton-repo': async () => {
+    const m = await import('./package/triton-repo.js');
+    return { schema: m.TritonRepoParams, run: m.runTritonRepo };
+  },
+  'contract-smoke': async () => {
+    const m = await import('./package/contract-smoke.js');
+    return { schema: m.ContractSmokeParams, run: m.runContractSmoke };
+  },
+  'sbom': async () => {
+    const m = await import('./package/sbom.js');
+    return { schema: m.SbomParams, run: m.runSbom };
+  },
+  'sign': async () => {
+    const m = await import('./package/sign.js');
+    return { schema: m.SignParams, run: m.runSign };
+  },
+  'publish': async () => {
+    const m = await import('./package/publish.js');
+    return { schema: m.PublishParams, run: m.runPublish };
+  },
   evaluate: async () => {
     const m = await import('./evaluate/evaluate.js');
     return { schema: m.EvaluateParams, run: m.runEvaluate };

@@ -80,6 +80,27 @@ export async function runBench(p: z.infer<typeof BenchParams>): Promise<number> 
     process.stderr.write(`bench: cannot load ONNX model ${p.model}: ${(err as Error).message}\n`);
     return 1;
   }
+  await timeSession(ort, session, p);
+  await session.release();
+  return 0;
+}
+
+export interface BenchSummary {
+  target: string;
+  batch: number;
+  samples: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  mean_ms: number;
+  items_per_s: number;
+}
+
+/**
+ * Times one session: warm-up, then `iterations` timed runs on seeded inputs, latency batches
+ * streamed every `reportMs`, and the summary metrics emitted for `target`.
+ */
+export async function timeSession(ort: Ort, session: import('onnxruntime-node').InferenceSession, p: Pick<BenchParams, 'target' | 'iterations' | 'warmup' | 'batch' | 'threads' | 'reportMs' | 'seed'>): Promise<BenchSummary> {
   const { feeds, shapes } = makeFeeds(ort, session, p.batch, p.seed);
   emit({
     type: 'log',
@@ -121,6 +142,5 @@ export async function runBench(p: z.infer<typeof BenchParams>): Promise<number> 
   metric('latency.mean_ms', s.mean, 'ms');
   metric('throughput.items_per_s', (p.iterations * p.batch) / (wall / 1000), 'items/s');
   metric('memory.peak_rss_mb', process.resourceUsage().maxRSS / 1024, 'MiB');
-  await session.release();
-  return 0;
+  return { target: p.target, batch: p.batch, samples: s.count, p50_ms: s.p50, p95_ms: s.p95, p99_ms: s.p99, mean_ms: s.mean, items_per_s: (p.iterations * p.batch) / (wall / 1000) };
 }

@@ -1,0 +1,38 @@
+/**
+ * The `bench-variants` step: the latency microbenchmark of every variant at every batch size, in
+ * one process (the bench step's timed loop), streaming live; targets are
+ * "<model>/<variant>/b<batch>". Results go to reports/bench.json for the export report.
+ */
+import { z } from 'zod';
+import { timeSession, type BenchSummary } from './bench.js';
+import { log, writeReport } from './common.js';
+
+export const BenchVariantsParams = z
+  .object({
+    pack: z.string().min(1),
+    model: z.string().min(1),
+    variants: z.array(z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), model: z.string().min(1) }).strict()).min(1),
+    batches: z.array(z.number().int().min(1).max(4096)).min(1).default([1, 8]),
+    iterations: z.number().int().min(1).default(200),
+    warmup: z.number().int().min(0).default(20),
+    threads: z.number().int().min(0).max(256).default(1),
+    reportMs: z.number().int().min(10).default(100),
+    seed: z.number().int().default(1),
+  })
+  .strict();
+
+export async function runBenchVariants(p: z.infer<typeof BenchVariantsParams>): Promise<number> {
+  const ort = await import('onnxruntime-node');
+  const results: BenchSummary[] = [];
+  for (const v of p.variants) {
+    const session = await ort.InferenceSession.create(v.model, { intraOpNumThreads: p.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    for (const batch of p.batches) {
+      const r = await timeSession(ort, session, { ...p, batch, target: `${p.model}/${v.name}/b${batch}` });
+      results.push(r);
+      log(`${r.target}: p50 ${r.p50_ms.toFixed(3)} ms, p99 ${r.p99_ms.toFixed(3)} ms, ${r.items_per_s.toFixed(1)} items/s`);
+    }
+    await session.release();
+  }
+  writeReport(p.pack, 'bench', { status: 'succeeded', machine: 'this machine (onnxruntime-node CPU)', threads: p.threads, iterations: p.iterations, warmup: p.warmup, results });
+  return 0;
+}

@@ -1,0 +1,51 @@
+/**
+ * What the package steps share: the pack directory and its reports/ (each step writes
+ * reports/<step>.json, the pack step assembles export_report.json from them), the Python
+ * interpreter, and small file helpers.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { emit } from '../emit.js';
+import { sha256FileSync } from '../../store/cas.js';
+
+/** The architecture a checkpoint is loaded into (runners/python/paddock_model.py). */
+export const Architecture = z.object({ file: z.string().min(1), class: z.string().min(1), kwargs: z.record(z.string(), z.unknown()).default({}) }).strict();
+
+/** Writes JSON atomically (tmp + rename), so a reader never sees half a file. */
+export function writeJson(file: string, data: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(data, null, 1)}\n`);
+  renameSync(tmp, file);
+}
+
+export function writeReport(pack: string, step: string, data: unknown): string {
+  const file = join(pack, 'reports', `${step}.json`);
+  writeJson(file, { step, written: new Date().toISOString(), ...(data as object) });
+  return file;
+}
+
+/** Every report under <pack>/reports/, by step name. */
+export function readReports(pack: string): Record<string, Record<string, unknown>> {
+  const dir = join(pack, 'reports');
+  if (!existsSync(dir)) return {};
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const f of readdirSync(dir).sort()) if (f.endsWith('.json')) out[f.slice(0, -5)] = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+  return out;
+}
+
+/** Declares a file the step produced (digest computed here; the runner checks it again). */
+export function emitArtifact(path: string, role: string): { sha256: string; bytes: number } {
+  const d = sha256FileSync(path);
+  emit({ type: 'artifact', path, sha256: d.sha256, bytes: d.bytes, role });
+  return d;
+}
+
+/** The Python that has PyTorch: $PADDOCK_PYTHON, else Debian's /usr/bin/python3, else python3 on PATH. */
+export function pythonBin(): string {
+  if (process.env.PADDOCK_PYTHON) return process.env.PADDOCK_PYTHON;
+  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+export const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', level, message });

@@ -1,0 +1,53 @@
+/**
+ * The `publish` step: upload the signed pack to S3 (src/package/s3-publish.ts). Credentials come
+ * from the AWS SDK's usual sources (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles); they are
+ * never logged. The pack must verify before anything is sent.
+ */
+import { basename, dirname } from 'node:path';
+import { z } from 'zod';
+import { emit } from '../emit.js';
+import { publishPack } from '../../package/s3-publish.js';
+import { verifyPack } from '../../package/signing.js';
+import { log } from './common.js';
+
+export const PublishParams = z
+  .object({
+    pack: z.string().min(1),
+    bucket: z.string().min(3),
+    /** Key prefix; default <task>/<version> from the pack's last two directories. */
+    prefix: z.string().optional(),
+    endpoint: z.string().url().optional(),
+    region: z.string().optional(),
+    force_path_style: z.boolean().optional(),
+    part_size_mb: z.number().min(5).max(5120).default(8),
+    multipart_threshold_mb: z.number().min(5).default(16),
+    state_file: z.string().optional(),
+    verify: z.boolean().default(true),
+  })
+  .strict();
+
+export async function runPublish(p: z.infer<typeof PublishParams>): Promise<number> {
+  const v = verifyPack(p.pack);
+  if (!v.ok) {
+    process.stderr.write(`publish: the pack does not verify, nothing was sent:\n${v.problems.map((x) => `  ${x}`).join('\n')}\n`);
+    return 1;
+  }
+  const prefix = p.prefix ?? `${basename(dirname(p.pack))}/${basename(p.pack)}`;
+  const files = await publishPack({
+    pack: p.pack,
+    bucket: p.bucket,
+    prefix,
+    endpoint: p.endpoint,
+    region: p.region,
+    forcePathStyle: p.force_path_style,
+    partSizeMb: p.part_size_mb,
+    multipartThresholdMb: p.multipart_threshold_mb,
+    stateFile: p.state_file ?? `${p.pack}.upload-state.json`,
+    verify: p.verify,
+    onLog: (m) => log(m),
+    onProgress: (done, total) => emit({ type: 'progress', done, total, unit: 'bytes' }),
+  });
+  for (const f of files) log(`s3://${p.bucket}/${f.key}: ${f.action}${f.parts ? ` (${f.parts} parts${f.resumedParts ? `, ${f.resumedParts} from before` : ''})` : ''}${f.verified ? ', read back and verified' : ''}`);
+  emit({ type: 'metric', name: 'publish.files', value: files.length, denominators: { bytes: files.reduce((a, f) => a + f.bytes, 0) } });
+  return 0;
+}

@@ -1,0 +1,86 @@
+/**
+ * The `stage` step: pin the environment (Node, onnxruntime-node, PyTorch, ONNX, NumPy, the
+ * lock files' digests, container images by id where a target runs in one), verify every input
+ * artifact's sha256 against the recipe (a mismatch fails and shows both digests), and run a smoke
+ * forward of the checkpoint (one seeded batch; NaN or Inf fails).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { z } from 'zod';
+import { emit } from '../emit.js';
+import { sha256FileSync } from '../../store/cas.js';
+import { packageRoot } from '../../cli/package-root.js';
+import { Architecture, log, pythonBin, writeReport } from './common.js';
+
+export const StageParams = z
+  .object({
+    pack: z.string().min(1),
+    /** Files to verify: path and the sha256 the recipe pins. */
+    artifacts: z.array(z.object({ name: z.string().min(1), path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() }).strict()).default([]),
+    checkpoint: z.string().min(1).optional(),
+    architecture: Architecture.optional(),
+    input: z.object({ name: z.string(), shape: z.array(z.number().int()) }).passthrough().optional(),
+    outputs: z.array(z.string()).default([]),
+    /** Container images the package targets run in: reference -> image id, resolved by paddock. */
+    images: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+const PY_VERSIONS = 'import json, sys\nout = {"python": sys.version.split()[0]}\nfor m in ("torch", "onnx", "numpy"):\n    try:\n        out[m] = __import__(m).__version__\n    except Exception as e:\n        out[m] = "missing (%s)" % e\nprint(json.dumps(out))';
+
+export async function runStage(p: z.infer<typeof StageParams>): Promise<number> {
+  const root = packageRoot();
+  const env: Record<string, unknown> = {
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    onnxruntime_node: JSON.parse(readFileSync(join(root, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version,
+    paddock: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
+  };
+  const lock = join(root, 'package-lock.json');
+  env.lock_files = existsSync(lock) ? { 'package-lock.json': sha256FileSync(lock).sha256 } : {};
+  const py = await execa(pythonBin(), ['-c', PY_VERSIONS], { reject: false });
+  env.python = py.exitCode === 0 ? JSON.parse(py.stdout) : { error: `${pythonBin()} failed: ${String(py.stderr || py.message || '').split('\n').slice(-1)[0]}` };
+  env.python_executable = pythonBin();
+  env.container_images = p.images;
+  log(`environment: node ${env.node}, onnxruntime-node ${env.onnxruntime_node}, ${Object.entries(env.python as object).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+
+  const verified: { name: string; path: string; sha256: string; bytes: number; pinned: boolean }[] = [];
+  const mismatches: string[] = [];
+  for (const a of p.artifacts) {
+    if (!existsSync(a.path)) {
+      mismatches.push(`${a.name}: ${a.path} does not exist`);
+      continue;
+    }
+    const d = sha256FileSync(a.path);
+    if (a.sha256 && a.sha256 !== d.sha256) mismatches.push(`${a.name}: ${a.path}\n  recipe: ${a.sha256}\n  file:   ${d.sha256}`);
+    verified.push({ name: a.name, path: a.path, sha256: d.sha256, bytes: d.bytes, pinned: Boolean(a.sha256) });
+    emit({ type: 'metric', name: 'stage.artifact_verified', value: a.sha256 && a.sha256 === d.sha256 ? 1 : 0, target: a.name, denominators: { bytes: d.bytes } });
+  }
+  const unpinned = verified.filter((v) => !v.pinned).map((v) => v.name);
+  if (unpinned.length) log(`no sha256 in the recipe for: ${unpinned.join(', ')} (recorded, not verified)`, 'warn');
+  if (mismatches.length) {
+    writeReport(p.pack, 'stage', { status: 'failed', environment: env, artifacts: verified, errors: mismatches });
+    process.stderr.write(`stage: artifact digests do not match the recipe:\n${mismatches.join('\n')}\n`);
+    return 1;
+  }
+  log(`verified ${verified.length - unpinned.length} artifact digest(s) against the recipe`);
+
+  let smoke: Record<string, unknown> = { status: 'not run (no checkpoint given)' };
+  if (p.checkpoint && p.architecture) {
+    const script = join(root, 'runners', 'python', 'export.py');
+    const params = { checkpoint: p.checkpoint, architecture: p.architecture, input: p.input, outputs: p.outputs, smoke_only: true };
+    const r = await execa(pythonBin(), [script, JSON.stringify(params)], { reject: false });
+    // The script's own event lines go through as they are.
+    for (const line of r.stdout.split('\n')) if (line.trim()) process.stdout.write(`${line}\n`);
+    if (r.exitCode !== 0) {
+      const why = r.stderr.split('\n').filter((l) => l.startsWith('export:')).join('; ') || r.stderr.split('\n').slice(-3).join(' ');
+      writeReport(p.pack, 'stage', { status: 'failed', environment: env, artifacts: verified, smoke: { status: 'failed', error: why } });
+      process.stderr.write(`stage: smoke forward failed: ${why}\n`);
+      return 1;
+    }
+    smoke = { status: 'passed', checkpoint: p.checkpoint, batch: 2 };
+  }
+  writeReport(p.pack, 'stage', { status: 'succeeded', environment: env, artifacts: verified, smoke });
+  return 0;
+}
