@@ -17,7 +17,9 @@ const [mode, ...args] = process.argv.slice(2);
  *  docker.io and openssh-server for the Docker and remote-host runners (the test setup starts
  *  dockerd and sshd itself), busybox-static for the step image's root filesystem, procps
  *  (pgrep) for the fault tests. */
-const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'procps', 'git'];
+// The demo's package stage exports the checkpoint with PyTorch (runners/python/export.py).
+const DEMO_DEBS = ['python3', 'python3-torch', 'python3-onnx'];
+const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git'];
 
 function say(msg) {
   process.stderr.write(`[paddock bootstrap] ${msg}\n`);
@@ -108,6 +110,7 @@ function ensureBuilt(force) {
 checkNode();
 switch (mode) {
   case 'demo': {
+    ensureDebs(DEMO_DEBS);
     ensureNpmPackages();
     ensureBuilt(false);
     process.exit(run(process.execPath, [join(root, 'dist', 'paddock.js'), 'demo', ...args]));

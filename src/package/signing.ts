@@ -98,8 +98,15 @@ export function verifyPack(dir: string, publicKeyPem?: string): VerifyResult {
   const data = readFileSync(reportPath);
   const pubPem = publicKeyPem ?? (existsSync(join(dir, PUBLIC_KEY)) ? readFileSync(join(dir, PUBLIC_KEY), 'utf8') : undefined);
   if (!pubPem) problems.push(`no public key: ${join(dir, PUBLIC_KEY)} is missing and none was given`);
-  else {
-    const pub = createPublicKey(pubPem);
+  let pub: KeyObject | undefined;
+  if (pubPem) {
+    try {
+      pub = createPublicKey(pubPem);
+    } catch (err) {
+      problems.push(`${publicKeyPem ? 'the key given' : PUBLIC_KEY}: not a public key (${(err as Error).message})`);
+    }
+  }
+  if (pub) {
     const sigFile = join(dir, SIGNATURE);
     if (!existsSync(sigFile)) problems.push(`${SIGNATURE}: missing`);
     else if (!verify('sha256', data, pub, Buffer.from(readFileSync(sigFile, 'utf8').trim(), 'base64'))) problems.push(`${SIGNATURE}: the signature does not match ${REPORT} and the public key`);

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { cacheHexToFloat, computeAmax, entropyThresholdBin, floatToCacheHex, formatCalibrationCache, HISTOGRAM_BINS, int8Scale, klDivergence, newRange, observeHistogram, observeRange, parseCalibrationCache } from '../../src/metrics/int8-calibration.js';
+import { seededRandom } from '../../src/metrics/bootstrap.js';
+
+function gaussian(n: number, seed: number, outliers = 0): Float32Array {
+  const r = seededRandom(seed);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  for (let k = 0; k < outliers; k++) x[k * 97] = 40 + k;
+  return x;
+}
+
+const calibrated = (x: Float32Array) => {
+  const r = newRange('t');
+  observeRange(r, x);
+  observeHistogram(r, x);
+  return r;
+};
+
+describe('INT8 calibrators', () => {
+  it('max is the largest |x|', () => {
+    expect(computeAmax(calibrated(Float32Array.of(-3, 1, 2.5)), 'max')).toBe(3);
+  });
+
+  it('percentile reads the histogram: 99.99% of a Gaussian is near 3.9 sigma, outliers ignored', () => {
+    const r = calibrated(gaussian(200_000, 3, 5));
+    expect(r.absMax).toBe(44);
+    const a = computeAmax(r, 'percentile', { percentile: 99.99 });
+    expect(a).toBeGreaterThan(3.6);
+    expect(a).toBeLessThan(4.3);
+  });
+
+  it('entropy clips far outliers and keeps a clean distribution nearly whole', () => {
+    const withOutliers = computeAmax(calibrated(gaussian(200_000, 5, 20)), 'entropy');
+    expect(withOutliers).toBeLessThan(10);
+    expect(withOutliers).toBeGreaterThan(2);
+    const uniform = new Float32Array(100_000).map((_, i) => (i % 1000) / 1000);
+    const u = calibrated(uniform);
+    expect(computeAmax(u, 'entropy')).toBeGreaterThan(0.9 * u.absMax);
+  });
+
+  it('the zero spike of a ReLU does not drive the threshold to the smallest bin', () => {
+    const relu = gaussian(100_000, 9).map((v) => Math.max(0, v));
+    const r = calibrated(relu);
+    expect(computeAmax(r, 'entropy')).toBeGreaterThan(0.4 * r.absMax);
+  });
+
+  it('KL divergence: 0 for equal distributions, > 0 otherwise', () => {
+    expect(klDivergence([1, 2, 3], [2, 4, 6], 3)).toBeCloseTo(0, 12);
+    expect(klDivergence([1, 0, 1], [1, 1, 0], 3)).toBeGreaterThan(1);
+    expect(entropyThresholdBin(new Float64Array(HISTOGRAM_BINS).fill(1))).toBe(HISTOGRAM_BINS - 1);
+  });
+});
+
+describe('TensorRT calibration cache', () => {
+  it('writes scales as big-endian float32 hex and reads them back', () => {
+    expect(floatToCacheHex(1)).toBe('3f800000');
+    expect(floatToCacheHex(int8Scale(127))).toBe('3f800000');
+    expect(cacheHexToFloat('3c010a14')).toBeCloseTo(0.00787594, 7);
+    const text = formatCalibrationCache([{ name: 'images', scale: 2.4 / 127 }, { name: '/s1/Relu_output_0', scale: 0.05 }], 'entropy');
+    expect(text.split('\n')[0]).toBe('TRT-8601-EntropyCalibration2');
+    const back = parseCalibrationCache(text);
+    expect(back.scales.get('images')).toBeCloseTo(2.4 / 127, 7);
+    expect([...back.scales.keys()]).toEqual(['images', '/s1/Relu_output_0']);
+  });
+  it('names the bad line', () => {
+    expect(() => parseCalibrationCache('TRT-8601-EntropyCalibration2\nimages: xyz\n', 'c.cache')).toThrow('c.cache:2: expected "tensor: 8 hex digits"');
+    expect(() => parseCalibrationCache('hello\n', 'c.cache')).toThrow('c.cache:1');
+  });
+});

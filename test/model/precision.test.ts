@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { decodeModel, encodeModel, DataType, type OnnxModel } from '../../src/model/onnx-proto.js';
+import { calibrationTensors, f16BitsToF32, f32ToF16Bits, toFp16, toQdq, withOutputs } from '../../src/model/precision.js';
+import { relL2 } from '../../src/steps/package/variants.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+
+const fp32 = () => decodeModel(readFileSync(join(FIXTURES, 'world', 'models', 'candidate', 'model.onnx')));
+
+/** A deterministic input that looks like a normalised image (smooth plus texture), not noise. */
+function input(n = 2): Float32Array {
+  const x = new Float32Array(n * 3 * 192 * 320);
+  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.0007) * 1.2 + Math.cos(i * 0.013) * 0.4;
+  return x;
+}
+
+async function run(m: OnnxModel, x = input()) {
+  const s = await ort.InferenceSession.create(encodeModel(m));
+  const r = await s.run({ images: new ort.Tensor('float32', x, [x.length / (3 * 192 * 320), 3, 192, 320]) });
+  await s.release();
+  return r;
+}
+
+describe('float16 conversion of numbers', () => {
+  it.each([
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [1e6, 0x7bff], // clamped to the largest half, not Inf
+    [0.1, 0x2e66],
+    [1 + 2 ** -11, 0x3c00], // a tie rounds to even
+    [1 + 3 * 2 ** -11, 0x3c02],
+    [2 ** -24, 0x0001], // smallest subnormal
+    [2 ** -26, 0x0000],
+    [6.1e-5, 0x03ff + 1 - 1 + 0], // just under the smallest normal: a subnormal
+  ])('%f -> 0x%s', (v, bits) => {
+    expect(f32ToF16Bits(v)).toBe(bits);
+  });
+  it('round-trips every half value', () => {
+    for (let h = 0; h < 0x7c00; h += 7) expect(f32ToF16Bits(f16BitsToF32(h))).toBe(h);
+  });
+});
+
+describe('FP16 variant', () => {
+  it('runs in onnxruntime with float32 I/O, close to FP32', async () => {
+    const { model, report } = toFp16(fp32());
+    expect(report.kept).toEqual([]);
+    expect(report.casts).toBe(4); // one at the input, three at the outputs
+    expect(model.graph.input[0].type!.tensorType!.elemType).toBe(DataType.FLOAT);
+    // Resize's scales stay float32, as ONNX requires.
+    const scales = model.graph.initializer.filter((t) => t.name?.startsWith('/Constant'));
+    expect(scales.map((t) => t.dataType)).toEqual([DataType.FLOAT, DataType.FLOAT]);
+    const [a, b] = [await run(fp32()), await run(model)];
+    for (const o of ['heatmap', 'size', 'offset']) {
+      expect(b[o].type).toBe('float32');
+      expect(relL2(a[o].data as Float32Array, b[o].data as Float32Array)).toBeLessThan(5e-3);
+    }
+  });
+
+  it('keeps the listed operators and nodes in float32 between casts', async () => {
+    const { model, report } = toFp16(fp32(), { keepOps: ['Sigmoid', 'Resize'], keepNodes: ['/hm/hm.1/Conv'] });
+    expect(report.kept.sort()).toEqual(['/Resize', '/Resize_1', '/Sigmoid', '/hm/hm.1/Conv'].sort());
+    const conv = model.graph.node.find((n) => n.name === '/hm/hm.1/Conv')!;
+    // Its weight is the float32 original, its input a cast back to float32.
+    expect(conv.input[1]).not.toMatch(/__fp16$/);
+    expect(conv.input[0]).toMatch(/__to_f32$/);
+    const out = await run(model);
+    expect((out.heatmap.data as Float32Array).every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('INT8 QDQ variant', () => {
+  it('exposes the activations to calibrate as outputs', async () => {
+    const t = calibrationTensors(fp32());
+    expect(t).toHaveLength(19);
+    expect(t[0]).toEqual({ node: '/s1/s1.0/s1.0.0/Conv', tensor: 'images' });
+    const r = await run(withOutputs(fp32(), t.map((x) => x.tensor)));
+    expect(Object.keys(r)).toEqual(expect.arrayContaining(t.map((x) => x.tensor)));
+  });
+
+  it('runs in onnxruntime; fallback layers stay float; only= quantizes one layer', async () => {
+    const m = fp32();
+    const t = calibrationTensors(m);
+    const acts = await run(withOutputs(m, t.map((x) => x.tensor)));
+    const scales = new Map(t.map((x) => [x.tensor, (acts[x.tensor].data as Float32Array).reduce((a, v) => Math.max(a, Math.abs(v)), 0) / 127]));
+    const full = toQdq(m, { scales });
+    expect(full.quantized).toHaveLength(19);
+    expect(full.model.graph.node.filter((n) => n.opType === 'QuantizeLinear')).toHaveLength(new Set(t.map((x) => x.tensor)).size);
+    const ref = await run(m);
+    const q = await run(full.model);
+    const err = relL2(ref.size.data as Float32Array, q.size.data as Float32Array);
+    expect(err).toBeGreaterThan(1e-4); // it really is quantized
+    expect(err).toBeLessThan(0.2);
+    const fb = toQdq(m, { scales, fallback: new Set(['/hm/hm.1/Conv']) });
+    expect(fb.quantized).not.toContain('/hm/hm.1/Conv');
+    expect(fb.model.graph.node.find((n) => n.name === '/hm/hm.1/Conv')!.input[1]).toBe(m.graph.node.find((n) => n.name === '/hm/hm.1/Conv')!.input[1]);
+    const one = toQdq(m, { scales, only: new Set(['/l4/Conv']) });
+    expect(one.quantized).toEqual(['/l4/Conv']);
+    await run(one.model);
+  });
+});
