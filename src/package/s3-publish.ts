@@ -70,8 +70,9 @@ function readPart(path: string, offset: number, size: number): Buffer {
   }
 }
 
-export function s3Client(o: Pick<PublishOptions, 'endpoint' | 'region' | 'forcePathStyle'>): S3Client {
+export function s3Client(o: Pick<PublishOptions, 'endpoint' | 'region' | 'forcePathStyle'> & { credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
   return new S3Client({
+    ...(o.credentials ? { credentials: o.credentials } : {}),
     region: o.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     forcePathStyle: o.forcePathStyle ?? Boolean(o.endpoint),
