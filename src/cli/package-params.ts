@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Recipe } from '../schema/recipe.js';
 import { packageRoot } from './package-root.js';
 
-export const PACKAGE_STEPS = ['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish'] as const;
+export const PACKAGE_STEPS = ['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench'] as const;
 export type PackageStep = (typeof PACKAGE_STEPS)[number];
 
 type With = Record<string, unknown>;
@@ -86,6 +86,7 @@ export function packageStepCommand(uses: PackageStep, stepId: string, w0: With, 
     case 'contract-smoke':
       return node({ ...rest, ...(m ? { model: m.name, version: m.version, contract: m.contractDir } : {}) });
     case 'publish':
+    case 'import-bench':
       return node({ ...rest });
   }
 }

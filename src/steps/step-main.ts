@@ -62,6 +62,10 @@ const STEPS: Record<string, () => Promise<{ schema: z.ZodType; run: (params: nev
     const m = await import('./package/publish.js');
     return { schema: m.PublishParams, run: m.runPublish };
   },
+  'import-bench': async () => {
+    const m = await import('./package/import-bench.js');
+    return { schema: m.ImportBenchParams, run: m.runImportBench };
+  },
   evaluate: async () => {
     const m = await import('./evaluate/evaluate.js');
     return { schema: m.EvaluateParams, run: m.runEvaluate };

@@ -84,3 +84,32 @@ describe('perf_analyzer', () => {
     expect(() => parsePerfAnalyzerConsole('nothing here', 'c.txt')).toThrow('c.txt: no "Request concurrency:" block');
   });
 });
+
+describe('import-bench step: tool outputs as paddock metrics', () => {
+  it('a trtexec log and perf_analyzer CSV become latency and throughput metrics', async () => {
+    const { execa } = await import('execa');
+    const { ROOT, tempDir } = await import('../helpers/fixtures.js');
+    const { PaddockEvent } = await import('../../src/schema/events.js');
+    const t = tempDir();
+    try {
+      const run = async (params: object) => {
+        const r = await execa(process.execPath, [join(ROOT, 'dist', 'step.js'), 'import-bench', JSON.stringify({ pack: t.dir, ...params })], { reject: false });
+        expect(r.exitCode, r.stderr).toBe(0);
+        return r.stdout.trim().split('\n').map((l) => PaddockEvent.parse(JSON.parse(l)));
+      };
+      const ev = await run({ tool: 'trtexec', file: join(FIXTURES, 'reference', 'trtexec', 'trt10.16.1_h100pcie_loadEngine_cudagraph_verbose.log'), target: 'candidate/trt-h100', batch: 4 });
+      const m = Object.fromEntries(ev.flatMap((e) => (e.type === 'metric' ? [[e.name, e.value]] : [])));
+      expect(m['latency.p50_ms']).toBe(0.0388184);
+      expect(m['latency.p99_ms']).toBe(0.0390625);
+      expect(m['throughput.items_per_s']).toBeCloseTo(99587.6, 6);
+      const times = await run({ tool: 'trtexec-times', file: join(FIXTURES, 'reference', 'trtexec', 'trt8.4era_a100_exportTimes_first25.json'), target: 'x/trt-a100' });
+      const lat = times.find((e) => e.type === 'latency');
+      expect(lat && lat.type === 'latency' ? lat.samples.length : 0).toBe(25);
+      const csv = await run({ tool: 'perf_analyzer-csv', file: join(FIXTURES, 'reference', 'perf_analyzer', 'pa_perf_csv_inception_graphdef_docs.csv'), target: 'incep' });
+      const c1 = csv.find((e) => e.type === 'metric' && e.target === 'incep/c1' && e.name === 'latency.p99_ms');
+      expect(c1 && c1.type === 'metric' ? c1.value : 0).toBeCloseTo(21.018, 9);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
