@@ -65,7 +65,14 @@ export function checkInferResponse(contract: InferenceContract, body: unknown, b
 /** POSTs an inference request; errors name the URL and the HTTP status. */
 export async function kserveInfer(baseUrl: string, model: string, body: object, timeoutMs = 30_000): Promise<unknown> {
   const url = `${baseUrl.replace(/\/$/, '')}/v2/models/${encodeURIComponent(model)}/infer`;
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout) is its cause.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`POST ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+  }
   const text = await res.text();
   if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status}: ${text.slice(0, 500)}`);
   try {
