@@ -74,6 +74,11 @@ describe('paddock CLI', () => {
       expect(r.stdout).toMatch(/package\/bench-candidate latency candidate\/cpu-fp32 p50 [\d.]+ ms {2}p95 [\d.]+ {2}p99 [\d.]+ {2}n=\d+/);
       expect(r.stdout).toMatch(/latency.p99_ms \(candidate\/cpu-fp32\) [\d.]+ ms/);
       expect(r.stdout).toMatch(/gate:candidate-p99-latency verdict PASS/);
+      // The package stage ran first: variants, equivalence verdicts, the contract smoke said it was skipped, the pack signed.
+      expect(r.stdout).toMatch(/package\/equivalence verdict PASS committed-onnx \(fp32\) vs FP32 reference on 1000 inputs/);
+      expect(r.stdout).toMatch(/package\/equivalence verdict PASS fp16/);
+      expect(r.stdout).toMatch(/package\/contract-smoke WARN contract smoke SKIPPED: /);
+      expect(r.stdout).toMatch(/package\/sign succeeded/);
       expect(r.stdout).toMatch(/evaluate\/check-data data\.violations 0\.000/);
       expect(r.stdout).toMatch(/evaluate\/evaluate coco\.AP \(candidate night\+pedestrian\) [\d.]+ \[[\d.]+, [\d.]+\]/);
       expect(r.stdout).toMatch(/gate:overall-ap verdict PASS/);
@@ -93,7 +98,7 @@ describe('paddock CLI', () => {
       expect(shown.stdout).toMatch(/overall-ap\s+PASS/);
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
       expect(json.steps.every((s: { status: string }) => s.status === 'succeeded')).toBe(true);
-      expect(json.steps).toHaveLength(10);
+      expect(json.steps).toHaveLength(15);
       expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' })]);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,5 +107,37 @@ describe('pack signatures', () => {
     const r = await signWith({}, { env: 'PADDOCK_NO_SUCH_KEY' });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('the signing key variable $PADDOCK_NO_SUCH_KEY is not set');
+  });
+});
+
+describe('one run at a time writes a pack', () => {
+  it('a second run waits for the first, which releases the pack when it signs', async () => {
+    const t = tempDir();
+    try {
+      const p2 = join(t.dir, 'pack');
+      makePack(p2);
+      const { writeFileSync: wf } = await import('node:fs');
+      // Run A (this test process stands for its paddock) holds the pack.
+      wf(`${p2}.lock`, JSON.stringify({ run: 'r-a', pid: process.pid }));
+      const b = execa(process.execPath, [STEP, 'sign', JSON.stringify({ pack: p2, model: 'm', version: '1', key: { env: 'K' } })], { env: { K: keyPem, PADDOCK_RUN_ID: 'r-b' }, reject: false });
+      let out = '';
+      b.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      const { waitFor } = await import('../helpers/fixtures.js');
+      await waitFor(() => out.includes(`waiting: run r-a (paddock pid ${process.pid}) is writing ${p2}`), 'run b waiting');
+      expect(existsSync(join(p2, REPORT))).toBe(false);
+      const { rmSync } = await import('node:fs');
+      rmSync(`${p2}.lock`);
+      const r = await b;
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(existsSync(join(p2, REPORT))).toBe(true);
+      expect(existsSync(`${p2}.lock`)).toBe(false); // released by sign
+      // A lock whose paddock is gone is taken over.
+      wf(`${p2}.lock`, JSON.stringify({ run: 'r-dead', pid: 999_999_999 }));
+      const c = await execa(process.execPath, [STEP, 'sign', JSON.stringify({ pack: p2, model: 'm', version: '1', key: { env: 'K' } })], { env: { K: keyPem, PADDOCK_RUN_ID: 'r-c' }, reject: false });
+      expect(c.exitCode, c.stderr).toBe(0);
+      expect(c.stdout).not.toContain('waiting');
+    } finally {
+      t.cleanup();
+    }
   });
 });

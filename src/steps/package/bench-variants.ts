@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { timeSession, type BenchSummary } from './bench.js';
-import { log, writeReport } from './common.js';
+import { log, writeReport, holdPack } from './common.js';
 
 export const BenchVariantsParams = z
   .object({
@@ -22,6 +22,7 @@ export const BenchVariantsParams = z
   .strict();
 
 export async function runBenchVariants(p: z.infer<typeof BenchVariantsParams>): Promise<number> {
+  await holdPack(p.pack);
   const ort = await import('onnxruntime-node');
   const results: BenchSummary[] = [];
   for (const v of p.variants) {

@@ -3,7 +3,7 @@
  * reports/<step>.json, the pack step assembles export_report.json from them), the Python
  * interpreter, and small file helpers.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
@@ -49,3 +49,57 @@ export function pythonBin(): string {
 }
 
 export const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', level, message });
+
+/**
+ * One run at a time writes a pack (two demos in two terminals write the same
+ * build/packs/<task>/<version>): `<pack>.lock` holds the run id and the pid of the paddock process
+ * that runs it. A package step of the same run goes on; of another run, waits while that paddock
+ * lives, saying so; a lock whose process is gone is taken over. The `sign` step, the last writer,
+ * releases it; otherwise it goes stale with its paddock process.
+ */
+export async function holdPack(pack: string, onWait: (line: string) => void = (l) => log(l, 'warn')): Promise<void> {
+  const run = process.env.PADDOCK_RUN_ID ?? `pid-${process.pid}`;
+  const owner = process.env.PADDOCK_RUN_ID ? process.ppid : process.pid;
+  const lock = `${pack.replace(/\/+$/, '')}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  let said = false;
+  for (;;) {
+    try {
+      writeFileSync(lock, JSON.stringify({ run, pid: owner }), { flag: 'wx' });
+      return;
+    } catch {
+      let held: { run?: string; pid?: number } = {};
+      try {
+        held = JSON.parse(readFileSync(lock, 'utf8'));
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (held.run === run) return;
+      let alive = (held.pid ?? 0) > 0;
+      try {
+        if (alive) process.kill(held.pid!, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (!said) onWait(`waiting: run ${held.run} (paddock pid ${held.pid}) is writing ${pack}`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** Releases the pack's lock if this run holds it. */
+export function releasePack(pack: string): void {
+  const lock = `${pack.replace(/\/+$/, '')}.lock`;
+  try {
+    const held = JSON.parse(readFileSync(lock, 'utf8')) as { run?: string };
+    if (held.run === (process.env.PADDOCK_RUN_ID ?? `pid-${process.pid}`)) rmSync(lock, { force: true });
+  } catch {
+    // no lock
+  }
+}

@@ -11,7 +11,7 @@ import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { checkInferResponse, inferRequest, kserveInfer, waitReady } from '../../package/kserve.js';
-import { log, writeReport } from './common.js';
+import { log, writeReport, holdPack } from './common.js';
 
 export const ContractSmokeParams = z
   .object({
@@ -60,6 +60,7 @@ async function check(p: Params, baseUrl: string): Promise<number> {
 }
 
 export async function runContractSmoke(p: Params): Promise<number> {
+  await holdPack(p.pack);
   if (!existsSync(p.frame)) throw new Error(`frame ${p.frame}: no such file`);
   if (p.url) return check(p, p.url);
   if (!p.image) return skipped(p, 'the recipe names no Triton image (contract-smoke.with.image)');

@@ -8,7 +8,7 @@ import { emit } from '../emit.js';
 import { decodeModel } from '../../model/onnx-proto.js';
 import { checkCoverage, defaultOperatorList, formatProblem, listOperators, loadOperatorList } from '../../model/op-coverage.js';
 import { packageRoot } from '../../cli/package-root.js';
-import { log, writeReport } from './common.js';
+import { log, writeReport, holdPack } from './common.js';
 
 export const CoverageParams = z
   .object({
@@ -19,6 +19,7 @@ export const CoverageParams = z
   .strict();
 
 export async function runCoverage(p: z.infer<typeof CoverageParams>): Promise<number> {
+  await holdPack(p.pack);
   let model;
   try {
     model = decodeModel(readFileSync(p.model), p.model);

@@ -10,7 +10,7 @@ import { decodeCenterNet, type Detection } from '../../model/decode.js';
 import { loadContract } from '../../model/infer.js';
 import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames, type DrawnInput } from '../../package/samples.js';
 import { DEFAULT_TOLERANCES, addTaskErrors, addTensorErrors, judge, newTaskStats, newTensorStats, summarizeTask, summarizeTensor, type TaskStats, type TensorErrorStats } from '../../package/equivalence.js';
-import { log, writeReport } from './common.js';
+import { log, writeReport, holdPack } from './common.js';
 
 const Tol = z.object({ max_abs: z.number().positive().optional(), iou_drift: z.number().positive().optional(), min_match_rate: z.number().min(0).max(1).optional(), min_class_agreement: z.number().min(0).max(1).optional() }).strict();
 
@@ -44,6 +44,7 @@ export const EquivalenceParams = z
 type Params = z.infer<typeof EquivalenceParams>;
 
 export async function runEquivalence(p: Params): Promise<number> {
+  await holdPack(p.pack);
   const ort = await import('onnxruntime-node');
   const contract = loadContract(p.contract);
   const frames = loadFrames(p.inputs.manifest);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { parsePerfAnalyzerConsole, parsePerfAnalyzerCsv, parseTrtexecLog, parseTrtexecTimes, trtexecMetrics } from '../../package/tool-outputs.js';
-import { log, writeReport } from './common.js';
+import { log, writeReport, holdPack } from './common.js';
 
 export const ImportBenchParams = z
   .object({
@@ -22,6 +22,7 @@ export const ImportBenchParams = z
   .strict();
 
 export async function runImportBench(p: z.infer<typeof ImportBenchParams>): Promise<number> {
+  await holdPack(p.pack);
   const text = readFileSync(p.file, 'utf8');
   const metric = (name: string, value: number, unit: string) => emit({ type: 'metric', name, value, unit, target: p.target, denominators: { batch: p.batch } });
   let summary: unknown;

@@ -12,7 +12,7 @@ import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
 import { buildSbom, npmComponents, type SbomModel } from '../../package/sbom.js';
 import { packFiles } from '../../package/signing.js';
 import { sha256FileSync } from '../../store/cas.js';
-import { emitArtifact, log, readReports, writeReport } from './common.js';
+import { emitArtifact, log, readReports, writeReport, holdPack } from './common.js';
 
 export const SbomParams = z
   .object({
@@ -88,6 +88,7 @@ async function runScans(p: Params): Promise<ScanStatus[]> {
 }
 
 export async function runSbom(p: Params): Promise<number> {
+  await holdPack(p.pack);
   const reports = readReports(p.pack);
   const cacheFile = join(p.pack, 'calibration.cache');
   const cacheSha = existsSync(cacheFile) ? sha256FileSync(cacheFile).sha256 : undefined;

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BUNDLE, PUBLIC_KEY, REPORT, SIGNATURE, generateSigningKey, loadSigningKey, packFiles, publicPemOf, signBlob } from '../../package/signing.js';
 import { sha256FileSync } from '../../store/cas.js';
-import { emitArtifact, log, readReports } from './common.js';
+import { emitArtifact, log, readReports, holdPack, releasePack } from './common.js';
 
 export const SignParams = z
   .object({
@@ -36,6 +36,7 @@ export function producedBy(file: string): string {
 const ROLES: Record<string, string> = { 'model.onnx': 'onnx-fp32', 'model.ts': 'torchscript', 'model.fp16.onnx': 'onnx-fp16', 'model.int8.onnx': 'onnx-int8-qdq', 'calibration.cache': 'calibration-cache', 'inference_config.json': 'inference-contract', 'sbom.cdx.json': 'sbom', [PUBLIC_KEY]: 'public-key' };
 
 export async function runSign(p: Params): Promise<number> {
+  await holdPack(p.pack);
   if (p.key.generate && p.key.file && !existsSync(p.key.file)) {
     mkdirSync(dirname(p.key.file), { recursive: true });
     const k = generateSigningKey();
@@ -79,6 +80,7 @@ export async function runSign(p: Params): Promise<number> {
   writeFileSync(join(p.pack, SIGNATURE), `${signed.sig}\n`);
   writeFileSync(join(p.pack, BUNDLE), `${JSON.stringify(signed.bundle, null, 1)}\n`);
   for (const [f, role] of [[REPORT, 'export-report'], [SIGNATURE, 'signature'], [BUNDLE, 'sigstore-bundle'], [PUBLIC_KEY, 'public-key']]) emitArtifact(join(p.pack, f), role);
+  releasePack(p.pack);
   log(`signed ${REPORT} (${files.length} files listed) with ECDSA P-256; verify with: paddock verify ${p.pack}  or  cosign verify-blob --key ${join(p.pack, PUBLIC_KEY)} --bundle ${join(p.pack, BUNDLE)} --insecure-ignore-tlog=true ${reportFile}`);
   return 0;
 }

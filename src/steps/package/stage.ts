@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { sha256FileSync } from '../../store/cas.js';
 import { packageRoot } from '../../cli/package-root.js';
-import { Architecture, log, pythonBin, writeReport } from './common.js';
+import { Architecture, log, pythonBin, writeReport, holdPack } from './common.js';
 
 export const StageParams = z
   .object({
@@ -30,6 +30,7 @@ export const StageParams = z
 const PY_VERSIONS = 'import json, sys\nout = {"python": sys.version.split()[0]}\nfor m in ("torch", "onnx", "numpy"):\n    try:\n        out[m] = __import__(m).__version__\n    except Exception as e:\n        out[m] = "missing (%s)" % e\nprint(json.dumps(out))';
 
 export async function runStage(p: z.infer<typeof StageParams>): Promise<number> {
+  await holdPack(p.pack);
   const root = packageRoot();
   const env: Record<string, unknown> = {
     node: process.versions.node,

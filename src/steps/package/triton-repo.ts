@@ -10,7 +10,7 @@ import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
 import { writeTritonRepo, type TritonModelSpec } from '../../package/triton-repo.js';
 import { packageRoot } from '../../cli/package-root.js';
-import { emitArtifact, log, writeReport } from './common.js';
+import { emitArtifact, log, writeReport, holdPack } from './common.js';
 
 export const TritonRepoParams = z
   .object({
@@ -33,6 +33,7 @@ export const TritonRepoParams = z
   .strict();
 
 export async function runTritonRepo(p: z.infer<typeof TritonRepoParams>): Promise<number> {
+  await holdPack(p.pack);
   const contract = loadContract(p.contract);
   const base = p.name ?? p.model;
   const repo = join(p.pack, 'triton');

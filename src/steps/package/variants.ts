@@ -19,7 +19,7 @@ import { computeAmax, formatCalibrationCache, int8Scale, newRange, observeHistog
 import { loadContract } from '../../model/infer.js';
 import { balancedShard, loadFrames, loadSlices } from '../../package/samples.js';
 import { readFramesInto } from '../../model/frame-reader.js';
-import { emitArtifact, log, writeReport } from './common.js';
+import { emitArtifact, log, writeReport, holdPack } from './common.js';
 
 export const VariantsParams = z
   .object({
@@ -73,6 +73,7 @@ export function relL2(a: Float32Array, b: Float32Array): number {
 }
 
 export async function runVariants(p: Params): Promise<number> {
+  await holdPack(p.pack);
   const ort = (await import('onnxruntime-node')) as Ort;
   const fp32 = decodeModel(readFileSync(p.model), p.model);
   const report: Record<string, unknown> = { status: 'succeeded', source: p.model };
