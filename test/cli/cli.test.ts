@@ -98,7 +98,7 @@ describe('paddock CLI', () => {
       expect(shown.stdout).toMatch(/overall-ap\s+PASS/);
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
       expect(json.steps.every((s: { status: string }) => s.status === 'succeeded')).toBe(true);
-      expect(json.steps).toHaveLength(15);
+      expect(json.steps).toHaveLength(20); // 15 steps and 5 gates
       expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' })]);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);

@@ -125,7 +125,7 @@ describe('host pool', () => {
       expect(queue.attempts(runId, a.job_id).at(-1)).toMatchObject({ host: 'a', outcome: 'succeeded' });
     }
     expect(hostEvents).toContain('b:false');
-  }, 120_000);
+  }, 240_000); // two daemons and their containers share 2 cores with the other test files
 
   it('retries a job whose SSH link dropped mid-stream, and says why the first attempt failed', async () => {
     const pool = new HostPool(queue, [await poolHost(testHosts()['b-ssh'])], { retryBackoffMs: 100, hostBackoffMs: 200 });

@@ -50,7 +50,8 @@ beforeAll(async () => {
   writeFileSync(framePng, await sharp(Buffer.from(renderFrame(drive.state()).rgb), { raw: { width: 320, height: 192, channels: 3 } }).png().toBuffer());
   store = new RunStore(join(t.dir, 'store'));
   reader = new RunReader(store);
-  const text = readFileSync(DEMO_RECIPE, 'utf8');
+  // The recipe the recorded run was made with (the demo's before it gained its package steps).
+  const text = readFileSync(join(ROOT, 'test', 'fixtures', 'workbench-run.recipe.yaml'), 'utf8');
   store.createRun({ id: RUN, name: 'demo', recipePath: DEMO_RECIPE, recipeText: text, recipeSha256: createHash('sha256').update(text).digest('hex'), lineage: {}, host: 'vm', actor: 'ci@example.com' });
   const recipe = parseRecipe(text, DEMO_RECIPE);
   store.planSteps(RUN, makePlan(recipe).nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind })));
