@@ -5,7 +5,7 @@ latency events streamed live, p50/p95/p99/mean, throughput and GPU memory as met
     python3 runners/python/torch_bench.py '<json params>'
 
 params: checkpoint, architecture {file, class, kwargs}, input {shape}, model (a name for the
-targets), device ("cuda" or "cpu"; default cuda when available), modes (fp32, fp16-autocast,
+targets), pack (optional: reports/torch-bench.json is written there), device ("cuda" or "cpu"; default cuda when available), modes (fp32, fp16-autocast,
 torchscript, cuda-graph), batches ([1, 8]), iterations (200), warmup (30), report_every (50), seed.
 
 On CUDA each iteration is timed with a pair of CUDA events on the stream (after the warm-up;
@@ -101,6 +101,7 @@ def main():
     total = len(modes) * len(batches) * iters
     done = 0
     summary = []
+    results = []
     for batch in batches:
         xs = [seeded_input(p, batch, int(p.get("seed", 0)) + k).to(dev) for k in range(4)]
         for mode in modes:
@@ -153,8 +154,20 @@ def main():
                 metric("memory.gpu_peak_allocated_mb", torch.cuda.max_memory_allocated() / 2**20, unit="MiB", target=target)
                 metric("memory.gpu_peak_reserved_mb", torch.cuda.max_memory_reserved() / 2**20, unit="MiB", target=target)
             summary.append("%s p50 %.3f ms p99 %.3f ms" % (target, percentile(s, 0.5), percentile(s, 0.99)))
+            results.append({"target": target, "mode": mode, "batch": batch, "samples": len(s), "p50_ms": percentile(s, 0.5),
+                            "p95_ms": percentile(s, 0.95), "p99_ms": percentile(s, 0.99), "mean_ms": statistics.fmean(s),
+                            "items_per_s": len(s) * batch / wall,
+                            "gpu_peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None})
     for line in summary:
         log("info", line)
+    if p.get("pack"):
+        # The pack's report, for export_report.json (written whole, then renamed).
+        out = os.path.join(p["pack"], "reports", "torch-bench.json")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out + ".tmp", "w") as f:
+            json.dump({"step": "torch-bench", "status": "succeeded", "device": gpu, "torch": torch.__version__,
+                       "cuda": torch.version.cuda if cuda else None, "iterations": iters, "warmup": warmup, "results": results}, f, indent=1)
+        os.replace(out + ".tmp", out)
     return 0
 
 

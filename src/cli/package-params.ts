@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Recipe } from '../schema/recipe.js';
 import { packageRoot } from './package-root.js';
 
-export const PACKAGE_STEPS = ['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench'] as const;
+export const PACKAGE_STEPS = ['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench', 'torch-bench'] as const;
 export type PackageStep = (typeof PACKAGE_STEPS)[number];
 
 type With = Record<string, unknown>;
@@ -66,6 +66,11 @@ export function packageStepCommand(uses: PackageStep, stepId: string, w0: With, 
       if (!m?.checkpoint) throw new Error(`step ${stepId}: the model needs a checkpoint to export`);
       const params = { ...rest, checkpoint: m.checkpoint.path, out: pack, ...contractIo(m.contractDir) };
       return { command: [pythonForRecipe(), join(packageRoot(), 'runners', 'python', 'export.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
+    }
+    case 'torch-bench': {
+      if (!m?.checkpoint) throw new Error(`step ${stepId}: the model needs a checkpoint to benchmark with PyTorch`);
+      const params = { ...rest, checkpoint: m.checkpoint.path, model: m.name, ...contractIo(m.contractDir) };
+      return { command: [pythonForRecipe(), join(packageRoot(), 'runners', 'python', 'torch_bench.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
     }
     case 'coverage': {
       const targets = recipe.targets.filter((t) => !w.targets || (w.targets as string[]).includes(t.name)).map((t) => ({ name: t.name, backend: t.backend, precision: t.precision }));

@@ -142,7 +142,7 @@ const WITH_PARAMS: Record<BuiltinStep['uses'], z.ZodObject> = {
   evaluate: EvaluateParams,
   // Package steps: the pack is required here; each step checks the rest of its parameters
   // (strictly, naming the field) when it starts, after paddock has filled in the recipe's models.
-  ...Object.fromEntries(['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'import-bench'].map((k) => [k, z.looseObject({ pack: z.string().min(1) })])),
+  ...Object.fromEntries(['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'import-bench', 'torch-bench'].map((k) => [k, z.looseObject({ pack: z.string().min(1) })])),
   publish: z.looseObject({ pack: z.string().min(1), bucket: z.string().min(1) }),
 } as unknown as Record<BuiltinStep['uses'], z.ZodObject>;
 

@@ -85,7 +85,7 @@ const stepCommon = {
 export const BuiltinStep = z
   .object({
     ...stepCommon,
-    uses: z.enum(['bench', 'world-build', 'check-data', 'evaluate', 'stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench']),
+    uses: z.enum(['bench', 'world-build', 'check-data', 'evaluate', 'stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench', 'torch-bench']),
     with: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();

@@ -69,6 +69,7 @@ stages:
       uses: bench-variants
       needs: [equivalence]
       with: { model: candidate, pack: *pack, variants: [{ name: fp32, model: model.onnx }, { name: int8, model: model.int8.onnx }], batches: [1, 2], iterations: 5, warmup: 1 }
+    - { id: torch-bench, uses: torch-bench, needs: [export], with: { model: candidate, pack: *pack, architecture: *arch, device: cpu, batches: [1], iterations: 4, warmup: 1, report_every: 2, modes: [fp32, torchscript] } }
     - id: triton
       uses: triton-repo
       needs: [bench]
@@ -105,7 +106,7 @@ describe('paddock package', () => {
     const errors = events.filter((e) => e.type === 'log' && (e.level === 'error' || e.stream === 'stderr')).map((e) => (e.type === 'log' ? e.message : ''));
     expect(run.exitCode, `${run.stderr}\n${errors.slice(-20).join('\n')}`).toBe(0);
     const steps = events.flatMap((e) => (e.type === 'step' && e.status === 'succeeded' ? [e.step] : []));
-    expect(steps).toEqual(expect.arrayContaining(['world', 'stage', 'export', 'coverage', 'variants', 'equivalence', 'bench', 'triton', 'contract-smoke', 'sbom', 'sign']));
+    expect(steps).toEqual(expect.arrayContaining(['torch-bench', 'world', 'stage', 'export', 'coverage', 'variants', 'equivalence', 'bench', 'triton', 'contract-smoke', 'sbom', 'sign']));
     expect(steps).not.toContain('never'); // the evaluate stage is not part of `paddock package`
   });
 
@@ -156,6 +157,10 @@ describe('paddock package', () => {
     const targets = new Set(events.filter((e) => e.type === 'latency').map((e) => (e.type === 'latency' ? e.target : '')));
     for (const t of ['candidate/fp32/b1', 'candidate/fp32/b2', 'candidate/int8/b1', 'candidate/int8/b2']) expect(targets).toContain(t);
     expect(report('bench').results).toHaveLength(4);
+    // The PyTorch step, on this machine's CPU (its GPU figures are in docs/benchmarks.md).
+    for (const t of ['candidate/cpu-torch-fp32/b1', 'candidate/cpu-torch-torchscript/b1']) expect(targets).toContain(t);
+    expect(report('torch-bench')).toMatchObject({ status: 'succeeded', device: 'cpu' });
+    expect(report('torch-bench').results).toHaveLength(2);
   });
 
   it('the Triton repository parses back: models, ensemble wiring, inference_config.json', () => {
@@ -206,6 +211,8 @@ describe('paddock package', () => {
     expect(r.verdicts.map((v: { gate: string; verdict: string }) => `${v.gate}:${v.verdict}`)).toEqual(['equivalence-committed:pass', 'equivalence-fp16:pass', 'equivalence-int8:pass']);
     expect(r.steps.sbom.status).toBe('succeeded');
     expect(r.contract_smoke.status).toBe('skipped');
+    expect(r.benchmarks.onnxruntime).toHaveLength(4);
+    expect(r.benchmarks.pytorch.results).toHaveLength(2);
     expect(r.thresholds.equivalence.int8.iou_drift).toBe(0.2);
     const f = join(pack, 'triton', 'det', 'config.pbtxt');
     const orig = readFileSync(f);

@@ -67,7 +67,7 @@ export async function runSign(p: Params): Promise<number> {
     },
     verdicts: (eq?.variants ?? []).map((v) => ({ gate: `equivalence-${v.name}`, verdict: v.verdict, rationale: v.rationale })),
     operator_coverage: reports.coverage ? { status: reports.coverage.status, targets: (reports.coverage.targets as { target: string; list: string; ok: boolean }[]).map((t) => ({ target: t.target, list: t.list, ok: t.ok })) } : null,
-    benchmarks: reports.bench?.results ?? null,
+    benchmarks: { onnxruntime: reports.bench?.results ?? null, pytorch: reports['torch-bench'] ?? null, imported: Object.fromEntries(Object.entries(reports).filter(([k]) => k.startsWith('import-bench-'))) },
     contract_smoke: reports['contract-smoke'] ? { status: reports['contract-smoke'].status, reason: reports['contract-smoke'].reason ?? null } : null,
     scans: reports.sbom?.scans ?? null,
     signature: { algorithm: 'ECDSA_P256_SHA256', files: [SIGNATURE, BUNDLE], public_key: PUBLIC_KEY },
