@@ -59,7 +59,9 @@ export function packageStepCommand(uses: PackageStep, stepId: string, w0: With, 
   switch (uses) {
     case 'stage': {
       const artifacts = m ? [m.onnx && { name: `${m.name}.onnx`, ...m.onnx }, m.checkpoint && { name: `${m.name}.checkpoint`, ...m.checkpoint }].filter(Boolean) : [];
-      const params = { ...rest, artifacts: [...artifacts, ...((w.artifacts as unknown[]) ?? [])], checkpoint: m?.checkpoint?.path, ...contractIo(m?.contractDir) };
+      // Every container image a step of the recipe names, to be resolved to its id by the stage step.
+      const images = [...new Set([...(['package', 'evaluate', 'replay', 'promote'] as const).flatMap((st) => recipe.stages[st].flatMap((s) => (s.container?.image ? [s.container.image] : []))), ...((w.images as string[]) ?? [])])];
+      const params = { ...rest, images, artifacts: [...artifacts, ...((w.artifacts as unknown[]) ?? [])], checkpoint: m?.checkpoint?.path, ...contractIo(m?.contractDir) };
       return node(params, artifacts.map((a) => (a as { path: string }).path));
     }
     case 'export': {

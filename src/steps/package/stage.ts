@@ -22,12 +22,33 @@ export const StageParams = z
     architecture: Architecture.optional(),
     input: z.object({ name: z.string(), shape: z.array(z.number().int()) }).passthrough().optional(),
     outputs: z.array(z.string()).default([]),
-    /** Container images the package targets run in: reference -> image id, resolved by paddock. */
-    images: z.record(z.string(), z.string()).default({}),
+    /** Container images the recipe's steps run in, resolved to image ids on the Docker engine. */
+    images: z.array(z.string().min(1)).default([]),
+    /** The engine to resolve them on: a unix socket (default $DOCKER_HOST's, else /var/run/docker.sock). */
+    docker_socket: z.string().optional(),
   })
   .strict();
 
 const PY_VERSIONS = 'import json, sys\nout = {"python": sys.version.split()[0]}\nfor m in ("torch", "onnx", "numpy"):\n    try:\n        out[m] = __import__(m).__version__\n    except Exception as e:\n        out[m] = "missing (%s)" % e\nprint(json.dumps(out))';
+
+/** Each image reference with its id and repo digests on the engine, or why it could not be resolved. */
+async function resolveImages(refs: string[], socketParam?: string): Promise<{ ref: string; id?: string; repo_digests?: string[]; error?: string }[]> {
+  if (!refs.length) return [];
+  const socket = socketParam ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+  if (!existsSync(socket)) return refs.map((ref) => ({ ref, error: `not resolved: no Docker engine at ${socket}` }));
+  const Docker = (await import('dockerode')).default;
+  const docker = new Docker({ socketPath: socket });
+  return Promise.all(
+    refs.map(async (ref) => {
+      try {
+        const info = await docker.getImage(ref).inspect();
+        return { ref, id: info.Id, repo_digests: info.RepoDigests ?? [] };
+      } catch (err) {
+        return { ref, error: `not resolved on ${socket}: ${(err as { statusCode?: number }).statusCode === 404 ? 'no such image' : (err as Error).message}` };
+      }
+    }),
+  );
+}
 
 export async function runStage(p: z.infer<typeof StageParams>): Promise<number> {
   await holdPack(p.pack);
@@ -43,7 +64,8 @@ export async function runStage(p: z.infer<typeof StageParams>): Promise<number> 
   const py = await execa(pythonBin(), ['-c', PY_VERSIONS], { reject: false });
   env.python = py.exitCode === 0 ? JSON.parse(py.stdout) : { error: `${pythonBin()} failed: ${String(py.stderr || py.message || '').split('\n').slice(-1)[0]}` };
   env.python_executable = pythonBin();
-  env.container_images = p.images;
+  env.container_images = await resolveImages(p.images, p.docker_socket);
+  for (const im of env.container_images as { ref: string; id?: string; error?: string }[]) log(im.id ? `image ${im.ref}: ${im.id}` : `image ${im.ref}: ${im.error}`, im.id ? 'info' : 'warn');
   log(`environment: node ${env.node}, onnxruntime-node ${env.onnxruntime_node}, ${Object.entries(env.python as object).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 
   const verified: { name: string; path: string; sha256: string; bytes: number; pinned: boolean }[] = [];
