@@ -31,6 +31,14 @@ export interface DecodeOptions {
   maxDetections: number;
 }
 
+/** The decode options an inference contract gives. */
+export function decodeOptionsOf(c: { decode: { stride: number; top_k: number }; score_threshold: number; nms_iou: number; max_detections: number }): DecodeOptions {
+  return { stride: c.decode.stride, topK: c.decode.top_k, scoreThreshold: c.score_threshold, nmsIou: c.nms_iou, maxDetections: c.max_detections };
+}
+
+/** The identity letterbox of a frame already at the model's input size. */
+export const identityLetterbox = (width: number, height: number): Letterbox => ({ scaleX: 1, scaleY: 1, padX: 0, padY: 0, width, height });
+
 /** IoU of two xywh boxes (no +1, as COCO). */
 export function iouXywh(a: readonly number[], b: readonly number[]): number {
   const iw = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
 import { InferenceContract } from '../schema/inference-contract.js';
 import { formatZodIssues } from '../schema/event-lines.js';
-import { decodeCenterNet, type Detection, type Letterbox } from './decode.js';
+import { decodeCenterNet, type Detection, type Letterbox, decodeOptionsOf } from './decode.js';
 import { createFrameReader } from './frame-reader.js';
 
 export class InferenceError extends Error {}
@@ -151,13 +151,7 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
       const hm = out.heatmap;
       const [, , oh, ow] = hm.dims as number[];
       for (let b = 0; b < n; b++) {
-        const dets = decodeCenterNet(hm.data as Float32Array, out.size.data as Float32Array, out.offset.data as Float32Array, b, classes, oh, ow, boxes[b], {
-          stride: contract.decode.stride,
-          topK: contract.decode.top_k,
-          scoreThreshold: contract.score_threshold,
-          nmsIou: contract.nms_iou,
-          maxDetections: contract.max_detections,
-        });
+        const dets = decodeCenterNet(hm.data as Float32Array, out.size.data as Float32Array, out.offset.data as Float32Array, b, classes, oh, ow, boxes[b], decodeOptionsOf(contract));
         detections.push(dets);
         const image_id = entries[k + b].image_id;
         for (const d of dets) {

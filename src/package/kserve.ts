@@ -4,7 +4,7 @@
  * contract (output names, datatypes, shapes, finite values, value ranges, decodable detections).
  */
 import type { InferenceContract } from '../schema/inference-contract.js';
-import { decodeCenterNet } from '../model/decode.js';
+import { decodeCenterNet, decodeOptionsOf, identityLetterbox } from '../model/decode.js';
 
 export interface KserveTensor {
   name: string;
@@ -51,13 +51,7 @@ export function checkInferResponse(contract: InferenceContract, body: unknown, b
     const hm = byName.get('heatmap')!;
     const [, c, h, w] = hm.shape;
     const { width: W, height: H } = contract.input.resize;
-    detections = decodeCenterNet(Float32Array.from(hm.data), Float32Array.from(byName.get('size')!.data), Float32Array.from(byName.get('offset')!.data), 0, c, h, w, { scaleX: 1, scaleY: 1, padX: 0, padY: 0, width: W, height: H }, {
-      stride: contract.decode.stride,
-      topK: contract.decode.top_k,
-      scoreThreshold: contract.score_threshold,
-      nmsIou: contract.nms_iou,
-      maxDetections: contract.max_detections,
-    }).length;
+    detections = decodeCenterNet(Float32Array.from(hm.data), Float32Array.from(byName.get('size')!.data), Float32Array.from(byName.get('offset')!.data), 0, c, h, w, identityLetterbox(W, H), decodeOptionsOf(contract)).length;
   }
   return { problems, detections };
 }

@@ -103,3 +103,8 @@ export function releasePack(pack: string): void {
     // no lock
   }
 }
+
+/** The local Docker engine's unix socket: the one given, else $DOCKER_HOST's, else /var/run/docker.sock. */
+export function localDockerSocket(given?: string): string {
+  return given ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+}

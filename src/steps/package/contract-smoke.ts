@@ -11,7 +11,7 @@ import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { checkInferResponse, inferRequest, kserveInfer, waitReady } from '../../package/kserve.js';
-import { log, writeReport, holdPack } from './common.js';
+import { log, writeReport, holdPack, localDockerSocket } from './common.js';
 
 export const ContractSmokeParams = z
   .object({
@@ -64,7 +64,7 @@ export async function runContractSmoke(p: Params): Promise<number> {
   if (!existsSync(p.frame)) throw new Error(`frame ${p.frame}: no such file`);
   if (p.url) return check(p, p.url);
   if (!p.image) return skipped(p, 'the recipe names no Triton image (contract-smoke.with.image)');
-  const socket = p.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+  const socket = localDockerSocket(p.docker_socket);
   if (!existsSync(socket)) return skipped(p, `no Docker engine at ${socket}`);
   const Docker = (await import('dockerode')).default;
   const docker = new Docker({ socketPath: socket });

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { emit } from '../emit.js';
-import { decodeCenterNet, type Detection } from '../../model/decode.js';
+import { decodeCenterNet, type Detection, decodeOptionsOf, identityLetterbox } from '../../model/decode.js';
 import { loadContract } from '../../model/infer.js';
 import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames, type DrawnInput } from '../../package/samples.js';
 import { DEFAULT_TOLERANCES, addTaskErrors, addTensorErrors, judge, newTaskStats, newTensorStats, summarizeTask, summarizeTensor, type TaskStats, type TensorErrorStats } from '../../package/equivalence.js';
@@ -61,13 +61,7 @@ export async function runEquivalence(p: Params): Promise<number> {
   const perturbationCounts: Record<string, number> = {};
   const decode = (out: Record<string, import('onnxruntime-node').Tensor>, b: number): Detection[] => {
     const [, , oh, ow] = out.heatmap.dims as number[];
-    return decodeCenterNet(out.heatmap.data as Float32Array, out.size.data as Float32Array, out.offset.data as Float32Array, b, contract.classes.length, oh, ow, { scaleX: 1, scaleY: 1, padX: 0, padY: 0, width: W, height: H }, {
-      stride: contract.decode.stride,
-      topK: contract.decode.top_k,
-      scoreThreshold: contract.score_threshold,
-      nmsIou: contract.nms_iou,
-      maxDetections: contract.max_detections,
-    });
+    return decodeCenterNet(out.heatmap.data as Float32Array, out.size.data as Float32Array, out.offset.data as Float32Array, b, contract.classes.length, oh, ow, identityLetterbox(W, H), decodeOptionsOf(contract));
   };
   log(`${p.inputs.count} inputs from ${frames.length} frames of ${p.inputs.manifest} (seed ${p.inputs.seed}; identity ${p.inputs.perturbations.identity}, brightness ${p.inputs.perturbations.brightness.weight}, contrast ${p.inputs.perturbations.contrast.weight}, noise ${p.inputs.perturbations.noise.weight}, flip ${p.inputs.perturbations.flip}); variants ${p.variants.map((v) => v.name).join(', ')}`);
   const canDecode = ['heatmap', 'size', 'offset'].every((o) => outNames.includes(o));

@@ -12,7 +12,7 @@ import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
 import { buildSbom, npmComponents, type SbomModel } from '../../package/sbom.js';
 import { packFiles } from '../../package/signing.js';
 import { sha256FileSync } from '../../store/cas.js';
-import { emitArtifact, log, readReports, writeReport, holdPack } from './common.js';
+import { emitArtifact, log, readReports, writeReport, holdPack, localDockerSocket } from './common.js';
 
 export const SbomParams = z
   .object({
@@ -47,7 +47,7 @@ export interface ScanStatus {
 }
 
 async function runScans(p: Params): Promise<ScanStatus[]> {
-  const socket = p.docker_socket ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+  const socket = localDockerSocket(p.docker_socket);
   const tools = [
     { tool: 'syft', image: p.syft_image, cmd: ['dir:/pack', '-o', 'cyclonedx-json'], out: 'scans/syft.cdx.json' },
     { tool: 'trivy', image: p.trivy_image, cmd: ['fs', '--format', 'json', '--skip-db-update', '/pack'], out: 'scans/trivy.json' },

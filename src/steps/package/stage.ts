@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { sha256FileSync } from '../../store/cas.js';
 import { packageRoot } from '../../cli/package-root.js';
-import { Architecture, log, pythonBin, writeReport, holdPack } from './common.js';
+import { Architecture, log, pythonBin, writeReport, holdPack, localDockerSocket } from './common.js';
 
 export const StageParams = z
   .object({
@@ -34,7 +34,7 @@ const PY_VERSIONS = 'import json, sys\nout = {"python": sys.version.split()[0]}\
 /** Each image reference with its id and repo digests on the engine, or why it could not be resolved. */
 async function resolveImages(refs: string[], socketParam?: string): Promise<{ ref: string; id?: string; repo_digests?: string[]; error?: string }[]> {
   if (!refs.length) return [];
-  const socket = socketParam ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+  const socket = localDockerSocket(socketParam);
   if (!existsSync(socket)) return refs.map((ref) => ({ ref, error: `not resolved: no Docker engine at ${socket}` }));
   const Docker = (await import('dockerode')).default;
   const docker = new Docker({ socketPath: socket });
