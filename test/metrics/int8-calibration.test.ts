@@ -68,3 +68,52 @@ describe('TensorRT calibration cache', () => {
     expect(() => parseCalibrationCache('hello\n', 'c.cache')).toThrow('c.cache:1');
   });
 });
+
+describe('against onnxruntime\'s own calibrators (fixtures/reference/onnxruntime-calibration)', () => {
+  it('max matches exactly and percentile within 0.5% on all 17 activations of the candidate, over the tiny world', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { createHash } = await import('node:crypto');
+    const ort = await import('onnxruntime-node');
+    const { paddock } = await import('../helpers/cli.js');
+    const { FIXTURES, tempDir } = await import('../helpers/fixtures.js');
+    const { decodeModel, encodeModel } = await import('../../src/model/onnx-proto.js');
+    const { calibrationTensors, withOutputs } = await import('../../src/model/precision.js');
+    const { readFramesInto } = await import('../../src/model/frame-reader.js');
+    const { loadContract } = await import('../../src/model/infer.js');
+    const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference', 'onnxruntime-calibration', 'candidate-tiny-world.json'), 'utf8')) as { frames: Record<string, string>; amax: Record<string, Record<'max' | 'percentile' | 'entropy', number>> };
+    const t = tempDir();
+    try {
+      const w = await paddock(['world', 'build', '--tiny', '--out', t.dir], {});
+      expect(w.exitCode, w.stderr).toBe(0);
+      const files = ['golden_train', 'golden_val', 'golden_test'].flatMap((s) => readdirSync(join(t.dir, 'frames', s)).map((f) => join(t.dir, 'frames', s, f)));
+      // The same 36 frames, byte for byte (the world is seeded); onnxruntime's reader took them in name order, whole batches of 4.
+      const byName = Object.fromEntries(files.map((f) => [f.split('/').pop()!, f]));
+      for (const [name, sha] of Object.entries(ref.frames)) expect(createHash('sha256').update(readFileSync(byName[name])).digest('hex'), name).toBe(sha);
+      const ordered = Object.keys(ref.frames).sort().map((n) => byName[n]);
+      const cand = join(FIXTURES, 'world', 'models', 'candidate');
+      const model = decodeModel(readFileSync(join(cand, 'model.onnx')));
+      const tensors = [...new Set(calibrationTensors(model).map((c) => c.tensor))];
+      const s = await ort.InferenceSession.create(encodeModel(withOutputs(model, tensors)));
+      const contract = loadContract(cand);
+      const ranges = new Map(tensors.map((n) => [n, newRange(n)]));
+      for (const pass of [0, 1]) {
+        for (let i = 0; i < ordered.length; i += 4) {
+          const x = new Float32Array(4 * 3 * 192 * 320);
+          await readFramesInto(ordered.slice(i, i + 4).map((f) => ({ file: f, label: f })), contract, x);
+          const r = await s.run({ images: new ort.Tensor('float32', x, [4, 3, 192, 320]) });
+          for (const [n, range] of ranges) (pass ? observeHistogram : observeRange)(range, r[n].data as Float32Array);
+        }
+      }
+      await s.release();
+      expect(Object.keys(ref.amax).sort()).toEqual([...tensors].sort());
+      for (const [n, range] of ranges) {
+        expect(computeAmax(range, 'max') / ref.amax[n].max, `${n} max`).toBeCloseTo(1, 5);
+        const p = computeAmax(range, 'percentile', { percentile: 99.99 }) / ref.amax[n].percentile;
+        expect(Math.abs(p - 1), `${n} percentile ${p}`).toBeLessThan(0.005);
+      }
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+});
