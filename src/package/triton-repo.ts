@@ -5,8 +5,9 @@
  * Python post-processing. Every config written is parsed back (pbtxt.ts) and checked against the
  * model it serves and, for the ensemble, against the maps of its steps.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeAtomic } from './atomic.js';
 import type { InferenceContract } from '../schema/inference-contract.js';
 import { decodeModel, DATA_TYPE_NAMES, toNumber } from '../model/onnx-proto.js';
 import { formatPbtxt, parsePbtxt, pbMessages, pbString, type PbMessage } from './pbtxt.js';
@@ -82,7 +83,7 @@ export function writeTritonRepo(models: TritonModelSpec[], contract: InferenceCo
     const io = spec.format === 'onnx' ? onnxIo(spec.file) : { inputs: [{ name: contract.input.name, type: 'TYPE_FP32', dims: contract.input.shape.slice(1) }], outputs: Object.entries(contract.outputs).map(([name, v]) => ({ name, type: 'TYPE_FP32', dims: v.shape.slice(1) })) };
     ios.set(spec.name, io);
     const cfgFile = join(dir, 'config.pbtxt');
-    writeFileSync(cfgFile, formatPbtxt(modelConfig(spec, io, o)));
+    writeAtomic(cfgFile, formatPbtxt(modelConfig(spec, io, o)));
     checkModelConfig(cfgFile, spec.name, io, o);
     out.checks.push(`${spec.name}: config.pbtxt parses back; inputs ${io.inputs.map((i) => `${i.name}[${i.dims.join(',')}]`).join(' ')} and outputs ${io.outputs.map((x) => x.name).join(' ')} match ${spec.format === 'onnx' ? 'the ONNX graph' : 'the contract'}`);
     out.models.push({ name: spec.name, config: cfgFile, file: dest, platform: spec.format === 'onnx' ? 'onnxruntime' : 'tensorrt_plan' });
@@ -100,9 +101,9 @@ export function writeTritonRepo(models: TritonModelSpec[], contract: InferenceCo
     for (const [name, io, py] of [[pre, preIo, e.preprocessPy], [post, postIo, e.postprocessPy]] as const) {
       mkdirSync(join(o.repo, name, '1'), { recursive: true });
       copyFileSync(py, join(o.repo, name, '1', 'model.py'));
-      writeFileSync(join(o.repo, name, 'contract.json'), JSON.stringify(contract, null, 1));
+      writeAtomic(join(o.repo, name, 'contract.json'), JSON.stringify(contract, null, 1));
       const f = join(o.repo, name, 'config.pbtxt');
-      writeFileSync(f, formatPbtxt(pyCfg(name, io.inputs, io.outputs)));
+      writeAtomic(f, formatPbtxt(pyCfg(name, io.inputs, io.outputs)));
       checkModelConfig(f, name, io, o);
       ios.set(name, io);
       out.models.push({ name, config: f, file: join(o.repo, name, '1', 'model.py'), platform: 'python' });
@@ -126,7 +127,7 @@ export function writeTritonRepo(models: TritonModelSpec[], contract: InferenceCo
     };
     mkdirSync(join(o.repo, e.name, '1'), { recursive: true });
     const f = join(o.repo, e.name, 'config.pbtxt');
-    writeFileSync(f, formatPbtxt(ens));
+    writeAtomic(f, formatPbtxt(ens));
     out.checks.push(...checkEnsemble(f, ios));
     out.models.push({ name: e.name, config: f, platform: 'ensemble' });
   }

@@ -3,10 +3,11 @@
  * reports/<step>.json, the pack step assembles export_report.json from them), the Python
  * interpreter, and small file helpers.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
+import { writeAtomic } from '../../package/atomic.js';
 import { sha256FileSync } from '../../store/cas.js';
 
 /** The architecture a checkpoint is loaded into (runners/python/paddock_model.py). */
@@ -14,10 +15,7 @@ export const Architecture = z.object({ file: z.string().min(1), class: z.string(
 
 /** Writes JSON atomically (tmp + rename), so a reader never sees half a file. */
 export function writeJson(file: string, data: unknown): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 1)}\n`);
-  renameSync(tmp, file);
+  writeAtomic(file, `${JSON.stringify(data, null, 1)}\n`);
 }
 
 export function writeReport(pack: string, step: string, data: unknown): string {

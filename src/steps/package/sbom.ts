@@ -3,9 +3,10 @@
  * in containers where their images are on the Docker host. A scan that did not run says why and is
  * never reported as clean.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeAtomic } from '../../package/atomic.js';
 import { emit } from '../emit.js';
 import { packageRoot } from '../../cli/package-root.js';
 import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
@@ -77,7 +78,7 @@ async function runScans(p: Params): Promise<ScanStatus[]> {
       }
       const json = JSON.parse(text.slice(text.indexOf('{')));
       mkdirSync(join(p.pack, 'scans'), { recursive: true });
-      writeFileSync(join(p.pack, t.out), `${JSON.stringify(json, null, 1)}\n`);
+      writeAtomic(join(p.pack, t.out), `${JSON.stringify(json, null, 1)}\n`);
       const findings = t.tool === 'trivy' ? ((json.Results ?? []) as { Vulnerabilities?: unknown[] }[]).reduce((a, r) => a + (r.Vulnerabilities?.length ?? 0), 0) : undefined;
       out.push({ tool: t.tool, image: t.image, status: 'ran', output: t.out, ...(findings !== undefined ? { findings } : {}) });
     } catch (err) {
@@ -117,7 +118,7 @@ export async function runSbom(p: Params): Promise<number> {
     python: env.python ?? {},
   });
   const out = join(p.pack, 'sbom.cdx.json');
-  writeFileSync(out, `${JSON.stringify(sbom, null, 1)}\n`);
+  writeAtomic(out, `${JSON.stringify(sbom, null, 1)}\n`);
   emitArtifact(out, 'sbom');
   const comps = (sbom as { components: { type: string }[] }).components;
   log(`sbom.cdx.json: CycloneDX 1.6, ${models.length} model components, ${comps.filter((c) => c.type === 'library').length} libraries, ${comps.filter((c) => c.type === 'file').length} files`);

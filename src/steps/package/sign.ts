@@ -3,9 +3,10 @@
  * step, thresholds, verdicts, benchmarks, and every file of the pack with its sha256), signed
  * with ECDSA P-256: export_report.json.sig, export_report.sigstore.json and cosign.pub.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { writeAtomic } from '../../package/atomic.js';
 import { BUNDLE, PUBLIC_KEY, REPORT, SIGNATURE, generateSigningKey, loadSigningKey, packFiles, publicPemOf, signBlob } from '../../package/signing.js';
 import { sha256FileSync } from '../../store/cas.js';
 import { emitArtifact, log, readReports, holdPack, releasePack } from './common.js';
@@ -40,12 +41,12 @@ export async function runSign(p: Params): Promise<number> {
   if (p.key.generate && p.key.file && !existsSync(p.key.file)) {
     mkdirSync(dirname(p.key.file), { recursive: true });
     const k = generateSigningKey();
-    writeFileSync(p.key.file, k.privatePem, { mode: 0o600 });
+    writeAtomic(p.key.file, k.privatePem, 0o600);
     chmodSync(p.key.file, 0o600);
     log(`generated a new P-256 signing key at ${p.key.file} (mode 600)`, 'warn');
   }
   const key = loadSigningKey(p.key);
-  writeFileSync(join(p.pack, PUBLIC_KEY), publicPemOf(key));
+  writeAtomic(join(p.pack, PUBLIC_KEY), publicPemOf(key));
   const reports = readReports(p.pack);
   const files = packFiles(p.pack).map((f) => {
     const d = sha256FileSync(join(p.pack, f));
@@ -75,10 +76,10 @@ export async function runSign(p: Params): Promise<number> {
   };
   const reportFile = join(p.pack, REPORT);
   const bytes = Buffer.from(`${JSON.stringify(report, null, 1)}\n`);
-  writeFileSync(reportFile, bytes);
+  writeAtomic(reportFile, bytes);
   const signed = signBlob(bytes, key);
-  writeFileSync(join(p.pack, SIGNATURE), `${signed.sig}\n`);
-  writeFileSync(join(p.pack, BUNDLE), `${JSON.stringify(signed.bundle, null, 1)}\n`);
+  writeAtomic(join(p.pack, SIGNATURE), `${signed.sig}\n`);
+  writeAtomic(join(p.pack, BUNDLE), `${JSON.stringify(signed.bundle, null, 1)}\n`);
   for (const [f, role] of [[REPORT, 'export-report'], [SIGNATURE, 'signature'], [BUNDLE, 'sigstore-bundle'], [PUBLIC_KEY, 'public-key']]) emitArtifact(join(p.pack, f), role);
   releasePack(p.pack);
   log(`signed ${REPORT} (${files.length} files listed) with ECDSA P-256; verify with: paddock verify ${p.pack}  or  cosign verify-blob --key ${join(p.pack, PUBLIC_KEY)} --bundle ${join(p.pack, BUNDLE)} --insecure-ignore-tlog=true ${reportFile}`);

@@ -9,9 +9,10 @@
  * quantized, its outputs against FP32 (relative L2 error, worst output); a layer over the threshold
  * falls back to FP32, and the report says which and why.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeAtomic } from '../../package/atomic.js';
 import { emit } from '../emit.js';
 import { decodeModel, encodeModel, type OnnxModel } from '../../model/onnx-proto.js';
 import { calibrationTensors, toFp16, toQdq, withOutputs } from '../../model/precision.js';
@@ -80,7 +81,7 @@ export async function runVariants(p: Params): Promise<number> {
   if (p.fp16) {
     const { model, report: r } = toFp16(fp32, { keepOps: p.fp16.keep_ops, keepNodes: p.fp16.keep_nodes });
     const file = join(p.pack, 'model.fp16.onnx');
-    writeFileSync(file, encodeModel(model));
+    writeAtomic(file, encodeModel(model));
     await (await session(ort, model, 1)).release(); // it must load
     const d = emitArtifact(file, 'onnx-fp16');
     report.fp16 = { file: 'model.fp16.onnx', sha256: d.sha256, keep_ops: p.fp16.keep_ops, keep_nodes: p.fp16.keep_nodes, ...r };
@@ -129,7 +130,7 @@ async function int8(ort: Ort, fp32: OnnxModel, p: Params, q: Exclude<Params['int
   const scales = new Map(table.map((t) => [t.tensor, t.scale]));
   const cacheText = formatCalibrationCache(table.map((t) => ({ name: t.tensor, scale: t.scale })), q.calibrator);
   const cacheFile = join(p.pack, 'calibration.cache');
-  writeFileSync(cacheFile, cacheText);
+  writeAtomic(cacheFile, cacheText);
   const cache = emitArtifact(cacheFile, 'calibration-cache');
 
   // Per-layer sensitivity on the first frames of the shard.
@@ -155,7 +156,7 @@ async function int8(ort: Ort, fp32: OnnxModel, p: Params, q: Exclude<Params['int
   const fallback = layers.filter((l) => l.fallback).map((l) => l.node);
   const { model: qdq, quantized } = toQdq(fp32, { scales, fallback: new Set(fallback) });
   const file = join(p.pack, 'model.int8.onnx');
-  writeFileSync(file, encodeModel(qdq));
+  writeAtomic(file, encodeModel(qdq));
   const final = await errorOf(qdq);
   const d = emitArtifact(file, 'onnx-int8-qdq');
   for (const [o, e] of Object.entries(final)) emit({ type: 'metric', name: 'int8.output_rel_error', value: e, target: o });
