@@ -75,7 +75,7 @@ export function packageStepCommand(uses: PackageStep, stepId: string, w0: With, 
       return { command: [pythonForRecipe(), join(packageRoot(), 'runners', 'python', 'torch_bench.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
     }
     case 'coverage': {
-      const targets = recipe.targets.filter((t) => !w.targets || (w.targets as string[]).includes(t.name)).map((t) => ({ name: t.name, backend: t.backend, precision: t.precision }));
+      const targets = recipe.targets.filter((t) => !w.targets || (w.targets as string[]).includes(t.name)).map((t) => ({ name: t.name, backend: t.backend, precision: t.precision, ...(t.operators ? { operators: t.operators } : {}) }));
       return node({ ...rest, model: (w.onnx as string) ?? packOnnx, targets, onnx: undefined }, []);
     }
     case 'variants':

@@ -23,13 +23,13 @@ export const OperatorList = z
 export type OperatorList = z.infer<typeof OperatorList>;
 
 /** The operator lists shipped with paddock: name -> file under data/operators/. */
-export const OPERATOR_LISTS = { 'onnxruntime-cpu-1.30': 'onnxruntime-cpu-1.30.json', 'tensorrt-8.4': 'tensorrt-8.4.json' } as const;
+export const OPERATOR_LISTS = { 'onnxruntime-cpu-1.30': 'onnxruntime-cpu-1.30.json', 'tensorrt-8.4': 'tensorrt-8.4.json', 'tensorrt-10.15': 'tensorrt-10.15.json' } as const;
 export type OperatorListName = keyof typeof OPERATOR_LISTS;
 
 /** The list a target uses by default, from its backend. */
 export function defaultOperatorList(backend: string): OperatorListName | undefined {
   if (backend === 'onnxruntime' || backend === 'triton') return 'onnxruntime-cpu-1.30';
-  if (backend === 'tensorrt') return 'tensorrt-8.4';
+  if (backend === 'tensorrt') return 'tensorrt-10.15';
   return undefined;
 }
 

@@ -48,6 +48,8 @@ export const Target = z
     precision: z.enum(['fp32', 'fp16', 'int8']).default('fp32'),
     /** Where the target's steps run: "local" or a host name from hosts.yaml. */
     host: z.string().min(1).default('local'),
+    /** The operator list its coverage is checked against (data/operators/); default by backend. */
+    operators: z.enum(['onnxruntime-cpu-1.30', 'tensorrt-8.4', 'tensorrt-10.15']).optional(),
   })
   .strict();
 

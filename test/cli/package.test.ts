@@ -37,6 +37,7 @@ models:
 targets:
   - { name: cpu-fp32, backend: onnxruntime, precision: fp32 }
   - { name: cpu-int8, backend: onnxruntime, precision: int8 }
+  - { name: gpu-trt-fp16, backend: tensorrt, precision: fp16 }
 ${opts.extraTarget ?? ''}
 stages:
   package:
@@ -108,6 +109,11 @@ describe('paddock package', () => {
     const steps = events.flatMap((e) => (e.type === 'step' && e.status === 'succeeded' ? [e.step] : []));
     expect(steps).toEqual(expect.arrayContaining(['torch-bench', 'world', 'stage', 'export', 'coverage', 'variants', 'equivalence', 'bench', 'triton', 'contract-smoke', 'sbom', 'sign']));
     expect(steps).not.toContain('never'); // the evaluate stage is not part of `paddock package`
+  });
+
+  it('coverage passed every target, TensorRT 10.15 included', () => {
+    const c = report('coverage');
+    expect(c.targets.map((t: { target: string; list: string; ok: boolean }) => [t.target, t.list, t.ok])).toEqual([['cpu-fp32', 'onnxruntime-1.30.0', true], ['cpu-int8', 'onnxruntime-1.30.0', true], ['gpu-trt-fp16', 'tensorrt-10.15', true]]);
   });
 
   it('stage records the environment and the verified digests', () => {
@@ -250,7 +256,7 @@ describe('paddock package: failing early and clearly', () => {
   it('--target with a backend that cannot take the model fails at coverage, before any variant is built', async () => {
     const dir = join(tmp.dir, 'trt');
     mkdirSync(dir, { recursive: true });
-    const text = readFileSync(join(tmp.dir, 'p.yaml'), 'utf8').replace('  - { name: cpu-int8, backend: onnxruntime, precision: int8 }', '  - { name: cpu-int8, backend: onnxruntime, precision: int8 }\n  - { name: trt-fp16, backend: tensorrt, precision: fp16 }');
+    const text = readFileSync(join(tmp.dir, 'p.yaml'), 'utf8').replace('  - { name: cpu-int8, backend: onnxruntime, precision: int8 }', '  - { name: cpu-int8, backend: onnxruntime, precision: int8 }\n  - { name: trt-fp16, backend: tensorrt, precision: fp16, operators: tensorrt-8.4 }');
     writeFileSync(join(dir, 'p.yaml'), text);
     const r = await paddock(['package', join(dir, 'p.yaml'), '--target', 'trt-fp16', '--headless'], { PADDOCK_HOME: join(dir, 'home'), PKG_TEST_KEY: key });
     expect(r.exitCode).toBe(2);
@@ -259,6 +265,6 @@ describe('paddock package: failing early and clearly', () => {
     expect(existsSync(join(dir, 'packs', 'detector', '1.1.0', 'model.fp16.onnx'))).toBe(false);
     const unknown = await paddock(['package', join(dir, 'p.yaml'), '--target', 'nope'], { PADDOCK_HOME: join(dir, 'home') });
     expect(unknown.exitCode).toBe(2);
-    expect(unknown.stderr).toContain('--target nope: the recipe\'s targets are cpu-fp32, cpu-int8, trt-fp16');
+    expect(unknown.stderr).toContain('--target nope: the recipe\'s targets are cpu-fp32, cpu-int8, trt-fp16, gpu-trt-fp16');
   });
 });

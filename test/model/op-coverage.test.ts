@@ -24,6 +24,12 @@ describe('operator coverage', () => {
     for (const extra of [[], ['Cast'], ['QuantizeLinear', 'DequantizeLinear']]) expect(checkCoverage(listOperators(model()), list, extra)).toMatchObject({ ok: true, problems: [] });
   });
 
+  it('passes the detector on TensorRT 10.15 (opsets 9 to 24), with the ops FP16 and INT8 add', () => {
+    const list = loadOperatorList(ROOT, 'tensorrt-10.15');
+    expect(list.opset).toEqual({ min: 9, max: 24 });
+    for (const extra of [[], ['Cast'], ['QuantizeLinear', 'DequantizeLinear']]) expect(checkCoverage(listOperators(model()), list, extra).ok).toBe(true);
+  });
+
   it('fails on TensorRT 8.4 (its parser stops at opset 13) before anything is built', () => {
     const r = checkCoverage(listOperators(model()), loadOperatorList(ROOT, 'tensorrt-8.4'));
     expect(r.ok).toBe(false);
