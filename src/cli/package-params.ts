@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Recipe } from '../schema/recipe.js';
 import { packageRoot } from './package-root.js';
+import { pythonBin } from '../package/python.js';
 
 export const PACKAGE_STEPS = ['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench', 'torch-bench'] as const;
 export type PackageStep = (typeof PACKAGE_STEPS)[number];
@@ -67,19 +68,19 @@ export function packageStepCommand(uses: PackageStep, stepId: string, w0: With, 
     case 'export': {
       if (!m?.checkpoint) throw new Error(`step ${stepId}: the model needs a checkpoint to export`);
       const params = { ...rest, checkpoint: m.checkpoint.path, out: pack, ...contractIo(m.contractDir) };
-      return { command: [pythonForRecipe(), join(packageRoot(), 'runners', 'python', 'export.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
+      return { command: [pythonBin(), join(packageRoot(), 'runners', 'python', 'export.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
     }
     case 'torch-bench': {
       if (!m?.checkpoint) throw new Error(`step ${stepId}: the model needs a checkpoint to benchmark with PyTorch`);
       const params = { ...rest, checkpoint: m.checkpoint.path, model: m.name, ...contractIo(m.contractDir) };
-      return { command: [pythonForRecipe(), join(packageRoot(), 'runners', 'python', 'torch_bench.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
+      return { command: [pythonBin(), join(packageRoot(), 'runners', 'python', 'torch_bench.py'), JSON.stringify(params)], inputs: [m.checkpoint.path] };
     }
     case 'coverage': {
       const targets = recipe.targets.filter((t) => !w.targets || (w.targets as string[]).includes(t.name)).map((t) => ({ name: t.name, backend: t.backend, precision: t.precision, ...(t.operators ? { operators: t.operators } : {}) }));
       return node({ ...rest, model: (w.onnx as string) ?? packOnnx, targets, onnx: undefined }, []);
     }
     case 'variants':
-      return node({ ...rest, onnx: undefined, model: (w.onnx as string) ?? packOnnx, contract: join(m?.contractDir ?? (w.contract as string), 'inference_config.json') });
+      return node({ ...rest, onnx: undefined, model: (w.onnx as string) ?? packOnnx, contract: m?.contractDir ?? w.contract });
     case 'equivalence': {
       return node({ ...rest, reference: (w.reference as string) ?? packOnnx, contract: m?.contractDir ?? w.contract, variants: variantPaths(w.variants, pack!) });
     }
@@ -101,15 +102,4 @@ export function packageStepCommand(uses: PackageStep, stepId: string, w0: With, 
 /** Variants name a pack file (`model:`, relative to the pack) or any file (`file:`, relative to the recipe). */
 function variantPaths(list: unknown, pack: string): With[] {
   return ((list as With[]) ?? []).map(({ file, ...v }) => ({ ...v, model: file ?? (isAbsolute(v.model as string) ? v.model : resolve(pack, String(v.model))) }));
-}
-
-/** The Python a recipe's Python steps run with (see steps/package/common.ts pythonBin). */
-function pythonForRecipe(): string {
-  if (process.env.PADDOCK_PYTHON) return process.env.PADDOCK_PYTHON;
-  try {
-    readFileSync('/usr/bin/python3');
-    return '/usr/bin/python3';
-  } catch {
-    return 'python3';
-  }
 }

@@ -105,7 +105,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
       loaded.recipe = parseRecipe(loaded.text, recipeFile, { gatesText: loaded.gatesText });
     }
     if (opts.packageOnly) {
-      const { restrictToPackage } = await import('./run-hosts.js');
+      const { restrictToPackage } = await import('./recipe-rewrite.js');
       let r: { text: string; gatesText?: string };
       try {
         r = restrictToPackage(loaded.text, loaded.gatesText, opts.packageOnly.target);

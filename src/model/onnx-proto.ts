@@ -230,17 +230,17 @@ export function decodeModel(bytes: Uint8Array, where = 'model'): OnnxModel {
   if (again.length !== bytes.length) {
     throw new OnnxFormatError(`${where}: the model uses ONNX fields paddock does not read (re-encoded ${again.length} of ${bytes.length} bytes); it is left unchanged`);
   }
-  for (const g of [model.graph]) {
-    g.node ??= [];
-    g.initializer ??= [];
-    g.input ??= [];
-    g.output ??= [];
-    g.valueInfo ??= [];
-    for (const n of g.node) {
-      n.input ??= [];
-      n.output ??= [];
-      n.attribute ??= [];
-    }
+  // Lists the graph's code walks: present even when empty (protobufjs leaves them out).
+  const g = model.graph;
+  g.node ??= [];
+  g.initializer ??= [];
+  g.input ??= [];
+  g.output ??= [];
+  g.valueInfo ??= [];
+  for (const n of g.node) {
+    n.input ??= [];
+    n.output ??= [];
+    n.attribute ??= [];
   }
   return model;
 }

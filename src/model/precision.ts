@@ -12,7 +12,7 @@
  *
  * The results are checked by loading them in onnxruntime (test/model/precision.test.ts).
  */
-import { AttrType, DataType, type OnnxModel, type OnnxNode, type OnnxTensor, makeNode, makeTensor, tensorDims, tensorFloats, toNumber } from './onnx-proto.js';
+import { DataType, type OnnxModel, type OnnxNode, type OnnxTensor, makeNode, makeTensor, tensorDims, tensorFloats, toNumber } from './onnx-proto.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -271,6 +271,5 @@ export function toQdq(model: OnnxModel, opts: QdqOptions): { model: OnnxModel; q
   const used = new Set(nodes.flatMap((n) => n.input));
   g.initializer = g.initializer.filter((t) => used.has(t.name!) || g.output.some((o) => o.name === t.name));
   g.valueInfo = [];
-  void AttrType;
   return { model: m, quantized };
 }

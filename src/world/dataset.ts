@@ -6,12 +6,13 @@
  * appears in every split so that slices can be compared.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
 import { renderFrame, type Frame } from './render.js';
 import type { ManifestRow } from '../schema/manifest.js';
+import { acquireDirLock, releaseDirLock } from '../store/file-lock.js';
 import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Conditions } from './scene.js';
 
 export const SPLITS = ['golden_train', 'golden_val', 'golden_test'] as const;
@@ -146,36 +147,13 @@ export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORL
 }
 
 /**
- * One builder at a time per world directory (two demos in two terminals): a lock file beside it
- * holding the builder's pid; a lock whose process is gone is taken over.
+ * One builder at a time per world directory (two demos in two terminals): a lock beside it
+ * (src/store/file-lock.ts) holding the builder's pid; a lock whose process is gone is taken over.
  */
 async function lockWorld(out: string): Promise<() => void> {
-  const lock = `${out.replace(/\/+$/, '')}.lock`;
-  mkdirSync(join(out, '..'), { recursive: true });
-  for (;;) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lock, { force: true });
-    } catch {
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(lock, 'utf8'));
-      } catch {
-        continue;
-      }
-      let alive = pid > 0;
-      try {
-        if (alive) process.kill(pid, 0);
-      } catch {
-        alive = false;
-      }
-      if (!alive) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  const me = { run: `pid-${process.pid}`, pid: process.pid };
+  await acquireDirLock(out, me);
+  return () => releaseDirLock(out, me.run);
 }
 
 async function render(out: string, config: WorldConfig, onProgress?: (done: number, total: number, what: string) => void): Promise<BuildResult> {

@@ -123,7 +123,8 @@ export async function stopDaemon(name: DaemonName): Promise<void> {
   await until(() => !pidAlive(pidFile), `dockerd ${name} to stop`, 30_000);
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback (the test servers bind to it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -3,23 +3,12 @@
  * free loopback port, data in a temporary directory), with one bucket. It checks AWS SigV4
  * signatures with its fixed credentials S3RVER / S3RVER.
  */
-import { createServer } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { join } from 'node:path';
 import { ROOT, waitFor } from './fixtures.js';
+import { freePort } from './docker-services.js';
 
 export const S3_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export interface S3Server {
   endpoint: string;

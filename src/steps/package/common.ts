@@ -3,12 +3,13 @@
  * reports/<step>.json, the pack step assembles export_report.json from them), the Python
  * interpreter, and small file helpers.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { writeAtomic } from '../../package/atomic.js';
 import { sha256FileSync } from '../../store/cas.js';
+import { acquireDirLock, releaseDirLock, type LockHolder } from '../../store/file-lock.js';
 
 /** The architecture a checkpoint is loaded into (runners/python/paddock_model.py). */
 export const Architecture = z.object({ file: z.string().min(1), class: z.string().min(1), kwargs: z.record(z.string(), z.unknown()).default({}) }).strict();
@@ -40,69 +41,52 @@ export function emitArtifact(path: string, role: string): { sha256: string; byte
   return d;
 }
 
-/** The Python that has PyTorch: $PADDOCK_PYTHON, else Debian's /usr/bin/python3, else python3 on PATH. */
-export function pythonBin(): string {
-  if (process.env.PADDOCK_PYTHON) return process.env.PADDOCK_PYTHON;
-  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-}
 
 export const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', level, message });
 
 /**
  * One run at a time writes a pack (two demos in two terminals write the same
- * build/packs/<task>/<version>): `<pack>.lock` holds the run id and the pid of the paddock process
- * that runs it. A package step of the same run goes on; of another run, waits while that paddock
- * lives, saying so; a lock whose process is gone is taken over. The `sign` step, the last writer,
- * releases it; otherwise it goes stale with its paddock process.
+ * build/packs/<task>/<version>): `<pack>.lock` (src/store/file-lock.ts) holds the run id and the
+ * pid of the paddock process that runs it. A package step of the same run goes on; of another
+ * run, waits while that paddock lives, saying so; a lock whose process is gone is taken over.
+ * The `sign` step, the last writer, releases it; otherwise it goes stale with its paddock process.
  */
+function packHolder(): LockHolder {
+  return process.env.PADDOCK_RUN_ID ? { run: process.env.PADDOCK_RUN_ID, pid: process.ppid } : { run: `pid-${process.pid}`, pid: process.pid };
+}
+
 export async function holdPack(pack: string, onWait: (line: string) => void = (l) => log(l, 'warn')): Promise<void> {
-  const run = process.env.PADDOCK_RUN_ID ?? `pid-${process.pid}`;
-  const owner = process.env.PADDOCK_RUN_ID ? process.ppid : process.pid;
-  const lock = `${pack.replace(/\/+$/, '')}.lock`;
-  mkdirSync(dirname(lock), { recursive: true });
-  let said = false;
-  for (;;) {
-    try {
-      writeFileSync(lock, JSON.stringify({ run, pid: owner }), { flag: 'wx' });
-      return;
-    } catch {
-      let held: { run?: string; pid?: number } = {};
-      try {
-        held = JSON.parse(readFileSync(lock, 'utf8'));
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (held.run === run) return;
-      let alive = (held.pid ?? 0) > 0;
-      try {
-        if (alive) process.kill(held.pid!, 0);
-      } catch {
-        alive = false;
-      }
-      if (!alive) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (!said) onWait(`waiting: run ${held.run} (paddock pid ${held.pid}) is writing ${pack}`);
-      said = true;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  await acquireDirLock(pack, packHolder(), { pollMs: 500, onWait: (held) => onWait(`waiting: run ${held.run} (paddock pid ${held.pid}) is writing ${pack}`) });
 }
 
 /** Releases the pack's lock if this run holds it. */
 export function releasePack(pack: string): void {
-  const lock = `${pack.replace(/\/+$/, '')}.lock`;
-  try {
-    const held = JSON.parse(readFileSync(lock, 'utf8')) as { run?: string };
-    if (held.run === (process.env.PADDOCK_RUN_ID ?? `pid-${process.pid}`)) rmSync(lock, { force: true });
-  } catch {
-    // no lock
-  }
+  releaseDirLock(pack, packHolder().run);
 }
 
 /** The local Docker engine's unix socket: the one given, else $DOCKER_HOST's, else /var/run/docker.sock. */
 export function localDockerSocket(given?: string): string {
   return given ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+}
+
+/**
+ * The local Docker engine (dockerode on `localDockerSocket(given)`), or why there is none: the
+ * stage, sbom and contract-smoke steps look images up there and say so when they cannot.
+ */
+export async function localDocker(given?: string): Promise<{ socket: string; docker?: import('dockerode'); why?: string }> {
+  const socket = localDockerSocket(given);
+  if (!existsSync(socket)) return { socket, why: `no Docker engine at ${socket}` };
+  const Docker = (await import('dockerode')).default;
+  return { socket, docker: new Docker({ socketPath: socket }) };
+}
+
+/** An image on that engine by reference: its id and repo digests, or whether it is missing and why. */
+export async function findImage(docker: import('dockerode'), socket: string, ref: string): Promise<{ id: string; repoDigests: string[] } | { missing: boolean; why: string }> {
+  try {
+    const info = await docker.getImage(ref).inspect();
+    return { id: info.Id, repoDigests: info.RepoDigests ?? [] };
+  } catch (err) {
+    const missing = (err as { statusCode?: number }).statusCode === 404;
+    return { missing, why: missing ? `image ${ref} is not on the Docker host at ${socket}` : `Docker at ${socket}: ${(err as Error).message}` };
+  }
 }

@@ -11,7 +11,7 @@ import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { checkInferResponse, inferRequest, kserveInfer, waitReady } from '../../package/kserve.js';
-import { log, writeReport, holdPack, localDockerSocket } from './common.js';
+import { log, writeReport, holdPack, localDocker, findImage } from './common.js';
 
 export const ContractSmokeParams = z
   .object({
@@ -64,16 +64,10 @@ export async function runContractSmoke(p: Params): Promise<number> {
   if (!existsSync(p.frame)) throw new Error(`frame ${p.frame}: no such file`);
   if (p.url) return check(p, p.url);
   if (!p.image) return skipped(p, 'the recipe names no Triton image (contract-smoke.with.image)');
-  const socket = localDockerSocket(p.docker_socket);
-  if (!existsSync(socket)) return skipped(p, `no Docker engine at ${socket}`);
-  const Docker = (await import('dockerode')).default;
-  const docker = new Docker({ socketPath: socket });
-  try {
-    await docker.getImage(p.image).inspect();
-  } catch (err) {
-    const code = (err as { statusCode?: number }).statusCode;
-    return skipped(p, code === 404 ? `image ${p.image} is not on the Docker host at ${socket}` : `Docker at ${socket}: ${(err as Error).message}`);
-  }
+  const { socket, docker, why } = await localDocker(p.docker_socket);
+  if (!docker) return skipped(p, why!);
+  const found = await findImage(docker, socket, p.image);
+  if (!('id' in found)) return skipped(p, found.why);
   const container = await docker.createContainer({
     Image: p.image,
     Cmd: ['tritonserver', '--model-repository=/models', '--exit-on-error=true'],

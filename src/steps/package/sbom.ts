@@ -13,7 +13,7 @@ import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
 import { buildSbom, npmComponents, type SbomModel } from '../../package/sbom.js';
 import { packFiles } from '../../package/signing.js';
 import { sha256FileSync } from '../../store/cas.js';
-import { emitArtifact, log, readReports, writeReport, holdPack, localDockerSocket } from './common.js';
+import { emitArtifact, log, readReports, writeReport, holdPack, localDocker, findImage } from './common.js';
 
 export const SbomParams = z
   .object({
@@ -48,22 +48,18 @@ export interface ScanStatus {
 }
 
 async function runScans(p: Params): Promise<ScanStatus[]> {
-  const socket = localDockerSocket(p.docker_socket);
   const tools = [
     { tool: 'syft', image: p.syft_image, cmd: ['dir:/pack', '-o', 'cyclonedx-json'], out: 'scans/syft.cdx.json' },
     { tool: 'trivy', image: p.trivy_image, cmd: ['fs', '--format', 'json', '--skip-db-update', '/pack'], out: 'scans/trivy.json' },
   ];
   if (!p.scans) return tools.map((t) => ({ tool: t.tool, image: t.image, status: 'not-run' as const, reason: 'scans: false in the recipe' }));
-  if (!existsSync(socket)) return tools.map((t) => ({ tool: t.tool, image: t.image, status: 'not-run' as const, reason: `no Docker engine at ${socket}` }));
-  const Docker = (await import('dockerode')).default;
-  const docker = new Docker({ socketPath: socket });
+  const { socket, docker, why } = await localDocker(p.docker_socket);
+  if (!docker) return tools.map((t) => ({ tool: t.tool, image: t.image, status: 'not-run' as const, reason: why }));
   const out: ScanStatus[] = [];
   for (const t of tools) {
-    try {
-      await docker.getImage(t.image).inspect();
-    } catch (err) {
-      const code = (err as { statusCode?: number }).statusCode;
-      out.push({ tool: t.tool, image: t.image, status: 'not-run', reason: code === 404 ? `image ${t.image} is not on the Docker host at ${socket} (paddock pulls nothing; load it there)` : `Docker at ${socket}: ${(err as Error).message}` });
+    const found = await findImage(docker, socket, t.image);
+    if (!('id' in found)) {
+      out.push({ tool: t.tool, image: t.image, status: 'not-run', reason: found.missing ? `${found.why} (paddock pulls nothing; load it there)` : found.why });
       continue;
     }
     const chunks: Buffer[] = [];

@@ -3,7 +3,7 @@
  * step, thresholds, verdicts, benchmarks, and every file of the pack with its sha256), signed
  * with ECDSA P-256: export_report.json.sig, export_report.sigstore.json and cosign.pub.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { writeAtomic } from '../../package/atomic.js';

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { sha256FileSync } from '../../store/cas.js';
 import { packageRoot } from '../../cli/package-root.js';
-import { Architecture, log, pythonBin, writeReport, holdPack, localDockerSocket } from './common.js';
+import { pythonBin } from '../../package/python.js';
+import { Architecture, log, writeReport, holdPack, localDocker, findImage } from './common.js';
 
 export const StageParams = z
   .object({
@@ -34,18 +35,13 @@ const PY_VERSIONS = 'import json, sys\nout = {"python": sys.version.split()[0]}\
 /** Each image reference with its id and repo digests on the engine, or why it could not be resolved. */
 async function resolveImages(refs: string[], socketParam?: string): Promise<{ ref: string; id?: string; repo_digests?: string[]; error?: string }[]> {
   if (!refs.length) return [];
-  const socket = localDockerSocket(socketParam);
-  if (!existsSync(socket)) return refs.map((ref) => ({ ref, error: `not resolved: no Docker engine at ${socket}` }));
-  const Docker = (await import('dockerode')).default;
-  const docker = new Docker({ socketPath: socket });
+  const { socket, docker, why } = await localDocker(socketParam);
+  if (!docker) return refs.map((ref) => ({ ref, error: `not resolved: ${why}` }));
   return Promise.all(
     refs.map(async (ref) => {
-      try {
-        const info = await docker.getImage(ref).inspect();
-        return { ref, id: info.Id, repo_digests: info.RepoDigests ?? [] };
-      } catch (err) {
-        return { ref, error: `not resolved on ${socket}: ${(err as { statusCode?: number }).statusCode === 404 ? 'no such image' : (err as Error).message}` };
-      }
+      const r = await findImage(docker, socket, ref);
+      if ('id' in r) return { ref, id: r.id, repo_digests: r.repoDigests };
+      return { ref, error: `not resolved on ${socket}: ${r.missing ? 'no such image' : r.why}` };
     }),
   );
 }

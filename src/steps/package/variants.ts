@@ -26,7 +26,7 @@ export const VariantsParams = z
   .object({
     pack: z.string().min(1),
     model: z.string().min(1),
-    /** The model directory's inference_config.json (input size and normalisation). */
+    /** The directory holding inference_config.json (input size and normalisation). */
     contract: z.string().min(1),
     threads: z.number().int().min(0).max(64).default(2),
     fp16: z.union([z.literal(false), z.object({ keep_ops: z.array(z.string()).default([]), keep_nodes: z.array(z.string()).default([]) }).strict()]).default({ keep_ops: [], keep_nodes: [] }),
@@ -93,7 +93,7 @@ export async function runVariants(p: Params): Promise<number> {
 }
 
 async function int8(ort: Ort, fp32: OnnxModel, p: Params, q: Exclude<Params['int8'], false>) {
-  const contract = loadContract(join(p.contract, '..'));
+  const contract = loadContract(p.contract);
   const slices = loadSlices(q.slices);
   const unknown = q.balance.filter((id) => !slices.some((s) => s.id === id));
   if (unknown.length) throw new Error(`int8.balance: no slice ${unknown.map((u) => `"${u}"`).join(', ')} in ${q.slices}`);
