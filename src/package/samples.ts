@@ -20,12 +20,24 @@ export interface SampleFrame {
 /** Reads a manifest with its COCO ground truth beside it (`<split>.coco.json`) for object classes. */
 export function loadFrames(manifest: string): SampleFrame[] {
   const root = dirname(dirname(manifest));
-  const rows = readFileSync(manifest, 'utf8')
+  let text: string;
+  try {
+    text = readFileSync(manifest, 'utf8');
+  } catch (err) {
+    throw new Error(`${manifest}: cannot read the manifest: ${(err as Error).message}`);
+  }
+  const rows = text
     .split('\n')
     .map((l, i) => [l, i] as const)
     .filter(([l]) => l.trim())
     .map(([l, i]) => {
-      const parsed = ManifestRow.safeParse(JSON.parse(l));
+      let json: unknown;
+      try {
+        json = JSON.parse(l);
+      } catch (err) {
+        throw new Error(`${manifest}:${i + 1}: invalid JSON (${(err as Error).message})`);
+      }
+      const parsed = ManifestRow.safeParse(json);
       if (!parsed.success) throw new Error(`${manifest}:${i + 1}: not a manifest row: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
       return parsed.data;
     });

@@ -51,3 +51,22 @@ describe('task-level equivalence', () => {
     expect(judge(outputs, task, { iou_drift: 0.005 }).verdict).toBe('pass');
   });
 });
+
+describe('the equivalence and calibration frames', () => {
+  it('a manifest that cannot be read, or a bad row, is an error naming the file and line', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { loadFrames } = await import('../../src/package/samples.js');
+    const { tempDir } = await import('../helpers/fixtures.js');
+    const t = tempDir();
+    try {
+      expect(() => loadFrames(join(t.dir, 'none.jsonl'))).toThrow(`${join(t.dir, 'none.jsonl')}: cannot read the manifest`);
+      writeFileSync(join(t.dir, 'm.jsonl'), '\n{not json\n');
+      expect(() => loadFrames(join(t.dir, 'm.jsonl'))).toThrow(`${join(t.dir, 'm.jsonl')}:2: invalid JSON`);
+      writeFileSync(join(t.dir, 'm.jsonl'), '{"frame_id": "x"}\n');
+      expect(() => loadFrames(join(t.dir, 'm.jsonl'))).toThrow(`${join(t.dir, 'm.jsonl')}:1: not a manifest row`);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
