@@ -21,7 +21,7 @@ import { createLocalRunner } from '../runners/local.js';
 import { HostPool, type PoolHost } from '../runners/host-pool.js';
 import { RunStore } from '../src/store/run-store.js';
 import { JobQueue } from '../src/store/job-queue.js';
-import type { Runner, StepSpec } from '../runners/types.js';
+import type { Runner, StepSpec } from '../src/pipeline/runner.js';
 import { median, writeResults } from './common.js';
 
 const stop = await startServices();

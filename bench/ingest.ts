@@ -5,9 +5,9 @@
  * Baseline in the same run: JSON.parse alone on the same lines (the floor any parser pays).
  */
 import { EventLineParser } from '../src/schema/event-lines.js';
-import { initialLiveState, reduceLive, type LiveState } from '../src/pipeline/live-state.js';
+import { initialLiveState, reduceLive, type LiveState } from '../src/live/live-state.js';
 import { quantile } from '../src/metrics/latency-histogram.js';
-import { mulberry32 } from '../src/steps/package/bench.js';
+import { seededRandom as mulberry32 } from '../src/files/prng.js';
 import { median, writeResults } from './common.js';
 
 function makeStream(batch: number, totalSamples: number): Buffer {

@@ -14,8 +14,8 @@ import { ROOT, median, writeResults } from './common.js';
 import { decodeModel, encodeModel } from '../src/model/onnx-proto.js';
 import { loadContract } from '../src/model/infer.js';
 import { decodeCenterNet } from '../src/model/decode.js';
-import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames } from '../src/package/samples.js';
-import { addTaskErrors, addTensorErrors, newTaskStats, newTensorStats } from '../src/package/equivalence.js';
+import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames } from '../src/pack/samples.js';
+import { addTaskErrors, addTensorErrors, newTaskStats, newTensorStats } from '../src/pack/equivalence.js';
 import { calibrationTensors, toQdq, withOutputs } from '../src/model/precision.js';
 import { newRange, observeHistogram, observeRange } from '../src/metrics/int8-calibration.js';
 

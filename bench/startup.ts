@@ -23,7 +23,7 @@ const eagerDir = join(ROOT, 'build', 'eager');
 mkdirSync(eagerDir, { recursive: true });
 writeFileSync(
   join(eagerDir, 'entry.ts'),
-  `import '../../src/cli/run-command.js';\nimport '../../src/cli/show.js';\nimport '../../views/start.js';\nimport '../../bin/paddock.js';\n`,
+  `import '../../cli/run-command.js';\nimport '../../cli/show.js';\nimport '../../views/start.js';\nimport '../../bin/paddock.js';\n`,
 );
 await build({
   absWorkingDir: ROOT,

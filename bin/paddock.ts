@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'verify': {
       if (rest.length !== 1) fail('verify needs one pack directory: paddock verify <pack-dir>');
-      const { verifyCommand } = await import('../src/cli/verify.js');
+      const { verifyCommand } = await import('../cli/verify.js');
       return verifyCommand(rest[0], { key: values.key, json: Boolean(values.json) });
     }
     case 'package':
@@ -149,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.target !== undefined && command !== 'package') fail('--target goes with paddock package');
       if (command === 'resume' && !arg) fail('resume needs a run id: paddock resume <run-id> (paddock runs lists them)');
       if (rest.length > (command === 'demo' ? 0 : 1)) fail(`unexpected argument "${rest[command === 'demo' ? 0 : 1]}"`);
-      const { runCommand } = await import('../src/cli/run-command.js');
+      const { runCommand } = await import('../cli/run-command.js');
       const { RecipeError } = await import('../src/schema/recipe-load.js');
       const { LineageError } = await import('../src/pipeline/lineage.js');
       const { PlanError } = await import('../src/pipeline/plan.js');
@@ -157,9 +157,9 @@ async function main(argv: string[]): Promise<number> {
         if (command === 'resume') return await runCommand({ ...common, resumeId: arg });
         let recipePath = arg;
         if (command === 'demo') {
-          const { packageRoot } = await import('../src/cli/package-root.js');
+          const { installRoot } = await import('../src/files/install-root.js');
           const { join } = await import('node:path');
-          recipePath = join(packageRoot(), 'fixtures', 'demo', 'paddock.yaml');
+          recipePath = join(installRoot(), 'fixtures', 'demo', 'paddock.yaml');
         }
         return await runCommand({ ...common, recipePath, ...(command === 'package' ? { packageOnly: { target: values.target } } : {}) });
       } catch (err) {
@@ -177,12 +177,12 @@ async function main(argv: string[]): Promise<number> {
         limit = Number(values.limit);
         if (!Number.isInteger(limit) || limit < 1) fail(`--limit must be a positive integer, not "${values.limit}"`);
       }
-      const { listRuns } = await import('../src/cli/show.js');
+      const { listRuns } = await import('../cli/show.js');
       return listRuns(home, { json: common.json, limit });
     }
     case 'show': {
       if (!rest[0]) fail('show needs a run id: paddock show <run-id>');
-      const { showRun } = await import('../src/cli/show.js');
+      const { showRun } = await import('../cli/show.js');
       return showRun(home, rest[0], { json: common.json });
     }
     case 'infer': {
@@ -192,35 +192,35 @@ async function main(argv: string[]): Promise<number> {
         limit = Number(values.limit);
         if (!Number.isInteger(limit) || limit < 1) fail(`--limit must be a positive integer, not "${values.limit}"`);
       }
-      const { inferCommand } = await import('../src/cli/infer.js');
+      const { inferCommand } = await import('../cli/infer.js');
       return inferCommand({ model: values.model, manifest: values.manifest, out: values.out, json: common.json, limit });
     }
     case 'world': {
       if (rest[0] !== 'build') fail('world needs a command: paddock world build [--out DIR]');
-      const { worldBuild } = await import('../src/cli/world-build.js');
+      const { worldBuild } = await import('../cli/world-build.js');
       return worldBuild({ out: values.out, tiny: Boolean(values.tiny), json: common.json });
     }
     case 'eval': {
       if (rest[0] !== 'coco') fail(`eval needs a kind: paddock eval coco --gt <gt.json> --dt <results.json>${rest[0] ? ` (not "${rest[0]}")` : ''}`);
       if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
       if (!values.gt || !values.dt) fail('eval coco needs --gt <gt.json> and --dt <results.json>');
-      const { evalCoco } = await import('../src/cli/eval-coco.js');
+      const { evalCoco } = await import('../cli/eval-coco.js');
       return evalCoco({ gt: values.gt, dt: values.dt, json: common.json });
     }
     case 'ui': {
       if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
-      const { uiCommand } = await import('../src/cli/ui.js');
+      const { uiCommand } = await import('../cli/ui.js');
       return uiCommand({ home, runId: rest[0] });
     }
     case 'hosts': {
       if (rest.length) fail(`unexpected argument "${rest[0]}"`);
-      const { hostsCommand } = await import('../src/cli/hosts.js');
+      const { hostsCommand } = await import('../cli/hosts.js');
       return hostsCommand({ hostsFile: values.hosts, json: common.json });
     }
     case 'images': {
       if (rest[0] !== 'build') fail('images needs a command: paddock images build [--host NAME]');
       if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
-      const { imagesBuildCommand } = await import('../src/cli/hosts.js');
+      const { imagesBuildCommand } = await import('../cli/hosts.js');
       return imagesBuildCommand({ hostsFile: values.hosts, host: values.host });
     }
     default:

@@ -10,8 +10,8 @@ import { dirname, join, posix, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import tar from 'tar-stream';
-import type { CopySpec } from './types.js';
-import { sha256FileSync } from '../src/store/cas.js';
+import type { CopySpec } from '../src/pipeline/runner.js';
+import { sha256FileSync } from '../src/files/digest.js';
 
 export class CopyError extends Error {}
 

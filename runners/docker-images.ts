@@ -20,7 +20,7 @@ import { join, relative, sep, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type Docker from 'dockerode';
-import { packageRoot } from '../src/cli/package-root.js';
+import { installRoot } from '../src/files/install-root.js';
 
 export const BUSYBOX = '/bin/busybox';
 
@@ -48,7 +48,7 @@ function sharedLibraries(bins: string[]): ImageFile[] {
       const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
       if (!m) continue;
       const path = m[1];
-      if (path.startsWith(packageRoot())) continue; // our own (libonnxruntime), copied with its package
+      if (path.startsWith(installRoot())) continue; // our own (libonnxruntime), copied with its package
       const real = realpathSync(path);
       out.set(real, fileEntry(real.slice(1), real));
       if (real !== path) out.set(path, { name: path.slice(1), mode: 0o777, link: real });
@@ -88,7 +88,7 @@ export function baseFiles(): ImageFile[] {
 
 /** What the step image adds: Node, its libraries, dist/, onnxruntime-node (this platform only). */
 export function stepFiles(): ImageFile[] {
-  const root = packageRoot();
+  const root = installRoot();
   const dist = join(root, 'dist');
   if (!existsSync(join(dist, 'step.js'))) throw new Error(`${dist}/step.js is missing: run "npm run build" first`);
   const ort = join(root, 'node_modules', 'onnxruntime-node');
@@ -187,7 +187,7 @@ export async function buildStepImage(docker: Docker, onLog: (line: string) => vo
   if (info.Architecture && info.Architecture !== mine) {
     throw new Error(`the host is ${info.Architecture} and this machine ${mine}: the step image carries this machine's Node binary; build it on a ${info.Architecture} machine`);
   }
-  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (JSON.parse(readFileSync(join(installRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   const base = baseFiles();
   const baseRef = `paddock-base:busybox-${digestOf(base, 'base')}`;
   if (!(await hasImage(docker, baseRef))) {
@@ -225,7 +225,7 @@ export async function buildStepImage(docker: Docker, onLog: (line: string) => vo
 
 /** The step image's moving tag for this version of paddock. */
 export function stepImageRef(): string {
-  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (JSON.parse(readFileSync(join(installRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   return `paddock-step:${version}`;
 }
 

@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { posix } from 'node:path';
 import type Docker from 'dockerode';
 import type { Event } from '../src/schema/events.js';
-import type { Runner, StepResult, StepSpec, RunnerContext, CopySpec } from './types.js';
+import type { Runner, StepResult, StepSpec, RunnerContext, CopySpec } from '../src/pipeline/runner.js';
 import { StepOutputDecoder } from './local.js';
 import { packInputs, unpackOutput, CopyError, type CopiedFile } from './docker-archive.js';
 import { isConnectionError, type DockerConnection } from './docker-client.js';

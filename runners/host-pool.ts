@@ -16,7 +16,7 @@
  */
 import type { Event } from '../src/schema/events.js';
 import type { JobQueue, JobRow, JobState } from '../src/store/job-queue.js';
-import type { Runner, StepResult, StepSpec } from './types.js';
+import type { Runner, StepResult, StepSpec } from '../src/pipeline/runner.js';
 
 export interface PoolHost {
   name: string;

@@ -4,7 +4,7 @@
  * and so that it does not disturb the workbench (or the other way round).
  */
 import type { Event } from '../src/schema/events.js';
-import type { Runner, StepResult, StepSpec } from './types.js';
+import type { Runner, StepResult, StepSpec } from '../src/pipeline/runner.js';
 
 export function createInProcessRunner(): Runner {
   return {

@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import { LineSplitter, EventLineParser } from '../src/schema/event-lines.js';
 import type { Event } from '../src/schema/events.js';
-import type { Runner, StepResult, StepSpec } from './types.js';
+import type { Runner, StepResult, StepSpec } from '../src/pipeline/runner.js';
 import { signalTree } from './process-tree.js';
 
 /** stderr lines longer than this are cut (they are logs, not protocol). */

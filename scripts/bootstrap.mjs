@@ -101,7 +101,7 @@ function newestMtime(dir) {
 
 function ensureBuilt(force) {
   const out = join(root, 'dist', 'paddock.js');
-  const sources = Math.max(...['bin', 'src', 'runners', 'views'].map((d) => newestMtime(join(root, d))), statSync(join(root, 'package-lock.json')).mtimeMs);
+  const sources = Math.max(...['bin', 'cli', 'src', 'runners', 'views'].map((d) => newestMtime(join(root, d))), statSync(join(root, 'package-lock.json')).mtimeMs);
   if (!force && existsSync(out) && statSync(out).mtimeMs >= sources) return;
   say('building dist/ (esbuild)');
   if (run(process.execPath, [join(root, 'scripts', 'build.mjs')]) !== 0) die('build failed');

@@ -4,7 +4,8 @@
  */
 import asciichart from 'asciichart';
 import { quantile, toLinearBins, type LatencyHistogram } from '../src/metrics/latency-histogram.js';
-import type { PercentilePoint } from '../src/pipeline/live-state.js';
+import type { PercentilePoint } from '../src/live/live-state.js';
+import { formatMs } from '../src/files/format.js';
 
 export interface Glyphs {
   bars: readonly string[];
@@ -21,11 +22,6 @@ export const ASCII_GLYPHS: Glyphs = {
   bars: [' ', '.', '.', ':', ':', '|', '|', '#', '#'],
   chart: ['+', '|', '-', '-', '-', '\\', '/', '\\', '/', '|'],
 };
-
-function fmtMs(x: number): string {
-  if (!Number.isFinite(x)) return '-';
-  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-}
 
 /**
  * A histogram of `height` rows of bars and one axis row, `width` columns.
@@ -54,8 +50,8 @@ export function plotHistogram(h: LatencyHistogram, opts: { width: number; height
     }
     rows.push(line);
   }
-  const left = `${fmtMs(h.min)}ms`;
-  const right = `${fmtMs(hi)}ms`;
+  const left = `${formatMs(h.min)}ms`;
+  const right = `${formatMs(hi)}ms`;
   const gap = Math.max(1, width - left.length - right.length);
   rows.push(`${left}${' '.repeat(gap)}${right}`.slice(0, width));
   return rows;
@@ -80,7 +76,7 @@ export function plotPercentiles(series: readonly PercentilePoint[], opts: { widt
     height: height - 1,
     offset: 1,
     padding: ' '.repeat(labelWidth - 1),
-    format: (x: number) => fmtMs(x).padStart(labelWidth - 1),
+    format: (x: number) => formatMs(x).padStart(labelWidth - 1),
     symbols: [...(opts.glyphs ?? UNICODE_GLYPHS).chart],
     colors: opts.colors ? [asciichart.red, asciichart.green] : undefined,
   });

@@ -4,14 +4,11 @@
  */
 import React from 'react';
 import { Box, Text } from 'ink';
-import type { LiveState, TargetLatency } from '../src/pipeline/live-state.js';
+import type { LiveState, TargetLatency } from '../src/live/live-state.js';
 import { quantile } from '../src/metrics/latency-histogram.js';
 import { clip, type Theme } from './theme.js';
 import { plotHistogram, plotPercentiles } from './charts.js';
-
-function fmt(x: number): string {
-  return !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-}
+import { formatMs } from '../src/files/format.js';
 
 export interface LatencyPaneProps {
   latency?: TargetLatency;
@@ -25,7 +22,7 @@ export interface LatencyPaneProps {
 export function LatencyPane({ latency, targets, width, rows, theme, frozen }: LatencyPaneProps) {
   const h = latency?.total;
   const title = latency
-    ? `LATENCY ${latency.target}  p50 ${fmt(quantile(h!, 0.5))}  p95 ${fmt(quantile(h!, 0.95))}  p99 ${fmt(quantile(h!, 0.99))} ms  n=${h!.count}`
+    ? `LATENCY ${latency.target}  p50 ${formatMs(quantile(h!, 0.5))}  p95 ${formatMs(quantile(h!, 0.95))}  p99 ${formatMs(quantile(h!, 0.99))} ms  n=${h!.count}`
     : 'LATENCY  no samples yet';
   const more = targets.length > 1 ? `  [${targets.indexOf(latency?.target ?? '') + 1}/${targets.length} Tab]` : '';
   const histWidth = Math.max(10, Math.floor((width - 2) * 0.45));

@@ -6,11 +6,11 @@
  */
 import React, { memo } from 'react';
 import { Box, Text } from 'ink';
-import type { LiveState, LiveStep } from '../src/pipeline/live-state.js';
+import type { LiveState, LiveStep } from '../src/live/live-state.js';
 import type { RunRow, StepRow, VerdictRow, ApprovalRow } from '../src/store/run-store.js';
-import type { FailureItem, GateRule, PlanRow } from '../src/store/run-reader.js';
+import type { FailureItem, GateRule, PlanRow } from '../src/live/run-reader.js';
 import type { GateRequest } from '../src/pipeline/gate-broker.js';
-import { formatDuration } from '../src/cli/show.js';
+import { formatDuration } from '../src/files/format.js';
 import { clip, type Theme } from './theme.js';
 import { LatencyPane, type SliceRow } from './panes.js';
 import { helpLines, type Screen } from './keymap.js';

@@ -4,14 +4,14 @@
  */
 import React from 'react';
 import { render } from 'ink';
-import { createLiveStore } from '../src/store/live-store.js';
-import { initialLiveState, withPlannedSteps, type LiveStep } from '../src/pipeline/live-state.js';
+import { createLiveStore } from '../src/live/live-store.js';
+import { initialLiveState, withPlannedSteps, type LiveStep } from '../src/live/live-state.js';
 import type { Plan } from '../src/pipeline/plan.js';
 import type { PaddockEvent } from '../src/schema/events.js';
 import type { GateBroker } from '../src/pipeline/gate-broker.js';
 import type { StepRow } from '../src/store/run-store.js';
 import type { RunStore } from '../src/store/run-store.js';
-import { RunReader } from '../src/store/run-reader.js';
+import { RunReader } from '../src/live/run-reader.js';
 import { Workbench } from './workbench.js';
 import { detectTheme } from './theme.js';
 import { detectColorDepth } from './frame-cells.js';

@@ -8,11 +8,11 @@
 import React, { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { readFileSync } from 'node:fs';
 import { Box, Text, useApp, useInput } from 'ink';
-import type { LiveStore } from '../src/store/live-store.js';
+import type { LiveStore } from '../src/live/live-store.js';
 import type { GateBroker, GateRequest } from '../src/pipeline/gate-broker.js';
-import type { LiveState } from '../src/pipeline/live-state.js';
-import type { RunReader, FailureItem } from '../src/store/run-reader.js';
-import { formatDuration } from '../src/cli/show.js';
+import type { LiveState } from '../src/live/live-state.js';
+import type { RunReader, FailureItem } from '../src/live/run-reader.js';
+import { formatDuration } from '../src/files/format.js';
 import { clip, type Theme } from './theme.js';
 import { lookup, footerHints, SCREENS, TEXT_MODES, type InputMode, type Screen, type Action } from './keymap.js';
 import { selectSliceRows } from './panes.js';

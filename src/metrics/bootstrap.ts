@@ -11,23 +11,12 @@
  * except that equal-scored detections of one image are ranked copy by copy (a, a', b, b') where
  * such a data set would rank them image by image (a, b, a', b').
  */
+import { seededRandom } from '../files/prng.js';
 import { IOU_THRESHOLDS, RECALL_THRESHOLDS, type CocoEvalResult, type CocoGtIndex, type CocoDtIndex } from './coco.js';
 
 const T = IOU_THRESHOLDS.length;
 const R = RECALL_THRESHOLDS.length;
 const EPS = 2.220446049250313e-16;
-
-/** A seeded PRNG for replicates (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Draws `clusters` clusters with replacement; returns how often each was drawn. */
 export function drawClusters(clusters: number, rand: () => number): Uint16Array {

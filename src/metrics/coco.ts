@@ -11,8 +11,9 @@
  * order for every area range, maxDets and threshold.
  */
 
-export const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
-export type StatName = (typeof STAT_NAMES)[number];
+import { STAT_NAMES, type StatName } from '../schema/coco-stats.js';
+
+export { STAT_NAMES, type StatName };
 
 /** np.linspace(start, stop, num): element i is i*step + start, the last one set to stop. */
 export function linspace(start: number, stop: number, num: number): Float64Array {

@@ -16,7 +16,7 @@ import type { InferenceContract } from '../schema/inference-contract.js';
 import type { Letterbox } from './decode.js';
 import { decodePngRgb, type RgbImage } from './png.js';
 import { preprocessInto } from './preprocess.js';
-import { packageRoot } from '../cli/package-root.js';
+import { installRoot } from '../files/install-root.js';
 
 export class FrameReadError extends Error {}
 
@@ -83,7 +83,7 @@ type Reply = { slot: number; buffer: ArrayBuffer; boxes: Letterbox[]; ms: number
 export function createFrameReader(contract: InferenceContract, batch: number, slots = 2): FrameReader {
   const { width: W, height: H } = contract.input.resize;
   const floats = batch * 3 * W * H;
-  const script = join(packageRoot(), 'dist', 'frame-reader.js');
+  const script = join(installRoot(), 'dist', 'frame-reader.js');
   const useWorker = process.env.PADDOCK_FRAME_READER !== 'thread' && existsSync(script);
   const inputs = Array.from({ length: slots }, () => new Float32Array(floats));
   let busy = 0;

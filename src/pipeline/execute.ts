@@ -13,8 +13,8 @@ import { existsSync } from 'node:fs';
 import type { Event, PaddockEvent } from '../schema/events.js';
 import type { Plan, PlanNode } from './plan.js';
 import type { RunStore } from '../store/run-store.js';
-import { sha256FileSync } from '../store/cas.js';
-import type { Runner, StepSpec, ContainerSpec } from '../../runners/types.js';
+import { sha256FileSync } from '../files/digest.js';
+import type { Runner, StepSpec, ContainerSpec } from './runner.js';
 import { decideGate, type GateAnswer, type GateDecision } from './gates.js';
 
 /** How a built-in step (`uses:`) becomes a command, and which files it reads. */

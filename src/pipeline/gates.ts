@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Gate } from '../schema/recipe.js';
+import { formatMeasure } from '../files/format.js';
 
 export interface GateMetric {
   name: string;
@@ -38,10 +39,6 @@ const OPS: Record<Gate['op'], (a: number, b: number) => boolean> = {
   '>=': (a, b) => a >= b,
 };
 
-function fmt(x: number): string {
-  return Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3);
-}
-
 /** The last value of a metric for a target (undefined: any) and a slice (undefined: the overall value). */
 function find(metrics: readonly GateMetric[], name: string, target: string | undefined, slice: string | undefined): GateMetric | undefined {
   for (let i = metrics.length - 1; i >= 0; i--) {
@@ -68,15 +65,15 @@ function checkOne(gate: Gate, metrics: readonly GateMetric[], slice: string | un
   const m = find(metrics, gate.metric, gate.target, slice);
   if (!m) return { slice, insufficient: true, line: `${label}: not measured in this run (insufficient data)` };
   let compared = m.value;
-  let what = `= ${fmt(m.value)}`;
+  let what = `= ${formatMeasure(m.value)}`;
   if (gate.decide_on !== 'point') {
     const bound = gate.decide_on === 'lower' ? m.ci_lo : m.ci_hi;
-    if (bound === null || bound === undefined) return { slice, insufficient: true, line: `${label} = ${fmt(m.value)} has no confidence interval to decide on (insufficient data)` };
+    if (bound === null || bound === undefined) return { slice, insufficient: true, line: `${label} = ${formatMeasure(m.value)} has no confidence interval to decide on (insufficient data)` };
     compared = bound;
-    what = `= ${fmt(m.value)}, ${gate.decide_on} 95% bound ${fmt(bound)}`;
+    what = `= ${formatMeasure(m.value)}, ${gate.decide_on} 95% bound ${formatMeasure(bound)}`;
   }
   if (gate.margin !== undefined && m.ci_lo !== null && m.ci_lo !== undefined && m.ci_hi !== null && m.ci_hi !== undefined && (m.ci_hi - m.ci_lo) / 2 > gate.margin) {
-    return { slice, insufficient: true, value: m.value, line: `${label} ${what}: insufficient data (interval +-${fmt((m.ci_hi - m.ci_lo) / 2)} is wider than the margin ${fmt(gate.margin)})` };
+    return { slice, insufficient: true, value: m.value, line: `${label} ${what}: insufficient data (interval +-${formatMeasure((m.ci_hi - m.ci_lo) / 2)} is wider than the margin ${formatMeasure(gate.margin)})` };
   }
   let threshold: number;
   let thrText: string;
@@ -84,13 +81,13 @@ function checkOne(gate: Gate, metrics: readonly GateMetric[], slice: string | un
     const b = find(metrics, gate.metric, gate.baseline.target, slice);
     if (!b) return { slice, insufficient: true, value: m.value, line: `${label} ${what}: the baseline ${gate.baseline.target} was not measured here (insufficient data)` };
     threshold = b.value * gate.baseline.times + gate.baseline.plus;
-    const parts = [`${gate.baseline.target} ${fmt(b.value)}`];
+    const parts = [`${gate.baseline.target} ${formatMeasure(b.value)}`];
     if (gate.baseline.times !== 1) parts.push(`x ${gate.baseline.times}`);
-    if (gate.baseline.plus !== 0) parts.push(`${gate.baseline.plus > 0 ? '+' : '-'} ${fmt(Math.abs(gate.baseline.plus))}`);
-    thrText = `${fmt(threshold)} (${parts.join(' ')})`;
+    if (gate.baseline.plus !== 0) parts.push(`${gate.baseline.plus > 0 ? '+' : '-'} ${formatMeasure(Math.abs(gate.baseline.plus))}`);
+    thrText = `${formatMeasure(threshold)} (${parts.join(' ')})`;
   } else {
     threshold = gate.threshold!;
-    thrText = fmt(threshold);
+    thrText = formatMeasure(threshold);
   }
   const ok = OPS[gate.op](compared, threshold);
   return { slice, ok, value: m.value, line: `${label} ${what} ${ok ? 'meets' : 'does not meet'} ${gate.op} ${thrText}${m.step_id ? ` (from ${m.step_id})` : ''}` };

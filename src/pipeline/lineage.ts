@@ -7,7 +7,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Recipe } from '../schema/recipe.js';
-import { sha256FileSync } from '../store/cas.js';
+import { sha256FileSync } from '../files/digest.js';
 
 export interface ResolvedFile {
   path: string;

@@ -3,7 +3,7 @@
  * A reader checks `version` first; fields are only ever added within a version.
  */
 import { z } from 'zod';
-import { STAT_NAMES } from '../metrics/coco.js';
+import { STAT_NAMES } from './coco-stats.js';
 
 const Interval = z.object({ estimate: z.number(), lo: z.number(), hi: z.number(), level: z.number(), replicates: z.number().int(), se: z.number() });
 

@@ -2,7 +2,7 @@
  * Dataset manifests (JSONL, one row per frame) and the world's slice definitions (slices.yaml).
  */
 import { z } from 'zod';
-import { CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS } from '../world/scene.js';
+import { CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS } from './conditions.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 

@@ -6,9 +6,11 @@
  * either no file or the whole file under its name; leftovers in tmp/ are swept on open.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, createReadStream } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { testHook } from './test-hooks.js';
+import { sha256File, sha256FileSync } from '../files/digest.js';
+
 
 const CHUNK = 1 << 20;
 
@@ -16,36 +18,6 @@ export interface CasEntry {
   sha256: string;
   bytes: number;
   path: string;
-}
-
-/** sha256 of a file, streamed. */
-export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
-
-/** sha256 of a file, synchronously (small files, digests of recipe inputs). */
-export function sha256FileSync(path: string): { sha256: string; bytes: number } {
-  const hash = createHash('sha256');
-  const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(CHUNK);
-  let bytes = 0;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      bytes += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }
 
 function fsyncDir(dir: string): void {

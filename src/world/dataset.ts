@@ -12,7 +12,7 @@ import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
 import { renderFrame, type Frame } from './render.js';
 import type { ManifestRow } from '../schema/manifest.js';
-import { acquireDirLock, releaseDirLock } from '../store/file-lock.js';
+import { acquireDirLock, releaseDirLock } from '../files/file-lock.js';
 import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Conditions } from './scene.js';
 
 export const SPLITS = ['golden_train', 'golden_val', 'golden_test'] as const;
@@ -148,7 +148,7 @@ export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORL
 
 /**
  * One builder at a time per world directory (two demos in two terminals): a lock beside it
- * (src/store/file-lock.ts) holding the builder's pid; a lock whose process is gone is taken over.
+ * (src/files/file-lock.ts) holding the builder's pid; a lock whose process is gone is taken over.
  */
 async function lockWorld(out: string): Promise<() => void> {
   const me = { run: `pid-${process.pid}`, pid: process.pid };

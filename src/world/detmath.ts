@@ -5,6 +5,8 @@
  * world uses only the functions below, built from the exact operations.
  */
 
+import { seededRandom } from '../files/prng.js';
+
 /** e^x by (1 + x/2^k)^(2^k) with k = 16 after splitting off whole multiples of ln 2. Rel. error ~1e-6: plenty for pixels. */
 export function dexp(x: number): number {
   if (x < -700) return 0;
@@ -35,19 +37,12 @@ export function dcos(x: number): number {
 
 export const clamp = (x: number, lo: number, hi: number) => (x < lo ? lo : x > hi ? hi : x);
 
-/** A seeded PRNG (mulberry32): integer arithmetic only. */
+/** A seeded PRNG (src/files/prng.ts's mulberry32) with the draws the world needs. */
 export class Rng {
-  private a: number;
-  constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = seededRandom(seed);
   }
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();

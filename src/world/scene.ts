@@ -5,11 +5,9 @@
  * camera is a pinhole at height CAMERA.mountHeight looking along +z with no pitch.
  */
 
-export const WEATHERS = ['clear', 'rain', 'fog', 'snow'] as const;
-export const TIMES_OF_DAY = ['day', 'dusk', 'night'] as const;
-export const ROAD_TYPES = ['highway', 'urban', 'rural'] as const;
-export const REGIONS = ['north', 'south', 'east'] as const;
-export const CLASSES = ['car', 'pedestrian', 'cyclist'] as const;
+import { CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS } from '../schema/conditions.js';
+
+export { CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS };
 
 export type Weather = (typeof WEATHERS)[number];
 export type TimeOfDay = (typeof TIMES_OF_DAY)[number];

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { RunStore } from '../../src/store/run-store.js';
 import { paddock, paddockProcess } from '../helpers/cli.js';
 import { ROOT, tempDir, waitFor } from '../helpers/fixtures.js';
-import { mulberry32 } from '../../src/steps/package/bench.js';
+import { seededRandom as mulberry32 } from '../../src/files/prng.js';
 
 const STEP = join(ROOT, 'test', 'fixtures', 'crash-step.mjs');
 

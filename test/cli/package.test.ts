@@ -13,9 +13,9 @@ import { paddock } from '../helpers/cli.js';
 import { FIXTURES, ROOT, tempDir } from '../helpers/fixtures.js';
 import { PaddockEvent } from '../../src/schema/events.js';
 import { parseCalibrationCache } from '../../src/metrics/int8-calibration.js';
-import { parsePbtxt, pbMessages } from '../../src/package/pbtxt.js';
-import { generateSigningKey } from '../../src/package/signing.js';
-import { sha256FileSync } from '../../src/store/cas.js';
+import { parsePbtxt, pbMessages } from '../../src/pack/pbtxt.js';
+import { generateSigningKey } from '../../src/pack/signing.js';
+import { sha256FileSync } from '../../src/files/digest.js';
 
 const CAND = join(FIXTURES, 'world', 'models', 'candidate');
 const sha = (f: string) => sha256FileSync(f).sha256;

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateCoco } from '../../src/metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../../src/metrics/coco-load.js';
-import { accumulationData, benjaminiHochberg, bootstrap, clusterIndex, holm, pairedBootstrap, percentileInterval, seededRandom, weightedAP } from '../../src/metrics/bootstrap.js';
+import { accumulationData, benjaminiHochberg, bootstrap, clusterIndex, holm, pairedBootstrap, percentileInterval, weightedAP } from '../../src/metrics/bootstrap.js';
+import { seededRandom } from '../../src/files/prng.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 const REF = join(FIXTURES, 'reference', 'coco');

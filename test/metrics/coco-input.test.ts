@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { indexDetections, indexGroundTruth, CocoInputError } from '../../src/metrics/coco-load.js';
 import { evaluateCoco } from '../../src/metrics/coco.js';
-import { mulberry32 } from '../../src/steps/package/bench.js';
+import { seededRandom as mulberry32 } from '../../src/files/prng.js';
 import { REFERENCE } from './coco.test.js';
 
 const CASE = join(REFERENCE, '01_basic_mixed_missing_categories');

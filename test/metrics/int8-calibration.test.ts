@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cacheHexToFloat, computeAmax, entropyThresholdBin, floatToCacheHex, formatCalibrationCache, HISTOGRAM_BINS, int8Scale, klDivergence, newRange, observeHistogram, observeRange, parseCalibrationCache } from '../../src/metrics/int8-calibration.js';
-import { seededRandom } from '../../src/metrics/bootstrap.js';
+import { seededRandom } from '../../src/files/prng.js';
 
 function gaussian(n: number, seed: number, outliers = 0): Float32Array {
   const r = seededRandom(seed);

@@ -8,7 +8,7 @@ import {
   toLinearBins,
   MAX_TRACKED_MS,
 } from '../../src/metrics/latency-histogram.js';
-import { mulberry32 } from '../../src/steps/package/bench.js';
+import { seededRandom as mulberry32 } from '../../src/files/prng.js';
 
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync, existsSync } from 'node:fs';
-import type { Runner, StepSpec } from '../../runners/types.js';
+import type { Runner, StepSpec } from '../../src/pipeline/runner.js';
 import type { Event } from '../../src/schema/events.js';
 import { isAlive } from '../../runners/process-tree.js';
 import { waitFor, tempDir } from '../helpers/fixtures.js';

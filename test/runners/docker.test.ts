@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
 import { createDockerRunner, LABELS } from '../../runners/docker.js';
 import { connectDocker, type DockerConnection } from '../../runners/docker-client.js';
-import type { Runner, StepSpec } from '../../runners/types.js';
+import type { Runner, StepSpec } from '../../src/pipeline/runner.js';
 import type { Event } from '../../src/schema/events.js';
 import { runnerContract, type Behaviour } from './contract.js';
 import { ROOT, tempDir, waitFor } from '../helpers/fixtures.js';

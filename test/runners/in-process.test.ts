@@ -1,6 +1,6 @@
 import { createInProcessRunner } from '../../runners/in-process.js';
 import { runnerContract } from './contract.js';
-import type { StepContext } from '../../runners/types.js';
+import type { StepContext } from '../../src/pipeline/runner.js';
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { emptyHistogram, recordSamples, summarize } from '../../metrics/latency-histogram.js';
-import { seededRandom } from '../../metrics/bootstrap.js';
+import { seededRandom } from '../../files/prng.js';
 
 export const BenchParams = z
   .object({
@@ -28,14 +28,11 @@ export const BenchParams = z
   .strict();
 export type BenchParams = z.infer<typeof BenchParams>;
 
-/** A small deterministic PRNG (mulberry32) for input data: the one the bootstrap uses. */
-export const mulberry32 = seededRandom;
-
 type Ort = typeof import('onnxruntime-node');
 
 /** Makes one input tensor per declared model input; symbolic dimensions take the batch size (first) or 1. */
 export function makeFeeds(ort: Ort, session: import('onnxruntime-node').InferenceSession, batch: number, seed: number) {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
   const shapes: Record<string, number[]> = {};
   for (const meta of session.inputMetadata) {

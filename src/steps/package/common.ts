@@ -7,9 +7,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
-import { writeAtomic } from '../../package/atomic.js';
-import { sha256FileSync } from '../../store/cas.js';
-import { acquireDirLock, releaseDirLock, type LockHolder } from '../../store/file-lock.js';
+import { writeAtomic } from '../../files/atomic.js';
+import { sha256FileSync } from '../../files/digest.js';
+import { acquireDirLock, releaseDirLock, type LockHolder } from '../../files/file-lock.js';
 
 /** The architecture a checkpoint is loaded into (runners/python/paddock_model.py). */
 export const Architecture = z.object({ file: z.string().min(1), class: z.string().min(1), kwargs: z.record(z.string(), z.unknown()).default({}) }).strict();
@@ -46,7 +46,7 @@ export const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') 
 
 /**
  * One run at a time writes a pack (two demos in two terminals write the same
- * build/packs/<task>/<version>): `<pack>.lock` (src/store/file-lock.ts) holds the run id and the
+ * build/packs/<task>/<version>): `<pack>.lock` (src/files/file-lock.ts) holds the run id and the
  * pid of the paddock process that runs it. A package step of the same run goes on; of another
  * run, waits while that paddock lives, saying so; a lock whose process is gone is taken over.
  * The `sign` step, the last writer, releases it; otherwise it goes stale with its paddock process.

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
 import { readFramesInto } from '../../model/frame-reader.js';
-import { checkInferResponse, inferRequest, kserveInfer, waitReady } from '../../package/kserve.js';
+import { checkInferResponse, inferRequest, kserveInfer, waitReady } from '../../pack/kserve.js';
 import { log, writeReport, holdPack, localDocker, findImage } from './common.js';
 
 export const ContractSmokeParams = z

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { decodeModel } from '../../model/onnx-proto.js';
 import { checkCoverage, defaultOperatorList, formatProblem, listOperators, loadOperatorList } from '../../model/op-coverage.js';
-import { packageRoot } from '../../cli/package-root.js';
+import { installRoot } from '../../files/install-root.js';
 import { log, writeReport, holdPack } from './common.js';
 
 export const CoverageParams = z
@@ -37,7 +37,7 @@ export async function runCoverage(p: z.infer<typeof CoverageParams>): Promise<nu
       failures.push(`${t.name}: no operator list for backend ${t.backend}; name one with "operators:"`);
       continue;
     }
-    const list = loadOperatorList(packageRoot(), listName);
+    const list = loadOperatorList(installRoot(), listName);
     const extra = t.precision === 'fp16' ? ['Cast'] : t.precision === 'int8' ? ['QuantizeLinear', 'DequantizeLinear'] : [];
     const r = checkCoverage(uses, list, extra);
     results.push({ target: t.name, backend: t.backend, precision: t.precision, ...r });

@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { decodeCenterNet, type Detection, decodeOptionsOf, identityLetterbox } from '../../model/decode.js';
 import { loadContract } from '../../model/infer.js';
-import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames, type DrawnInput } from '../../package/samples.js';
-import { DEFAULT_TOLERANCES, addTaskErrors, addTensorErrors, judge, newTaskStats, newTensorStats, summarizeTask, summarizeTensor, type TaskStats, type TensorErrorStats } from '../../package/equivalence.js';
+import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames, type DrawnInput } from '../../pack/samples.js';
+import { DEFAULT_TOLERANCES, addTaskErrors, addTensorErrors, judge, newTaskStats, newTensorStats, summarizeTask, summarizeTensor, type TaskStats, type TensorErrorStats } from '../../pack/equivalence.js';
 import { log, writeReport, holdPack } from './common.js';
 
 const Tol = z.object({ max_abs: z.number().positive().optional(), iou_drift: z.number().positive().optional(), min_match_rate: z.number().min(0).max(1).optional(), min_class_agreement: z.number().min(0).max(1).optional() }).strict();

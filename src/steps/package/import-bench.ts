@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { emit } from '../emit.js';
-import { parsePerfAnalyzerConsole, parsePerfAnalyzerCsv, parseTrtexecLog, parseTrtexecTimes, trtexecMetrics } from '../../package/tool-outputs.js';
+import { parsePerfAnalyzerConsole, parsePerfAnalyzerCsv, parseTrtexecLog, parseTrtexecTimes, trtexecMetrics } from '../../pack/tool-outputs.js';
 import { log, writeReport, holdPack } from './common.js';
 
 export const ImportBenchParams = z

@@ -1,13 +1,13 @@
 /**
- * The `publish` step: upload the signed pack to S3 (src/package/s3-publish.ts). Credentials come
+ * The `publish` step: upload the signed pack to S3 (src/pack/s3-publish.ts). Credentials come
  * from the AWS SDK's usual sources (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles); they are
  * never logged. The pack must verify before anything is sent.
  */
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
-import { publishPack } from '../../package/s3-publish.js';
-import { verifyPack } from '../../package/signing.js';
+import { publishPack } from '../../pack/s3-publish.js';
+import { verifyPack } from '../../pack/signing.js';
 import { log } from './common.js';
 
 export const PublishParams = z

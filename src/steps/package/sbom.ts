@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeAtomic } from '../../package/atomic.js';
+import { writeAtomic } from '../../files/atomic.js';
 import { emit } from '../emit.js';
-import { packageRoot } from '../../cli/package-root.js';
+import { installRoot } from '../../files/install-root.js';
 import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
-import { buildSbom, npmComponents, type SbomModel } from '../../package/sbom.js';
-import { packFiles } from '../../package/signing.js';
-import { sha256FileSync } from '../../store/cas.js';
+import { buildSbom, npmComponents, type SbomModel } from '../../pack/sbom.js';
+import { packFiles } from '../../pack/signing.js';
+import { sha256FileSync } from '../../files/digest.js';
 import { emitArtifact, log, readReports, writeReport, holdPack, localDocker, findImage } from './common.js';
 
 export const SbomParams = z
@@ -102,7 +102,7 @@ export async function runSbom(p: Params): Promise<number> {
     log(`${s.tool}: ${s.status === 'ran' ? `ran (${s.output}${s.findings !== undefined ? `, ${s.findings} findings` : ''})` : `${s.status.toUpperCase()}: ${s.reason}; NOT a clean result`}`, s.status === 'ran' ? 'info' : 'warn');
   }
   const files = packFiles(p.pack).filter((f) => f !== 'sbom.cdx.json').map((f) => ({ path: f, ...sha256FileSync(join(p.pack, f)) }));
-  const root = packageRoot();
+  const root = installRoot();
   const env = (reports.stage?.environment ?? {}) as { python?: Record<string, string> };
   const sbom = buildSbom({
     name: p.model,

@@ -6,9 +6,9 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { writeAtomic } from '../../package/atomic.js';
-import { BUNDLE, PUBLIC_KEY, REPORT, SIGNATURE, generateSigningKey, loadSigningKey, packFiles, publicPemOf, signBlob } from '../../package/signing.js';
-import { sha256FileSync } from '../../store/cas.js';
+import { writeAtomic } from '../../files/atomic.js';
+import { BUNDLE, PUBLIC_KEY, REPORT, SIGNATURE, generateSigningKey, loadSigningKey, packFiles, publicPemOf, signBlob } from '../../pack/signing.js';
+import { sha256FileSync } from '../../files/digest.js';
 import { emitArtifact, log, readReports, holdPack, releasePack } from './common.js';
 
 export const SignParams = z

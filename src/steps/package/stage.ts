@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { emit } from '../emit.js';
-import { sha256FileSync } from '../../store/cas.js';
-import { packageRoot } from '../../cli/package-root.js';
-import { pythonBin } from '../../package/python.js';
+import { sha256FileSync } from '../../files/digest.js';
+import { installRoot } from '../../files/install-root.js';
+import { pythonBin } from '../../pack/python.js';
 import { Architecture, log, writeReport, holdPack, localDocker, findImage } from './common.js';
 
 export const StageParams = z
@@ -48,7 +48,7 @@ async function resolveImages(refs: string[], socketParam?: string): Promise<{ re
 
 export async function runStage(p: z.infer<typeof StageParams>): Promise<number> {
   await holdPack(p.pack);
-  const root = packageRoot();
+  const root = installRoot();
   const env: Record<string, unknown> = {
     node: process.versions.node,
     platform: `${process.platform}-${process.arch}`,

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
-import { writeTritonRepo, type TritonModelSpec } from '../../package/triton-repo.js';
-import { packageRoot } from '../../cli/package-root.js';
+import { writeTritonRepo, type TritonModelSpec } from '../../pack/triton-repo.js';
+import { installRoot } from '../../files/install-root.js';
 import { emitArtifact, log, writeReport, holdPack } from './common.js';
 
 export const TritonRepoParams = z
@@ -52,7 +52,7 @@ export async function runTritonRepo(p: z.infer<typeof TritonRepoParams>): Promis
     maxBatchSize: p.max_batch_size,
     dynamicBatching: p.dynamic_batching ? { preferred: p.dynamic_batching.preferred, maxQueueDelayUs: p.dynamic_batching.max_queue_delay_us } : undefined,
     instances: p.instances,
-    ensemble: p.ensemble ? { name: `${base}_ensemble`, detector: base, preprocessPy: join(packageRoot(), 'runners', 'triton', 'preprocess.py'), postprocessPy: join(packageRoot(), 'runners', 'triton', 'postprocess.py') } : undefined,
+    ensemble: p.ensemble ? { name: `${base}_ensemble`, detector: base, preprocessPy: join(installRoot(), 'runners', 'triton', 'preprocess.py'), postprocessPy: join(installRoot(), 'runners', 'triton', 'postprocess.py') } : undefined,
   });
   copyFileSync(join(p.contract, 'inference_config.json'), join(p.pack, 'inference_config.json'));
   emitArtifact(join(p.pack, 'inference_config.json'), 'inference-config');

@@ -12,13 +12,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeAtomic } from '../../package/atomic.js';
+import { writeAtomic } from '../../files/atomic.js';
 import { emit } from '../emit.js';
 import { decodeModel, encodeModel, type OnnxModel } from '../../model/onnx-proto.js';
 import { calibrationTensors, toFp16, toQdq, withOutputs } from '../../model/precision.js';
 import { computeAmax, formatCalibrationCache, int8Scale, newRange, observeHistogram, observeRange, type Calibrator, type TensorRange } from '../../metrics/int8-calibration.js';
 import { loadContract } from '../../model/infer.js';
-import { balancedShard, loadFrames, loadSlices } from '../../package/samples.js';
+import { balancedShard, loadFrames, loadSlices } from '../../pack/samples.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { emitArtifact, log, writeReport, holdPack } from './common.js';
 

@@ -1,0 +1,117 @@
+/**
+ * `paddock runs` and `paddock show <run-id>`: read the run store, print tables or JSON.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunStore, type RunRow, type StepRow } from '../src/store/run-store.js';
+import { isAlive } from '../runners/process-tree.js';
+import { formatDuration, formatNumber, formatTable } from '../src/files/format.js';
+
+/** A run whose process died without finishing it (SIGKILL, power loss) shows as interrupted. */
+export function displayStatus(run: Pick<RunRow, 'status' | 'pid'>): string {
+  if (run.status === 'running' && run.pid && run.pid !== process.pid && !isAlive(run.pid)) return 'interrupted';
+  return run.status;
+}
+
+function openReadOnly(home: string): RunStore | undefined {
+  if (!existsSync(join(home, 'runs.sqlite'))) return undefined;
+  return new RunStore(home);
+}
+
+export function listRuns(home: string, opts: { json: boolean; limit: number }): number {
+  const store = openReadOnly(home);
+  if (!store) {
+    process.stdout.write(opts.json ? '[]\n' : `no runs yet in ${home} (paddock demo makes one)\n`);
+    return 0;
+  }
+  try {
+    const runs = store.listRuns(opts.limit);
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify(runs.map((r) => ({ id: r.id, name: r.name, status: displayStatus(r), exitCode: r.exit_code, host: r.host, startedAt: new Date(r.created_at).toISOString(), durationMs: r.ended_at ? r.ended_at - r.created_at : null })))}\n`,
+      );
+      return 0;
+    }
+    if (runs.length === 0) {
+      process.stdout.write(`no runs yet in ${home}\n`);
+      return 0;
+    }
+    const rows = runs.map((r) => [
+      r.id,
+      r.name,
+      displayStatus(r),
+      r.host,
+      new Date(r.created_at).toISOString().replace('T', ' ').slice(0, 19),
+      formatDuration((r.ended_at ?? Date.now()) - r.created_at),
+    ]);
+    process.stdout.write(`${formatTable(['RUN', 'RECIPE', 'STATUS', 'HOST', 'STARTED (UTC)', 'DURATION'], rows)}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function stepLine(s: StepRow): string[] {
+  const dur = s.started_at && s.ended_at ? formatDuration(s.ended_at - s.started_at) : '-';
+  const status = s.status === 'succeeded' && s.reused ? 'succeeded (reused)' : s.status;
+  return [s.stage, s.step_id, status, String(s.attempt), s.host ?? '-', dur, s.error ?? ''];
+}
+
+export function showRun(home: string, id: string, opts: { json: boolean }): number {
+  const store = openReadOnly(home);
+  const run = store?.findRun(id);
+  if (!store || !run) {
+    store?.close();
+    process.stderr.write(`paddock show: no run "${id}" in ${home} (paddock runs lists them)\n`);
+    return 2;
+  }
+  try {
+    const steps = store.getSteps(run.id);
+    const metrics = store.currentMetrics(run.id);
+    const verdicts = store.currentVerdicts(run.id);
+    const approvals = store.approvals(run.id);
+    const artifacts = store.currentArtifacts(run.id);
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          run: { ...run, recipe_text: undefined, status: displayStatus(run), lineage: JSON.parse(run.lineage) },
+          steps,
+          metrics,
+          verdicts: verdicts.map((v) => ({ ...v, rationale: JSON.parse(v.rationale) })),
+          approvals,
+          artifacts,
+        })}\n`,
+      );
+      return 0;
+    }
+    const out: string[] = [];
+    out.push(`run ${run.id}  ${run.name}  ${displayStatus(run)}${run.exit_code !== null ? ` (exit ${run.exit_code})` : ''}`);
+    out.push(`recipe ${run.recipe_path}  sha256 ${run.recipe_sha256.slice(0, 12)}  host ${run.host}  by ${run.actor ?? '-'}`);
+    out.push(`started ${new Date(run.created_at).toISOString()}  duration ${formatDuration((run.ended_at ?? Date.now()) - run.created_at)}`);
+    if (run.error) out.push(`error: ${run.error}`);
+    const lineage = JSON.parse(run.lineage) as Record<string, { version: string; commit: string; dataset: string; onnx?: { sha256: string } }>;
+    for (const [name, m] of Object.entries(lineage)) {
+      out.push(`model ${name} v${m.version}  onnx ${m.onnx?.sha256.slice(0, 12) ?? '-'}  commit ${m.commit.slice(0, 12)}  dataset ${m.dataset}`);
+    }
+    out.push('', formatTable(['STAGE', 'STEP', 'STATUS', 'TRY', 'HOST', 'TIME', 'NOTE'], steps.map(stepLine)));
+    if (metrics.length) {
+      out.push('', formatTable(
+        ['STEP', 'METRIC', 'TARGET', 'SLICE', 'VALUE', 'N'],
+        metrics.map((m) => [m.step_id ?? '-', m.name, m.target ?? '-', m.slice ?? '-', `${formatNumber(m.value)}${m.unit ? ` ${m.unit}` : ''}`, m.denominators ? Object.entries(JSON.parse(m.denominators) as Record<string, number>).map(([k, v]) => `${k}=${v}`).join(' ') : '']),
+      ));
+    }
+    if (verdicts.length) {
+      out.push('', formatTable(['GATE', 'VERDICT', 'RATIONALE'], verdicts.map((v) => [v.gate, v.verdict.toUpperCase(), (JSON.parse(v.rationale) as string[]).join('; ')])));
+    }
+    if (approvals.length) {
+      out.push('', formatTable(['GATE', 'ANSWER', 'BY', 'AT', 'REASON'], approvals.map((a) => [a.gate, a.decision, a.actor, new Date(a.at).toISOString(), a.reason ?? ''])));
+    }
+    if (artifacts.length) {
+      out.push('', formatTable(['STEP', 'ROLE', 'SHA256', 'BYTES', 'PATH'], artifacts.map((a) => [a.step_id ?? '-', a.role, a.sha256.slice(0, 16), String(a.bytes), a.path])));
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
