@@ -131,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
     junit: values.junit,
     host: values.host,
     hostsFile: values.hosts,
+    // The second Ctrl+C and a forced quit end the process here, its one owner of exit().
+    exitNow: (code: number) => process.exit(code),
     policyDefaulted,
   };
 

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { ResolvedHost } from '../src/schema/hosts.js';
+import type { DockerEngine } from '../runners/docker-client.js';
 
 export const LOCAL_DOCKER = 'docker';
 
@@ -94,7 +95,7 @@ export async function inspectHost(host: ResolvedHost, timeoutMs = 8000): Promise
 }
 
 /** Runs nvidia-smi in a container with every GPU (the NVIDIA runtime mounts the tool in). */
-async function nvidiaSmi(d: import('dockerode'), image: string | undefined, timeoutMs: number): Promise<HostReport['gpus']> {
+async function nvidiaSmi(d: DockerEngine, image: string | undefined, timeoutMs: number): Promise<HostReport['gpus']> {
   if (!image) return { available: false, detail: 'NVIDIA runtime present; no paddock image to run nvidia-smi in (paddock images build)', devices: [] };
   try {
     const c = await d.createContainer({

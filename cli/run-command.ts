@@ -7,19 +7,20 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { signalTree } from '../runners/process-tree.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { loadRecipe, parseRecipe, RecipeError } from '../src/schema/recipe-load.js';
+import { RecipeError } from '../src/schema/recipe-load.js';
 import type { Recipe } from '../src/schema/recipe.js';
 import { plan as makePlan, type Plan, type PlanNode } from '../src/pipeline/plan.js';
 import { execute, type GateAsker } from '../src/pipeline/execute.js';
 import { answerByPolicy, type GatePolicy } from '../src/pipeline/gates.js';
 import { resolveLineage } from '../src/pipeline/lineage.js';
 import { RunStore, newRunId } from '../src/store/run-store.js';
+import { recordRunSlices } from '../src/store/run-files.js';
 import type { PaddockEvent } from '../src/schema/events.js';
 import { createLocalRunner, killActiveChildren } from '../runners/local.js';
 import { createInProcessRunner } from '../runners/in-process.js';
 import { createJsonReporter, createLineReporter, type Reporter } from './headless.js';
 import { currentActor } from './identity.js';
-import { PACKAGE_STEPS, packageStepCommand, type PackageStep } from './package-params.js';
+import { findStep, loadRecipe, parseRecipe } from '../src/steps/catalogue.js';
 import { installRoot } from '../src/files/install-root.js';
 import { isAlive as isProcessAlive } from '../runners/process-tree.js';
 import { createGateBroker } from '../src/pipeline/gate-broker.js';
@@ -42,51 +43,27 @@ export interface RunCommandOptions {
   packageOnly?: { target?: string };
   /** hosts.yaml to use (else $PADDOCK_HOSTS, beside the recipe, ~/.config/paddock/hosts.yaml). */
   hostsFile?: string;
+  /**
+   * Ends the process at once with this code (a second Ctrl+C, a forced quit in the workbench):
+   * bin/paddock.ts passes process.exit, being the one owner of it; the default only stops the
+   * steps and sets the exit code.
+   */
+  exitNow?: (code: number) => void;
   /** Where lines go in headless mode. */
   write?: (line: string) => void;
   writeError?: (line: string) => void;
 }
 
-/** The command line of a built-in step: the same node binary, paddock's dist/step.js. */
+/** The command line of a built-in step, from its catalogue definition: the same node binary, paddock's dist/step.js. */
 export function builtinCommand(recipe: Recipe, baseDir: string) {
   const entry = join(installRoot(), 'dist', 'step.js');
   return (node: PlanNode) => {
     const step = node.step!;
     if (!('uses' in step)) throw new Error(`${node.id} is not a built-in step`);
     if (!existsSync(entry)) throw new Error(`paddock's built-in steps are not built (${entry} is missing): run "npm run build"`);
-    if ((PACKAGE_STEPS as readonly string[]).includes(step.uses)) return packageStepCommand(step.uses as PackageStep, step.id, step.with, recipe, baseDir, entry);
-    switch (step.uses) {
-      case 'bench': {
-        const { model: modelName, ...rest } = step.with as { model: string } & Record<string, unknown>;
-        const model = recipe.models[modelName];
-        const onnx = model.onnx!.path;
-        const modelPath = isAbsolute(onnx) ? onnx : resolve(baseDir, onnx);
-        const params = { model: modelPath, target: `${modelName}/${node.target?.name ?? 'local'}`, ...rest };
-        return { command: [process.execPath, entry, 'bench', JSON.stringify(params)], inputs: [modelPath] };
-      }
-      case 'world-build': {
-        const w = step.with as { out?: string };
-        const params = { ...w, out: w.out && (isAbsolute(w.out) ? w.out : resolve(baseDir, w.out)) };
-        return { command: [process.execPath, entry, 'world-build', JSON.stringify(params)], inputs: [] };
-      }
-      case 'evaluate': {
-        const w = step.with as { candidate?: { name: string; model: string }; baseline?: { name: string; model: string }; manifest?: string; gt?: string; slices?: string; out?: string };
-        const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-        const model = (m?: { name: string; model: string }) => (m ? { ...m, model: abs(m.model) } : undefined);
-        const params = { ...w, candidate: model(w.candidate), baseline: model(w.baseline), manifest: w.manifest && abs(w.manifest), gt: w.gt && abs(w.gt), slices: w.slices && abs(w.slices), out: w.out ? abs(w.out) : undefined };
-        const inputs = [params.manifest, params.slices, params.candidate && join(params.candidate.model, 'model.onnx'), params.baseline && join(params.baseline.model, 'model.onnx')].filter((x): x is string => Boolean(x));
-        return { command: [process.execPath, entry, 'evaluate', JSON.stringify(params)], inputs };
-      }
-      case 'check-data': {
-        const w = step.with as { splits?: { name: string; manifest: string }[]; root?: string };
-        const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-        const splits = (w.splits ?? []).map((s) => ({ ...s, manifest: abs(s.manifest) }));
-        const params = { ...w, splits, ...(w.root ? { root: abs(w.root) } : {}) };
-        return { command: [process.execPath, entry, 'check-data', JSON.stringify(params)], inputs: splits.map((s) => s.manifest) };
-      }
-      default:
-        throw new Error(`${node.id}: unknown built-in step ${JSON.stringify(step.uses)}`);
-    }
+    const def = findStep(step.uses);
+    if (!def) throw new Error(`${node.id}: unknown built-in step ${JSON.stringify(step.uses)}`);
+    return def.invoke(step.with, { stepId: step.id, recipe, baseDir, target: node.target, entry: [process.execPath, entry] });
   };
 }
 
@@ -140,6 +117,7 @@ interface Fresh {
 }
 
 async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
+  const exitNow = opts.exitNow ?? ((code: number) => void (process.exitCode = code));
   const actor = currentActor();
   let recipe: Recipe;
   let recipeFile: string;
@@ -185,6 +163,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
   const baseDir = dirname(recipeFile);
   const thePlan: Plan = makePlan(recipe);
   store.planSteps(runId, thePlan.nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind })));
+  recordRunSlices(store, runId, recipe, recipeFile);
   const stageOf = new Map(thePlan.nodes.map((n) => [n.id, n.stage]));
 
   const controller = new AbortController();
@@ -206,7 +185,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       onCancel: () => controller.abort(),
       onForceQuit: () => {
         killActiveChildren();
-        process.exit(2);
+        exitNow(2);
       },
     });
     askGate = (req) => broker.request(req.gate, req.decision, req.signal);
@@ -234,7 +213,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       controller.abort();
     } else {
       killActiveChildren();
-      process.exit(2);
+      exitNow(2);
     }
   };
   process.on('SIGINT', onSignal);

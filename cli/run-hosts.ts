@@ -3,7 +3,7 @@
  * each (built when missing), leftovers of earlier attempts swept, and how each step becomes a
  * container step (ContainerResolver).
  */
-import { basename, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parseDocument, isMap, isSeq } from 'yaml';
 import type { Recipe, Step } from '../src/schema/recipe.js';
 import type { ResolvedHost } from '../src/schema/hosts.js';
@@ -12,6 +12,7 @@ import type { ContainerResolver } from '../src/pipeline/execute.js';
 import type { ContainerSpec, Runner } from '../src/pipeline/runner.js';
 import { findHostsFile, loadAllHosts } from './hosts.js';
 import { STEP_ENTRY } from '../runners/docker-images.js';
+import { findStep } from '../src/steps/catalogue.js';
 
 /** Rewrites every target's host in recipe text (comments kept), for `--host`. */
 export function overrideTargetHosts(text: string, host: string): string {
@@ -97,22 +98,32 @@ function settings(step: Step, host: ResolvedHost): ContainerSpec {
   };
 }
 
-/** A step as a container step: built-in `bench` in paddock's step image; `run:` steps in their image. */
+/**
+ * A step as a container step. A built-in step runs as its catalogue definition says: in paddock's
+ * step image (or the image the recipe names where the step needs one, e.g. PyTorch), with the
+ * files it reads copied in and the folders it writes copied out, at the same absolute paths; a
+ * step that cannot run in a container says why. `run:` steps run in their image.
+ */
 export function containerStep(node: PlanNode, local: { command: string[]; inputs: string[] }, host: ResolvedHost, recipe: Recipe, baseDir: string, stepEntry: readonly string[]): { command: string[]; cwd?: string; container: ContainerSpec } {
   const step = node.step!;
   const base = settings(step, host);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const outputs = (step.container?.outputs ?? []).map((o) => ({ source: o.from, target: abs(o.to) }));
   if ('uses' in step) {
-    if (step.uses !== 'bench') throw new Error(`step ${node.id} (uses: ${step.uses}) runs on this machine only: paddock's step image carries the benchmark, not the world renderer or the evaluator; give its target host: local`);
-    const params = JSON.parse(local.command[local.command.length - 1]) as { model: string } & Record<string, unknown>;
-    const modelName = (step.with as { model: string }).model;
-    const target = `/in/${basename(params.model)}`;
+    const def = findStep(step.uses);
+    if (!def) throw new Error(`${node.id}: unknown built-in step ${JSON.stringify(step.uses)}`);
+    const use = def.container;
+    if ('unsupported' in use) throw new Error(`step ${node.id} (uses: ${step.uses}) runs on this machine only: ${use.unsupported}; give its target host: local`);
+    if (use.image !== 'paddock' && !step.container?.image) throw new Error(`step ${node.id} (uses: ${step.uses}) needs ${use.image.recipe} to run on host ${host.name}: paddock's step image has no such thing`);
+    const params = JSON.parse(local.command[local.command.length - 1]) as Record<string, unknown>;
+    const ctx = { stepId: step.id, recipe, baseDir, target: node.target, entry: stepEntry };
+    // Node steps start the image's node and dist/step.js; others say how their command changes.
+    const command = use.command ? use.command(local.command) : [...stepEntry, ...local.command.slice(2)];
+    const written = use.outputs(params).map((dir) => ({ source: dir, target: dir }));
     return {
-      // The latency target keeps its name (gates name it); the host is on the step's events.
-      command: [...stepEntry, 'bench', JSON.stringify({ ...params, model: target })],
+      command,
       cwd: '/work',
-      container: { ...base, inputs: [{ source: params.model, target, sha256: recipe.models[modelName]?.onnx?.sha256 }], outputs },
+      container: { ...base, inputs: use.inputs(params, step.with, ctx).map((i) => ({ source: i.path, target: i.path, sha256: i.sha256 })), outputs: [...written, ...outputs] },
     };
   }
   // A command step: its input files are copied to the same absolute paths in the container.

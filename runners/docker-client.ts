@@ -10,7 +10,7 @@
 import Docker from 'dockerode';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createHmac } from 'node:crypto';
-import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as SshClient } from 'ssh2';
@@ -244,3 +244,32 @@ export async function connectDocker(host: ResolvedHost): Promise<DockerConnectio
   const { user, host: h, port } = parseSsh(url);
   return { host, address: `ssh://${user}@${h}:${port}`, docker: new Docker({ socketPath: tunnel.socketPath }), failure: () => tunnel.lastFailure, close: () => tunnel.close(), drop: () => tunnel.drop() };
 }
+
+/** The local Docker engine's unix socket: the one given, else $DOCKER_HOST's, else /var/run/docker.sock. */
+export function localDockerSocket(given?: string): string {
+  return given ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
+}
+
+/**
+ * The local Docker engine (dockerode on `localDockerSocket(given)`), or why there is none: the
+ * stage, sbom and contract-smoke steps look images up there and say so when they cannot (the
+ * one way into Docker is this folder).
+ */
+export async function localDocker(given?: string): Promise<{ socket: string; docker?: Docker; why?: string }> {
+  const socket = localDockerSocket(given);
+  if (!existsSync(socket)) return { socket, why: `no Docker engine at ${socket}` };
+  return { socket, docker: new Docker({ socketPath: socket }) };
+}
+
+/** An image on that engine by reference: its id and repo digests, or whether it is missing and why. */
+export async function findImage(docker: Docker, socket: string, ref: string): Promise<{ id: string; repoDigests: string[] } | { missing: boolean; why: string }> {
+  try {
+    const info = await docker.getImage(ref).inspect();
+    return { id: info.Id, repoDigests: info.RepoDigests ?? [] };
+  } catch (err) {
+    const missing = (err as { statusCode?: number }).statusCode === 404;
+    return { missing, why: missing ? `image ${ref} is not on the Docker host at ${socket}` : `Docker at ${socket}: ${(err as Error).message}` };
+  }
+}
+/** dockerode's client, for callers above this folder (they never import dockerode themselves). */
+export type DockerEngine = Docker;

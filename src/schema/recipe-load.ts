@@ -6,12 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
-import { GateFile, Recipe, STAGES, type BuiltinStep, type Step } from './recipe.js';
+import { GateFile, Recipe, STAGES, type Step } from './recipe.js';
 import { dirname, resolve } from 'node:path';
-import { BenchParams } from '../steps/package/bench.js';
-import { CheckDataParams } from '../steps/evaluate/check-data.js';
-import { EvaluateParams } from '../steps/evaluate/evaluate.js';
-import { WorldBuildParams } from '../steps/world/world-build.js';
 
 /** One problem in a recipe, located. */
 export interface RecipeIssue {
@@ -57,8 +53,24 @@ function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): {
   return { line: 1, column: 1 };
 }
 
-function cross(recipe: Recipe): { path: (string | number)[]; message: string }[] {
-  const problems: { path: (string | number)[]; message: string }[] = [];
+type Problem = { path: (string | number)[]; message: string };
+
+/**
+ * What recipe loading needs of a built-in step; src/steps/ provides one per step (its catalogue),
+ * passed in by the caller so that this layer names no step.
+ */
+export interface StepRule {
+  /** What a recipe may write in the step's `with`. */
+  with: z.ZodType;
+  /** Checks of `with` against the rest of the recipe (e.g. a model it names); paths inside `with`. */
+  check?(w: Record<string, unknown>, recipe: Recipe): Problem[];
+  /** Names under which the step reports models' metrics, which gates may name. */
+  reportsAs?(w: Record<string, unknown>): string[];
+}
+export type StepRules = Readonly<Record<string, StepRule>>;
+
+function cross(recipe: Recipe, steps: StepRules | undefined): Problem[] {
+  const problems: Problem[] = [];
   const ids = new Map<string, string>();
   const targets = new Set(recipe.targets.map((t) => t.name));
   const seenTargets = new Set<string>();
@@ -83,36 +95,27 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
     if (step.target && !targets.has(step.target)) {
       problems.push({ path: ['stages', stage, index, 'target'], message: `unknown target "${step.target}" (targets: ${[...targets].join(', ') || 'none'})` });
     }
-    if ('uses' in step) {
-      const schema = WITH_PARAMS[step.uses];
-      // bench's model is checked below, against the recipe's models.
-      const given = step.uses === 'bench' ? Object.fromEntries(Object.entries(step.with).filter(([k]) => k !== 'model')) : step.with;
-      const params = schema.safeParse(given);
+    if ('uses' in step && steps) {
+      const rule = steps[step.uses];
+      if (!rule) {
+        problems.push({ path: ['stages', stage, index, 'uses'], message: `unknown built-in step "${step.uses}" (known: ${Object.keys(steps).join(', ')})` });
+        continue;
+      }
+      const params = rule.with.safeParse(step.with);
       if (!params.success) {
+        const known = 'shape' in rule.with ? Object.keys((rule.with as z.ZodObject).shape).join(', ') : '';
         for (const issue of params.error.issues) {
           const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-          const message = unknownKey !== undefined ? `unknown ${step.uses} parameter "${unknownKey}" (known: ${Object.keys(schema.shape).join(', ')})` : issue.message;
+          const message = unknownKey !== undefined ? `unknown ${step.uses} parameter "${unknownKey}" (known: ${known})` : issue.message;
           problems.push({ path: ['stages', stage, index, 'with', ...(issue.path as (string | number)[]), ...(unknownKey !== undefined ? [unknownKey] : [])], message });
         }
       }
-    }
-    if ('uses' in step && step.uses === 'bench') {
-      const model = step.with.model;
-      if (typeof model !== 'string' || !(model in recipe.models)) {
-        problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `expected the name of a model in "models" (${Object.keys(recipe.models).join(', ') || 'none'})` });
-      } else if (!recipe.models[model].onnx) {
-        problems.push({ path: ['stages', stage, index, 'with', 'model'], message: `model "${model}" has no onnx file to benchmark` });
-      }
+      for (const p of rule.check?.(step.with, recipe) ?? []) problems.push({ path: ['stages', stage, index, 'with', ...p.path], message: p.message });
     }
   }
-  // Names under which evaluate steps report their models' metrics.
+  // Names under which steps report their models' metrics (an evaluate step's candidate, baseline).
   const evaluated = new Set<string>();
-  for (const { step } of all) {
-    if ('uses' in step && step.uses === 'evaluate') {
-      const w = step.with as { candidate?: { name?: unknown }; baseline?: { name?: unknown } };
-      for (const m of [w.candidate, w.baseline]) if (typeof m?.name === 'string') evaluated.add(m.name);
-    }
-  }
+  for (const { step } of all) if ('uses' in step) for (const name of steps?.[step.uses]?.reportsAs?.(step.with) ?? []) evaluated.add(name);
   recipe.gates.forEach((g, i) => {
     // A gate names a target ("cpu-fp32"), a model ("candidate": what the evaluate step measures),
     // or a model on a target ("candidate/cpu-fp32").
@@ -121,6 +124,8 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
       return a === undefined ? targets.has(b) || b in recipe.models || evaluated.has(b) : targets.has(b) && a in recipe.models;
     };
     const hint = `(expected a target, a model, or <model>/<target>, e.g. ${Object.keys(recipe.models)[0] ?? 'candidate'}/${recipe.targets[0]?.name ?? 'cpu-fp32'})`;
+    // Without the step catalogue (a stored run read back), names a step reports are unknown here.
+    if (!steps) return;
     if (g.target && !known(g.target)) problems.push({ path: ['gates', i, 'target'], message: `unknown target "${g.target}" ${hint}` });
     if (g.baseline && !known(g.baseline.target)) problems.push({ path: ['gates', i, 'baseline', 'target'], message: `unknown target "${g.baseline.target}" ${hint}` });
   });
@@ -133,18 +138,6 @@ function cross(recipe: Recipe): { path: (string | number)[]; message: string }[]
 }
 
 type Issue = z.core.$ZodIssue;
-
-/** What each built-in step takes in `with`. */
-const WITH_PARAMS: Record<BuiltinStep['uses'], z.ZodObject> = {
-  bench: BenchParams.omit({ model: true, target: true }),
-  'world-build': WorldBuildParams,
-  'check-data': CheckDataParams,
-  evaluate: EvaluateParams,
-  // Package steps: the pack is required here; each step checks the rest of its parameters
-  // (strictly, naming the field) when it starts, after paddock has filled in the recipe's models.
-  ...Object.fromEntries(['stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'import-bench', 'torch-bench'].map((k) => [k, z.looseObject({ pack: z.string().min(1) })])),
-  publish: z.looseObject({ pack: z.string().min(1), bucket: z.string().min(1) }),
-} as unknown as Record<BuiltinStep['uses'], z.ZodObject>;
 
 /**
  * A union (a step is built-in or a command) fails with one issue holding each branch's issues;
@@ -198,10 +191,11 @@ export function parseYamlWith<T>(
 }
 
 /**
- * Parses and validates recipe text; `file` is used in error messages and to find a gates file
+ * Parses and validates recipe text (each built-in step's `with` against `steps`, the catalogue's
+ * rules; without them only the recipe's own shape); `file` is used in error messages and to find a gates file
  * named by `gates: <path>` (relative to the recipe), whose errors are located in that file.
  */
-export function parseRecipe(text: string, file: string, opts: { gatesText?: string; onGatesText?: (text: string) => void } = {}): Recipe {
+export function parseRecipe(text: string, file: string, opts: { gatesText?: string; onGatesText?: (text: string) => void; steps?: StepRules } = {}): Recipe {
   let gatesSource: { file: string; doc: Document; lc: LineCounter } | undefined;
   const { value, doc, lc } = parseYamlWith(text, file, Recipe, (data, at) => {
     const ref = (data as { gates?: unknown } | null)?.gates;
@@ -219,7 +213,7 @@ export function parseRecipe(text: string, file: string, opts: { gatesText?: stri
     gatesSource = { file: gatesFile, doc: g.doc, lc: g.lc };
     return { ...(data as object), gates: g.value.gates };
   });
-  const problems = cross(value);
+  const problems = cross(value, opts.steps);
   if (problems.length > 0) {
     throw new RecipeError(
       problems.map((p) => {
@@ -232,7 +226,7 @@ export function parseRecipe(text: string, file: string, opts: { gatesText?: stri
 }
 
 /** Reads and validates a recipe file; `gatesText` is the text of the gates file it names, if any. */
-export function loadRecipe(file: string): { recipe: Recipe; text: string; gatesText?: string } {
+export function loadRecipe(file: string, steps?: StepRules): { recipe: Recipe; text: string; gatesText?: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -240,6 +234,6 @@ export function loadRecipe(file: string): { recipe: Recipe; text: string; gatesT
     throw new RecipeError([{ file, path: '', line: 0, column: 0, message: `cannot read recipe: ${(err as Error).message}` }]);
   }
   let gatesText: string | undefined;
-  const recipe = parseRecipe(text, file, { onGatesText: (t) => (gatesText = t) });
+  const recipe = parseRecipe(text, file, { onGatesText: (t) => (gatesText = t), steps });
   return { recipe, text, gatesText };
 }

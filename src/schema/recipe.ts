@@ -87,7 +87,8 @@ const stepCommon = {
 export const BuiltinStep = z
   .object({
     ...stepCommon,
-    uses: z.enum(['bench', 'world-build', 'check-data', 'evaluate', 'stage', 'export', 'coverage', 'variants', 'equivalence', 'bench-variants', 'triton-repo', 'contract-smoke', 'sbom', 'sign', 'publish', 'import-bench', 'torch-bench']),
+    /** A step of paddock's catalogue (src/steps/catalogue.ts); checked when the recipe loads. */
+    uses: ident,
     with: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseRecipe, loadRecipe, RecipeError } from '../../src/schema/recipe-load.js';
+import { RecipeError } from '../../src/schema/recipe-load.js';
+import { parseRecipe, loadRecipe } from '../../src/steps/catalogue.js';
 import { Recipe } from '../../src/schema/recipe.js';
 import { DEMO_RECIPE } from '../helpers/fixtures.js';
 

@@ -8,18 +8,8 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { checkFiles, checkLeakage, parseManifest, type Violation } from '../../evaluate/data-checks.js';
+import { CheckDataParams } from './check-data.step.js';
 
-export const CheckDataParams = z
-  .object({
-    /** Splits in temporal order, e.g. golden_train, golden_val, golden_test. */
-    splits: z.array(z.object({ name: z.string().min(1), manifest: z.string().min(1) }).strict()).min(1),
-    /** Dataset root the rows' paths are relative to; default: the parent of each manifest's folder. */
-    root: z.string().optional(),
-    files: z.boolean().default(true),
-    min_gap_days: z.number().nonnegative().optional(),
-    disjoint_cities: z.boolean().default(false),
-  })
-  .strict();
 
 const SEVERITY: Record<Violation['check'], 'major' | 'critical'> = {
   schema: 'major',

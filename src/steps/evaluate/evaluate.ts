@@ -20,23 +20,8 @@ import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
 import { SliceFile } from '../../schema/manifest.js';
 import { EvalReport } from '../../schema/eval-report.js';
 import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
+import { EvaluateParams } from './evaluate.step.js';
 
-export const EvaluateParams = z
-  .object({
-    candidate: z.object({ name: z.string().min(1), model: z.string().min(1) }).strict(),
-    baseline: z.object({ name: z.string().min(1), model: z.string().min(1) }).strict().optional(),
-    manifest: z.string().min(1),
-    /** COCO ground truth; default: the manifest's sibling <split>.coco.json. */
-    gt: z.string().optional(),
-    slices: z.string().min(1),
-    replicates: z.number().int().min(10).max(100_000).default(1000),
-    seed: z.number().int().default(1),
-    /** Where reports go; default: ./evaluation in the step's working directory. */
-    out: z.string().default('evaluation'),
-    /** At most this many failures of each kind become events (all are in outcomes.jsonl). */
-    max_failures: z.number().int().min(0).default(200),
-  })
-  .strict();
 export type EvaluateParams = z.infer<typeof EvaluateParams>;
 
 

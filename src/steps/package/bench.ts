@@ -11,21 +11,8 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { emptyHistogram, recordSamples, summarize } from '../../metrics/latency-histogram.js';
 import { seededRandom } from '../../files/prng.js';
+import { BenchParams } from './bench.step.js';
 
-export const BenchParams = z
-  .object({
-    model: z.string().min(1),
-    target: z.string().min(1).default('cpu-fp32'),
-    iterations: z.number().int().min(1).max(10_000_000).default(300),
-    warmup: z.number().int().min(0).max(100_000).default(20),
-    batch: z.number().int().min(1).max(4096).default(1),
-    /** intra-op threads; 0 lets ONNX Runtime choose. */
-    threads: z.number().int().min(0).max(256).default(1),
-    /** How often latency batches are sent, in ms. */
-    reportMs: z.number().int().min(10).max(60_000).default(100),
-    seed: z.number().int().default(1),
-  })
-  .strict();
 export type BenchParams = z.infer<typeof BenchParams>;
 
 type Ort = typeof import('onnxruntime-node');

@@ -63,30 +63,3 @@ export async function holdPack(pack: string, onWait: (line: string) => void = (l
 export function releasePack(pack: string): void {
   releaseDirLock(pack, packHolder().run);
 }
-
-/** The local Docker engine's unix socket: the one given, else $DOCKER_HOST's, else /var/run/docker.sock. */
-export function localDockerSocket(given?: string): string {
-  return given ?? (process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock');
-}
-
-/**
- * The local Docker engine (dockerode on `localDockerSocket(given)`), or why there is none: the
- * stage, sbom and contract-smoke steps look images up there and say so when they cannot.
- */
-export async function localDocker(given?: string): Promise<{ socket: string; docker?: import('dockerode'); why?: string }> {
-  const socket = localDockerSocket(given);
-  if (!existsSync(socket)) return { socket, why: `no Docker engine at ${socket}` };
-  const Docker = (await import('dockerode')).default;
-  return { socket, docker: new Docker({ socketPath: socket }) };
-}
-
-/** An image on that engine by reference: its id and repo digests, or whether it is missing and why. */
-export async function findImage(docker: import('dockerode'), socket: string, ref: string): Promise<{ id: string; repoDigests: string[] } | { missing: boolean; why: string }> {
-  try {
-    const info = await docker.getImage(ref).inspect();
-    return { id: info.Id, repoDigests: info.RepoDigests ?? [] };
-  } catch (err) {
-    const missing = (err as { statusCode?: number }).statusCode === 404;
-    return { missing, why: missing ? `image ${ref} is not on the Docker host at ${socket}` : `Docker at ${socket}: ${(err as Error).message}` };
-  }
-}

@@ -11,7 +11,8 @@ import { emit } from '../emit.js';
 import { loadContract } from '../../model/infer.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { checkInferResponse, inferRequest, kserveInfer, waitReady } from '../../pack/kserve.js';
-import { log, writeReport, holdPack, localDocker, findImage } from './common.js';
+import { log, writeReport, holdPack } from './common.js';
+import { localDocker, findImage } from '../../../runners/docker-client.js';
 
 export const ContractSmokeParams = z
   .object({

@@ -13,7 +13,8 @@ import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
 import { buildSbom, npmComponents, type SbomModel } from '../../pack/sbom.js';
 import { packFiles } from '../../pack/signing.js';
 import { sha256FileSync } from '../../files/digest.js';
-import { emitArtifact, log, readReports, writeReport, holdPack, localDocker, findImage } from './common.js';
+import { emitArtifact, log, readReports, writeReport, holdPack } from './common.js';
+import { localDocker, findImage } from '../../../runners/docker-client.js';
 
 export const SbomParams = z
   .object({

@@ -12,7 +12,8 @@ import { emit } from '../emit.js';
 import { sha256FileSync } from '../../files/digest.js';
 import { installRoot } from '../../files/install-root.js';
 import { pythonBin } from '../../pack/python.js';
-import { Architecture, log, writeReport, holdPack, localDocker, findImage } from './common.js';
+import { Architecture, log, writeReport, holdPack } from './common.js';
+import { localDocker, findImage } from '../../../runners/docker-client.js';
 
 export const StageParams = z
   .object({

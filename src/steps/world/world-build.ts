@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { emit } from '../emit.js';
 import { buildWorld, DEFAULT_WORLD, TINY_WORLD } from '../../world/dataset.js';
+import { WorldBuildParams } from './world-build.step.js';
 
-export const WorldBuildParams = z.object({ out: z.string().min(1), size: z.enum(['default', 'tiny']).default('default') }).strict();
 
 export async function runWorldBuild(p: z.infer<typeof WorldBuildParams>): Promise<number> {
   const out = resolve(p.out);

@@ -1,0 +1,40 @@
+/**
+ * The `evaluate` step: the candidate (and a baseline) on a split: COCO metrics, per-slice
+ * bootstrap intervals, outcomes, reports (body: ./evaluate.ts).
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineStep, nodeStep, absPath, pathInputs } from '../define.js';
+
+export const EvaluateParams = z
+  .object({
+    candidate: z.object({ name: z.string().min(1), model: z.string().min(1) }).strict(),
+    baseline: z.object({ name: z.string().min(1), model: z.string().min(1) }).strict().optional(),
+    manifest: z.string().min(1),
+    /** COCO ground truth; default: the manifest's sibling <split>.coco.json. */
+    gt: z.string().optional(),
+    slices: z.string().min(1),
+    replicates: z.number().int().min(10).max(100_000).default(1000),
+    seed: z.number().int().default(1),
+    /** Where reports go; default: ./evaluation in the step's working directory. */
+    out: z.string().default('evaluation'),
+    /** At most this many failures of each kind become events (all are in outcomes.jsonl). */
+    max_failures: z.number().int().min(0).default(200),
+  })
+  .strict();
+
+export const evaluateStep = defineStep({
+  name: 'evaluate',
+  stage: 'evaluate',
+  summary: 'COCO metrics and per-slice bootstrap intervals of the candidate against a baseline',
+  with: EvaluateParams,
+  reportsAs: (w) => [w.candidate, w.baseline].flatMap((m) => (m && typeof m === 'object' && typeof (m as { name?: unknown }).name === 'string' ? [(m as { name: string }).name] : [])),
+  invoke(w, ctx) {
+    const model = (m?: { name: string; model: string }) => (m ? { ...m, model: absPath(ctx, m.model) } : undefined);
+    const params = { ...w, candidate: model(w.candidate), baseline: model(w.baseline), manifest: absPath(ctx, w.manifest), gt: absPath(ctx, w.gt), slices: absPath(ctx, w.slices), out: absPath(ctx, w.out) };
+    const inputs = [params.manifest, params.slices, params.candidate && join(params.candidate.model, 'model.onnx'), params.baseline && join(params.baseline.model, 'model.onnx')].filter((x): x is string => Boolean(x));
+    return nodeStep(ctx, 'evaluate', params, inputs);
+  },
+  container: { image: 'paddock', inputs: (p) => pathInputs(p), outputs: (p) => (typeof p.out === 'string' ? [p.out] : []) },
+  load: async () => ({ params: EvaluateParams, run: (await import('./evaluate.js')).runEvaluate }),
+});

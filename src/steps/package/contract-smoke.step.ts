@@ -1,0 +1,19 @@
+/** The `contract-smoke` step: the Triton repository served and asked over KServe v2, answers checked against the contract (body: ./contract-smoke.ts). */
+import { defineStep, nodeStep } from '../define.js';
+import { PackWith, readPackWith } from './params.js';
+
+export const contractSmokeStep = defineStep({
+  name: 'contract-smoke',
+  stage: 'package',
+  summary: 'the Triton repository served and asked over KServe v2, answers checked against the contract',
+  with: PackWith,
+  invoke(w, ctx) {
+    const { rest, m } = readPackWith(w, ctx);
+    return nodeStep(ctx, 'contract-smoke', { ...rest, ...(m ? { model: m.name, version: m.version, contract: m.contractDir } : {}) });
+  },
+  container: { unsupported: "it starts Triton in a container on this machine's Docker engine" },
+  load: async () => {
+    const m = await import('./contract-smoke.js');
+    return { params: m.ContractSmokeParams, run: m.runContractSmoke };
+  },
+});

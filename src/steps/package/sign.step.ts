@@ -1,0 +1,19 @@
+/** The `sign` step: export_report.json signed with ECDSA P-256 (.sig, Sigstore bundle, cosign.pub) (body: ./sign.ts). */
+import { defineStep, nodeStep } from '../define.js';
+import { PackWith, packContainer, readPackWith } from './params.js';
+
+export const signStep = defineStep({
+  name: 'sign',
+  stage: 'package',
+  summary: 'export_report.json signed with ECDSA P-256 (.sig, Sigstore bundle, cosign.pub)',
+  with: PackWith,
+  invoke(w, ctx) {
+    const { rest, m } = readPackWith(w, ctx);
+    return nodeStep(ctx, 'sign', { ...rest, ...(m ? { model: m.name, version: m.version, contract: m.contractDir, lineage: { ...ctx.recipe.models[m.name].lineage, onnx: m.onnx, checkpoint: m.checkpoint } } : {}) });
+  },
+  container: packContainer,
+  load: async () => {
+    const m = await import('./sign.js');
+    return { params: m.SignParams, run: m.runSign };
+  },
+});

@@ -1,0 +1,15 @@
+/** The `world-build` step: render the built-in world (or reuse it) into a folder (body: ./world-build.ts). */
+import { z } from 'zod';
+import { defineStep, nodeStep, absPath } from '../define.js';
+
+export const WorldBuildParams = z.object({ out: z.string().min(1), size: z.enum(['default', 'tiny']).default('default') }).strict();
+
+export const worldBuildStep = defineStep({
+  name: 'world-build',
+  stage: 'any',
+  summary: "render the built-in world's drives, frames, manifests and ground truth (reused when built)",
+  with: WorldBuildParams.partial({ out: true }),
+  invoke: (w, ctx) => nodeStep(ctx, 'world-build', { ...w, out: absPath(ctx, w.out) }),
+  container: { unsupported: "it encodes PNGs with sharp's libvips, which paddock's step image does not carry" },
+  load: async () => ({ params: WorldBuildParams, run: (await import('./world-build.js')).runWorldBuild }),
+});
