@@ -86,7 +86,11 @@ export function baseFiles(): ImageFile[] {
   ];
 }
 
-/** What the step image adds: Node, its libraries, dist/, onnxruntime-node (this platform only). */
+/**
+ * What the step image adds: Node, its libraries, dist/, data/ (operator lists), onnxruntime-node
+ * (this platform only), and a package.json named paddock so that steps find their install root
+ * (src/files/install-root.ts) inside the container as they do here.
+ */
 export function stepFiles(): ImageFile[] {
   const root = installRoot();
   const dist = join(root, 'dist');
@@ -98,7 +102,8 @@ export function stepFiles(): ImageFile[] {
     fileEntry('usr/local/bin/node', process.execPath),
     ...sharedLibraries([process.execPath, binding]),
     ...walk(dist, 'opt/paddock/dist'),
-    { name: 'opt/paddock/package.json', content: Buffer.from('{"name":"paddock-step","type":"module"}\n'), mode: 0o644 },
+    ...walk(join(root, 'data'), 'opt/paddock/data'),
+    { name: 'opt/paddock/package.json', content: Buffer.from('{"name":"paddock","private":true,"type":"module"}\n'), mode: 0o644 },
     ...walk(ort, 'opt/paddock/node_modules/onnxruntime-node', (rel) => rel === 'package.json' || rel === 'dist' || rel.startsWith('dist/') || rel === 'bin' || platform.startsWith(rel) || rel.startsWith(platform)),
     ...walk(join(root, 'node_modules', 'onnxruntime-common'), 'opt/paddock/node_modules/onnxruntime-common'),
   ];
