@@ -1,7 +1,8 @@
 /**
- * execute(): runs a plan's nodes through runners with a concurrency limit, records everything in
- * the run store and publishes every event on the bus. The shell around the pure parts (plan,
- * gates, reducers).
+ * execute(): the shell around the scheduler (schedule.ts). It carries out the scheduler's
+ * decisions: runs a plan's nodes through runners with a concurrency limit, records everything in
+ * the run store, publishes every event on the bus, computes input digests and asks for gate
+ * answers; and it tells the scheduler what happened.
  *
  * Resume: a node whose last attempt succeeded with the same input digest is reused, not rerun.
  * A node's input digest covers its spec, the digests of its input files, and the input and
@@ -16,6 +17,9 @@ import type { RunStore } from '../store/run-store.js';
 import { sha256FileSync } from '../files/digest.js';
 import type { Runner, StepSpec, ContainerSpec } from './runner.js';
 import { decideGate, type GateAnswer, type GateDecision } from './gates.js';
+import { createSchedule, decide, reduce, reusableAttempt, type Action, type NodeOutcome, type RunOutcome, type ScheduleEvent } from './schedule.js';
+
+export type { NodeOutcome } from './schedule.js';
 
 /** How a built-in step (`uses:`) becomes a command, and which files it reads. */
 export type BuiltinResolver = (node: PlanNode) => { command: string[]; inputs: string[]; cwd?: string };
@@ -48,14 +52,8 @@ export interface ExecuteOptions {
   flushMs?: number;
 }
 
-export type NodeOutcome = 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'reused' | 'gate-failed';
-
-export interface ExecuteResult {
-  status: 'succeeded' | 'failed' | 'cancelled';
-  /** 0 ok, 1 a gate failed or was rejected, 2 an error. */
-  exitCode: 0 | 1 | 2;
+export interface ExecuteResult extends RunOutcome {
   outcomes: Record<string, NodeOutcome>;
-  error?: string;
 }
 
 /** JSON with sorted keys, so that digests do not depend on key order. */
@@ -74,16 +72,102 @@ export function canonicalJson(value: unknown): string {
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
+const resolvePath = (p: string, base: string) => (isAbsolute(p) ? p : resolve(base, p));
+
 class GateFailed extends Error {}
 
+/** The event path of one run: each event to the bus at once, and to the store in batches. */
+interface EventPath {
+  publish(event: PaddockEvent, attempt?: number): void;
+  log(level: 'info' | 'warn' | 'error', message: string, step?: string): void;
+  /** Stores what is buffered now. */
+  flush(): void;
+  /** The first store write that failed, if any. */
+  readonly storeError: Error | undefined;
+}
+
+/** What the parts of one run share. */
+interface RunContext {
+  opts: ExecuteOptions;
+  events: EventPath;
+  /** The store's attempt number of each node this run started or reused; its events carry it. */
+  attempts: Map<string, number>;
+}
+
+/** How a node runs, and what its input digest covers. */
+interface PreparedNode {
+  spec: StepSpec;
+  runner: Runner;
+  command?: string[];
+  inputs: string[];
+}
+
+/** What a node ended with, for the scheduler. */
+type NodeResult = Omit<Extract<ScheduleEvent, { type: 'node.finished' }>, 'type' | 'id'>;
+
+/** Runs the plan to its end, or until the signal stops it; throws only when the run store fails. */
 export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
   const { plan, runId, store, signal } = opts;
-  const flushMs = opts.flushMs ?? 50;
-  const outcomes: Record<string, NodeOutcome> = {};
   const attempts = new Map<string, number>();
+  const ctx: RunContext = { opts, attempts, events: createEventPath(opts, attempts) };
+  const { events } = ctx;
   const byId = new Map(plan.nodes.map((n) => [n.id, n]));
+  let schedule = createSchedule(plan);
+  const inFlight = new Map<string, Promise<void>>();
+  const settle = (id: string, event: ScheduleEvent) => {
+    schedule = reduce(schedule, event);
+    inFlight.delete(id);
+  };
+  const carryOut = (action: Action) => {
+    const { id } = action;
+    if (action.type === 'skip') {
+      schedule = reduce(schedule, { type: 'node.skipped', id, reason: action.reason });
+      store.skipStep(runId, id, action.reason);
+      events.log('warn', `${id}: ${action.reason}`, id);
+      return;
+    }
+    schedule = reduce(schedule, { type: 'node.started', id });
+    const carried = runNode(ctx, byId.get(id)!).then(
+      (result) => settle(id, { type: 'node.finished', id, ...result }),
+      (err: Error) => {
+        settle(id, { type: 'node.errored', id, message: err.message });
+        recordError(ctx, id, err);
+      },
+    );
+    inFlight.set(id, carried);
+  };
 
-  // ---- the event path: bus now, store in batches --------------------------------------------
+  // One listener for the whole run (a new one per turn of the loop piled up: Node warned of 11).
+  const stopped = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+  let done: RunOutcome | undefined;
+  while (!done) {
+    if (signal.aborted) schedule = reduce(schedule, { type: 'run.stopped' });
+    if (events.storeError) schedule = reduce(schedule, { type: 'store.failed' });
+    const decision = decide(schedule);
+    done = decision.done;
+    for (const action of decision.actions) carryOut(action);
+    // Once stopped, wait for the running steps to end (racing the settled `stopped` again would
+    // spin this loop on microtasks and starve the child processes' exit events).
+    if (inFlight.size) await Promise.race(signal.aborted ? [...inFlight.values()] : [...inFlight.values(), stopped]);
+  }
+  events.flush();
+  if (events.storeError) throw events.storeError;
+  return { ...done, outcomes: { ...schedule.outcomes } };
+}
+
+/** Stores that a node could not be carried out, whichever state its row was left in. */
+function recordError(ctx: RunContext, id: string, err: Error): void {
+  const { store, runId } = ctx.opts;
+  ctx.events.flush();
+  const row = store.getStep(runId, id);
+  if (row?.status === 'running') store.finishStep(runId, id, 'failed', err.message);
+  else if (row?.status === 'pending') store.skipStep(runId, id, err.message);
+  ctx.events.publish({ v: 1, type: 'step', step: id, status: 'failed', error: err.message }, ctx.attempts.get(id) ?? 0);
+}
+
+/** The event path; `log` numbers a step's lines with its current attempt. */
+function createEventPath(opts: ExecuteOptions, attempts: ReadonlyMap<string, number>): EventPath {
+  const flushMs = opts.flushMs ?? 50;
   let buffer: { event: PaddockEvent; attempt: number }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let storeError: Error | undefined;
@@ -96,7 +180,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
     const batch = buffer;
     buffer = [];
     try {
-      store.appendEvents(runId, batch);
+      opts.store.appendEvents(opts.runId, batch);
     } catch (err) {
       storeError ??= err as Error;
     }
@@ -107,235 +191,162 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
     if (!timer) timer = setTimeout(flush, flushMs);
     opts.onEvent(event);
   };
-  const log = (level: 'info' | 'warn' | 'error', message: string, step?: string) =>
-    publish({ v: 1, type: 'log', level, message, step, stream: 'paddock' }, step ? attempts.get(step) ?? 0 : 0);
-
-  // ---- digests ------------------------------------------------------------------------------
-  const resolvePath = (p: string, base = opts.baseDir) => (isAbsolute(p) ? p : resolve(base, p));
-  const inputDigest = (node: PlanNode, spec: { command?: readonly string[]; inputs: string[] }): string => {
-    const files = spec.inputs.map((p) => {
-      const abs = resolvePath(p);
-      if (!existsSync(abs)) throw new Error(`input file not found: ${abs}`);
-      return { path: p, sha256: sha256FileSync(abs).sha256 };
-    });
-    const needs = node.needs.map((id) => {
-      const row = store.getStep(runId, id);
-      return { id, input: row?.input_digest ?? null, outputs: store.currentArtifacts(runId, id).map((a) => a.sha256).sort() };
-    });
-    const { step, gate, target } = node;
-    return sha(canonicalJson({ node: { id: node.id, kind: node.kind, step, gate, target }, command: spec.command, files, needs }));
+  return {
+    publish,
+    flush,
+    log: (level, message, step) => publish({ v: 1, type: 'log', level, message, step, stream: 'paddock' }, step ? attempts.get(step) ?? 0 : 0),
+    get storeError() {
+      return storeError;
+    },
   };
+}
 
-  // ---- one node -----------------------------------------------------------------------------
-  const runNode = async (node: PlanNode): Promise<NodeOutcome> => {
-    let spec: StepSpec;
-    let runner: Runner;
-    let inputs: string[] = [];
-    let command: string[] | undefined;
-    const gateState = { failed: false };
+/** A node's input digest: its spec, its input files' digests, and its needs' input and output digests. */
+function inputDigest(ctx: RunContext, node: PlanNode, spec: { command?: readonly string[]; inputs: string[] }): string {
+  const { store, runId, baseDir } = ctx.opts;
+  const files = spec.inputs.map((p) => {
+    const abs = resolvePath(p, baseDir);
+    if (!existsSync(abs)) throw new Error(`input file not found: ${abs}`);
+    return { path: p, sha256: sha256FileSync(abs).sha256 };
+  });
+  const needs = node.needs.map((id) => {
+    const row = store.getStep(runId, id);
+    return { id, input: row?.input_digest ?? null, outputs: store.currentArtifacts(runId, id).map((a) => a.sha256).sort() };
+  });
+  const { step, gate, target } = node;
+  return sha(canonicalJson({ node: { id: node.id, kind: node.kind, step, gate, target }, command: spec.command, files, needs }));
+}
 
-    if (node.kind === 'gate') {
-      runner = opts.runners.inProcess;
-      const gate = node.gate!;
-      spec = {
-        runId,
-        stepId: node.id,
-        fn: async (ctx) => {
-          const decision = decideGate(gate, store.currentMetrics(runId));
-          ctx.emit({ v: 1, type: 'verdict', gate: gate.id, verdict: decision.verdict, rationale: decision.rationale });
-          if (decision.verdict === 'fail') {
-            gateState.failed = true;
-            throw new GateFailed(`gate ${gate.id} failed: ${decision.rationale[0]}`);
-          }
-          if (!decision.needsPerson) return;
-          const prior = store.findApproval(runId, gate.id, decision.subjectDigest);
-          let answer: GateAnswer | undefined;
-          if (prior) {
-            answer = { decision: prior.decision, actor: prior.actor, reason: prior.reason ?? undefined };
-            log('info', `gate ${gate.id}: reusing the ${prior.decision} answer of ${prior.actor} for the same values`, node.id);
-          } else {
-            publish({ v: 1, type: 'gate', gate: gate.id, status: 'requested', step: node.id }, attempts.get(node.id));
-            answer = await opts.askGate({ gate: gate.id, decision, signal: ctx.signal });
-            if (ctx.signal.aborted) return;
-            if (!answer) {
-              gateState.failed = true;
-              throw new GateFailed(`gate ${gate.id} needs review and nobody answered (headless runs answer with --gate-policy approve|reject)`);
-            }
-            store.recordApproval({ runId, gate: gate.id, decision: answer.decision, reason: answer.reason, actor: answer.actor, subjectDigest: decision.subjectDigest });
-            publish({ v: 1, type: 'gate', gate: gate.id, status: answer.decision, actor: answer.actor, reason: answer.reason, step: node.id }, attempts.get(node.id));
-          }
-          if (answer.decision === 'rejected') {
-            gateState.failed = true;
-            throw new GateFailed(`gate ${gate.id} rejected by ${answer.actor}${answer.reason ? `: ${answer.reason}` : ''}`);
-          }
-        },
-      };
+/** One node's attempt: reused when resume allows, else run to its end and stored. */
+async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
+  const { store, runId, signal } = ctx.opts;
+  const { events, attempts } = ctx;
+  const gate = { failed: false };
+  const { spec, runner, command, inputs } = node.kind === 'gate' ? gateStep(ctx, node, gate) : processStep(ctx, node);
+
+  const digest = inputDigest(ctx, node, { command, inputs });
+  const reused = reusableAttempt(node.kind, store.getStep(runId, node.id), digest);
+  if (reused !== undefined) {
+    attempts.set(node.id, reused);
+    store.markReused(runId, node.id);
+    events.log('info', `${node.id}: inputs unchanged (${digest.slice(0, 12)}), reusing attempt ${reused}`, node.id);
+    return { outcome: 'reused' };
+  }
+
+  events.flush();
+  const attempt = store.startStep(runId, node.id, { inputDigest: digest, runner: runner.kind, host: runner.host });
+  attempts.set(node.id, attempt);
+  events.publish({ v: 1, type: 'step', step: node.id, status: 'started', host: runner.host, runner: runner.kind }, attempt);
+
+  const artifactErrors: string[] = [];
+  const result = await runner.run(spec, {
+    signal,
+    emit: attemptEmitter(ctx, node.id, attempt, spec.cwd ?? ctx.opts.baseDir, artifactErrors),
+    onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid),
+    onContainer: ({ container, image, imageId }) => {
+      store.setStepContainer(runId, node.id, container, imageId);
+      events.log('info', `${node.id}: container ${container.slice(0, 12)} on ${runner.host}, image ${image} = ${imageId}`, node.id);
+    },
+  });
+  let status = result.status;
+  let error = result.error;
+  if (status === 'succeeded' && artifactErrors.length) {
+    status = 'failed';
+    error = artifactErrors[0];
+  }
+  if (result.protocolErrors > 0) events.log('warn', `${node.id}: ${result.protocolErrors} line(s) of its output were not valid events (see the errors above)`, node.id);
+  events.flush();
+  store.finishStep(runId, node.id, status, error, result.exitCode);
+  events.publish({ v: 1, type: 'step', step: node.id, status, error, host: runner.host, runner: runner.kind }, attempt);
+  return { outcome: status === 'failed' && gate.failed ? 'gate-failed' : status, error, hostFailure: result.hostFailure };
+}
+
+/**
+ * What a runner emits for one attempt: each event onto the event path with the attempt's number;
+ * an artifact is first copied into the CAS, and one that cannot be (missing, wrong size) is
+ * logged and added to `artifactErrors`, which fails the step.
+ */
+function attemptEmitter(ctx: RunContext, stepId: string, attempt: number, cwd: string, artifactErrors: string[]): (e: Event) => void {
+  const { events } = ctx;
+  return (e) => {
+    if (e.type === 'artifact') {
+      const abs = resolvePath(e.path, cwd);
+      try {
+        const entry = ctx.opts.store.cas.put(abs, e.sha256);
+        if (entry.bytes !== e.bytes) throw new Error(`size mismatch for ${abs}: declared ${e.bytes} bytes, file has ${entry.bytes}`);
+      } catch (err) {
+        const msg = `artifact ${e.path} (${e.role}): ${(err as Error).message}`;
+        artifactErrors.push(msg);
+        events.publish({ v: 1, type: 'log', level: 'error', stream: 'paddock', step: stepId, message: msg }, attempt);
+        return;
+      }
+    }
+    events.publish(e, attempt);
+  };
+}
+
+/** A step's process: its runner (by target host), its command and the files it reads. */
+function processStep(ctx: RunContext, node: PlanNode): PreparedNode {
+  const { opts } = ctx;
+  const step = node.step!;
+  const host = node.target?.host ?? 'local';
+  const remote = host === 'local' ? undefined : opts.runners.forHost?.(host);
+  if (host !== 'local' && !remote) throw new Error(`step ${node.id}: no runner for host "${host}" (remote hosts come with the Docker runner)`);
+  const runner = remote ?? opts.runners.local;
+  let cwd = opts.baseDir;
+  let command: string[];
+  let inputs: string[];
+  if ('uses' in step) {
+    const b = opts.builtin(node);
+    command = b.command;
+    inputs = b.inputs;
+    if (b.cwd) cwd = b.cwd;
+  } else {
+    command = step.run;
+    inputs = step.inputs;
+    if (step.cwd) cwd = resolvePath(step.cwd, opts.baseDir);
+  }
+  let spec: StepSpec = { runId: opts.runId, stepId: node.id, command, cwd, env: step.env, timeoutMs: step.timeout ? step.timeout * 1000 : undefined };
+  if (runner.kind === 'docker') {
+    if (!opts.containerize) throw new Error(`step ${node.id}: host "${host}" runs containers, and this run cannot make container steps`);
+    const c = opts.containerize(node, { command, inputs }, runner);
+    spec = { ...spec, command: c.command, cwd: c.cwd, container: c.container };
+  }
+  return { spec, runner, command, inputs };
+}
+
+/**
+ * A gate as an in-process step: decided on the run's current metrics; a review is answered by an
+ * earlier approval of the same values, or else asked for. Sets `gate.failed` when it fails, so a
+ * failed gate is told apart from a gate that could not be decided.
+ */
+function gateStep(ctx: RunContext, node: PlanNode, gate: { failed: boolean }): PreparedNode {
+  const { store, runId } = ctx.opts;
+  const { events, attempts } = ctx;
+  const g = node.gate!;
+  const fail = (message: string) => {
+    gate.failed = true;
+    return new GateFailed(message);
+  };
+  const fn: StepSpec['fn'] = async (step) => {
+    const decision = decideGate(g, store.currentMetrics(runId));
+    step.emit({ v: 1, type: 'verdict', gate: g.id, verdict: decision.verdict, rationale: decision.rationale });
+    if (decision.verdict === 'fail') throw fail(`gate ${g.id} failed: ${decision.rationale[0]}`);
+    if (!decision.needsPerson) return;
+    const prior = store.findApproval(runId, g.id, decision.subjectDigest);
+    let answer: GateAnswer | undefined;
+    if (prior) {
+      answer = { decision: prior.decision, actor: prior.actor, reason: prior.reason ?? undefined };
+      events.log('info', `gate ${g.id}: reusing the ${prior.decision} answer of ${prior.actor} for the same values`, node.id);
     } else {
-      const step = node.step!;
-      const host = node.target?.host ?? 'local';
-      runner = host === 'local' ? opts.runners.local : opts.runners.forHost?.(host) ?? opts.runners.local;
-      if (host !== 'local' && !opts.runners.forHost?.(host)) {
-        throw new Error(`step ${node.id}: no runner for host "${host}" (remote hosts come with the Docker runner)`);
-      }
-      let cwd = opts.baseDir;
-      if ('uses' in step) {
-        const b = opts.builtin(node);
-        command = b.command;
-        inputs = b.inputs;
-        if (b.cwd) cwd = b.cwd;
-      } else {
-        command = step.run;
-        inputs = step.inputs;
-        if (step.cwd) cwd = resolvePath(step.cwd);
-      }
-      spec = {
-        runId,
-        stepId: node.id,
-        command,
-        cwd,
-        env: step.env,
-        timeoutMs: step.timeout ? step.timeout * 1000 : undefined,
-      };
-      if (runner.kind === 'docker') {
-        if (!opts.containerize) throw new Error(`step ${node.id}: host "${host}" runs containers, and this run cannot make container steps`);
-        const c = opts.containerize(node, { command, inputs }, runner);
-        spec = { ...spec, command: c.command, cwd: c.cwd, container: c.container };
-      }
+      events.publish({ v: 1, type: 'gate', gate: g.id, status: 'requested', step: node.id }, attempts.get(node.id));
+      answer = await ctx.opts.askGate({ gate: g.id, decision, signal: step.signal });
+      if (step.signal.aborted) return;
+      if (!answer) throw fail(`gate ${g.id} needs review and nobody answered (headless runs answer with --gate-policy approve|reject)`);
+      store.recordApproval({ runId, gate: g.id, decision: answer.decision, reason: answer.reason, actor: answer.actor, subjectDigest: decision.subjectDigest });
+      events.publish({ v: 1, type: 'gate', gate: g.id, status: answer.decision, actor: answer.actor, reason: answer.reason, step: node.id }, attempts.get(node.id));
     }
-
-    const digest = inputDigest(node, { command, inputs });
-    const prev = store.getStep(runId, node.id);
-    if (prev && prev.status === 'succeeded' && prev.input_digest === digest && node.kind === 'step') {
-      attempts.set(node.id, prev.attempt);
-      store.markReused(runId, node.id);
-      log('info', `${node.id}: inputs unchanged (${digest.slice(0, 12)}), reusing attempt ${prev.attempt}`, node.id);
-      return 'reused';
-    }
-
-    flush();
-    const attempt = store.startStep(runId, node.id, { inputDigest: digest, runner: runner.kind, host: runner.host });
-    attempts.set(node.id, attempt);
-    publish({ v: 1, type: 'step', step: node.id, status: 'started', host: runner.host, runner: runner.kind }, attempt);
-
-    const artifactErrors: string[] = [];
-    const emit = (e: Event) => {
-      if (e.type === 'artifact') {
-        const abs = resolvePath(e.path, spec.cwd ?? opts.baseDir);
-        try {
-          const entry = store.cas.put(abs, e.sha256);
-          if (entry.bytes !== e.bytes) throw new Error(`size mismatch for ${abs}: declared ${e.bytes} bytes, file has ${entry.bytes}`);
-        } catch (err) {
-          const msg = `artifact ${e.path} (${e.role}): ${(err as Error).message}`;
-          artifactErrors.push(msg);
-          publish({ v: 1, type: 'log', level: 'error', stream: 'paddock', step: node.id, message: msg }, attempt);
-          return;
-        }
-      }
-      publish(e, attempt);
-    };
-
-    const result = await runner.run(spec, {
-      signal,
-      emit,
-      onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid),
-      onContainer: ({ container, image, imageId }) => {
-        store.setStepContainer(runId, node.id, container, imageId);
-        log('info', `${node.id}: container ${container.slice(0, 12)} on ${runner.host}, image ${image} = ${imageId}`, node.id);
-      },
-    });
-    let status = result.status;
-    let error = result.error;
-    if (status === 'succeeded' && artifactErrors.length) {
-      status = 'failed';
-      error = artifactErrors[0];
-    }
-    if (result.protocolErrors > 0) log('warn', `${node.id}: ${result.protocolErrors} line(s) of its output were not valid events (see the errors above)`, node.id);
-    flush();
-    store.finishStep(runId, node.id, status, error, result.exitCode);
-    publish({ v: 1, type: 'step', step: node.id, status, error, host: runner.host, runner: runner.kind }, attempt);
-    if (status === 'failed' && gateState.failed) return 'gate-failed';
-    return status;
+    if (answer.decision === 'rejected') throw fail(`gate ${g.id} rejected by ${answer.actor}${answer.reason ? `: ${answer.reason}` : ''}`);
   };
-
-  // ---- scheduling ---------------------------------------------------------------------------
-  // One listener for the whole run (a new one per turn of the loop piled up: Node warned of 11).
-  const stopped = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
-  const running = new Map<string, Promise<void>>();
-  const pending = new Set(plan.nodes.map((n) => n.id));
-  const blocked = (node: PlanNode): string | undefined => {
-    for (const need of node.needs) {
-      const o = outcomes[need];
-      if (o === 'failed' || o === 'cancelled' || o === 'skipped' || o === 'gate-failed') return need;
-    }
-    return undefined;
-  };
-  const isDone = (id: string) => outcomes[id] === 'succeeded' || outcomes[id] === 'reused';
-
-  let fatal: string | undefined;
-  while ((pending.size > 0 || running.size > 0) && !storeError) {
-    if (!signal.aborted) {
-      for (const id of [...pending]) {
-        const node = byId.get(id)!;
-        const blocker = blocked(node);
-        if (blocker) {
-          pending.delete(id);
-          outcomes[id] = 'skipped';
-          const why = outcomes[blocker] === 'gate-failed' ? `blocked by ${blocker}, which did not pass` : `not run: ${blocker} did not succeed`;
-          store.skipStep(runId, id, why);
-          log('warn', `${id}: ${why}`, id);
-          continue;
-        }
-        if (running.size >= plan.concurrency) break;
-        if (!node.needs.every(isDone)) continue;
-        pending.delete(id);
-        const p = runNode(node)
-          .then((o) => {
-            outcomes[id] = o;
-          })
-          .catch((err: Error) => {
-            outcomes[id] = 'failed';
-            fatal ??= `${id}: ${err.message}`;
-            flush();
-            const row = store.getStep(runId, id);
-            if (row?.status === 'running') store.finishStep(runId, id, 'failed', err.message);
-            else if (row?.status === 'pending') store.skipStep(runId, id, err.message);
-            publish({ v: 1, type: 'step', step: id, status: 'failed', error: err.message }, attempts.get(id) ?? 0);
-          })
-          .finally(() => running.delete(id));
-        running.set(id, p);
-      }
-    } else if (running.size === 0) {
-      break;
-    }
-    if (running.size === 0) {
-      if (pending.size === 0 || signal.aborted) break;
-      // Nothing runnable and nothing running: every pending node was just skipped above.
-      if ([...pending].every((id) => !byId.get(id)!.needs.every(isDone) && !blocked(byId.get(id)!))) {
-        fatal ??= `deadlock: ${[...pending].join(', ')} can never start`;
-        break;
-      }
-      continue;
-    }
-    // Once stopped, wait for the running steps to end (racing the settled `stopped` again would
-    // spin this loop on microtasks and starve the child processes' exit events).
-    await Promise.race(signal.aborted ? [...running.values()] : [...running.values(), stopped]);
-  }
-  if (running.size) await Promise.allSettled(running.values());
-  flush();
-  if (storeError) throw storeError;
-
-  const values = Object.values(outcomes);
-  if (signal.aborted) {
-    return { status: 'cancelled', exitCode: 2, outcomes, error: 'the run was stopped' };
-  }
-  if (fatal || values.includes('failed')) {
-    const failedStep = Object.entries(outcomes).find(([, o]) => o === 'failed');
-    const err = fatal ?? (failedStep ? `${failedStep[0]}: ${store.getStep(runId, failedStep[0])?.error ?? 'failed'}` : 'failed');
-    return { status: 'failed', exitCode: 2, outcomes, error: err };
-  }
-  if (values.includes('gate-failed')) {
-    const g = Object.entries(outcomes).find(([, o]) => o === 'gate-failed')!;
-    return { status: 'failed', exitCode: 1, outcomes, error: store.getStep(runId, g[0])?.error ?? `${g[0]} did not pass` };
-  }
-  return { status: 'succeeded', exitCode: 0, outcomes };
+  return { spec: { runId, stepId: node.id, fn }, runner: ctx.opts.runners.inProcess, inputs: [] };
 }
