@@ -1,11 +1,15 @@
 /**
- * `paddock runs` and `paddock show <run-id>`: read the run store, print tables or JSON.
+ * `paddock runs` and `paddock show <run-id>`: read the run store, print tables or JSON. A run is
+ * shown from the store alone: its gates and slices are the ones it recorded when it started
+ * (src/live/run-reader.ts), not the files as they are today.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunStore, type RunRow, type StepRow } from '../src/store/run-store.js';
 import { isAlive } from '../runners/process-tree.js';
 import { formatDuration, formatNumber, formatTable } from '../src/files/format.js';
+import { readRunDefinition, type RunSlices } from '../src/live/run-reader.js';
+import type { Slice } from '../src/schema/manifest.js';
 
 /** A run whose process died without finishing it (SIGKILL, power loss) shows as interrupted. */
 export function displayStatus(run: Pick<RunRow, 'status' | 'pid'>): string {
@@ -57,6 +61,18 @@ function stepLine(s: StepRow): string[] {
   return [s.stage, s.step_id, status, String(s.attempt), s.host ?? '-', dur, s.error ?? ''];
 }
 
+/** "time_of_day in night; weather in rain" (or "every frame"). */
+function sliceWhere(s: Slice): string {
+  const parts = Object.entries(s.where).map(([field, values]) => `${field} in ${(values as string[]).join(', ')}`);
+  return parts.join('; ') || 'every frame';
+}
+
+function slicesSection(x: RunSlices): string {
+  const when = x.recordedAt !== undefined ? `recorded ${new Date(x.recordedAt).toISOString()}` : 'NOT RECORDED by the run: the file as it is now';
+  const head = `slices of ${x.step}: ${x.slices.length} from ${x.path}  sha256 ${x.sha256.slice(0, 12)}  ${when}`;
+  return `${head}\n${formatTable(['SLICE', 'CRITICAL', 'FRAMES', 'CLASSES'], x.slices.map((s) => [s.id, s.critical ? 'yes' : '-', sliceWhere(s), s.class?.join(', ') ?? 'all']))}`;
+}
+
 export function showRun(home: string, id: string, opts: { json: boolean }): number {
   const store = openReadOnly(home);
   const run = store?.findRun(id);
@@ -71,11 +87,15 @@ export function showRun(home: string, id: string, opts: { json: boolean }): numb
     const verdicts = store.currentVerdicts(run.id);
     const approvals = store.approvals(run.id);
     const artifacts = store.currentArtifacts(run.id);
+    const def = readRunDefinition(store, run);
     if (opts.json) {
       process.stdout.write(
         `${JSON.stringify({
           run: { ...run, recipe_text: undefined, status: displayStatus(run), lineage: JSON.parse(run.lineage) },
           steps,
+          gates: def.gates,
+          slices: def.slices,
+          notes: def.notes,
           metrics,
           verdicts: verdicts.map((v) => ({ ...v, rationale: JSON.parse(v.rationale) })),
           approvals,
@@ -93,7 +113,10 @@ export function showRun(home: string, id: string, opts: { json: boolean }): numb
     for (const [name, m] of Object.entries(lineage)) {
       out.push(`model ${name} v${m.version}  onnx ${m.onnx?.sha256.slice(0, 12) ?? '-'}  commit ${m.commit.slice(0, 12)}  dataset ${m.dataset}`);
     }
+    for (const note of def.notes) out.push(`note: ${note}`);
     out.push('', formatTable(['STAGE', 'STEP', 'STATUS', 'TRY', 'HOST', 'TIME', 'NOTE'], steps.map(stepLine)));
+    if (def.gates.length) out.push('', formatTable(['GATE', 'STAGE', 'RULE'], def.gates.map((g) => [g.id, g.stage, g.rule])));
+    for (const x of def.slices) out.push('', slicesSection(x));
     if (metrics.length) {
       out.push('', formatTable(
         ['STEP', 'METRIC', 'TARGET', 'SLICE', 'VALUE', 'N'],

@@ -7,10 +7,9 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { runInference, writeResults } from '../src/model/infer.js';
 import { evaluateSlice, type SliceResult } from '../src/metrics/slice-coco.js';
-import { SliceFile } from '../src/schema/manifest.js';
+import { loadSliceFile } from '../src/schema/manifest-load.js';
 import { STAT_NAMES } from '../src/metrics/coco.js';
 
 const root = process.cwd();
@@ -18,7 +17,7 @@ const worldArg = process.argv.indexOf('--world');
 const world = worldArg > 0 ? process.argv[worldArg + 1] : join(root, 'build', 'world');
 const worldInfo = JSON.parse(readFileSync(join(world, 'world.json'), 'utf8'));
 const gt = JSON.parse(readFileSync(join(world, 'manifests', 'golden_test.coco.json'), 'utf8'));
-const slices = SliceFile.parse(parseYaml(readFileSync(join(root, 'fixtures', 'world', 'slices.yaml'), 'utf8'))).slices;
+const slices = loadSliceFile(join(root, 'fixtures', 'world', 'slices.yaml'));
 const models = ['production', 'candidate'];
 const evals: Record<string, { slices: SliceResult[]; infer: Awaited<ReturnType<typeof runInference>>['timings'] }> = {};
 

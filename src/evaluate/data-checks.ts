@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManifestRow } from '../schema/manifest.js';
-import { formatZodIssues } from '../schema/event-lines.js';
+import type { ManifestRow } from '../schema/manifest.js';
+import { parseManifestText } from '../schema/manifest-load.js';
 
 export interface Violation {
   check: 'schema' | 'duplicate-frame' | 'missing-file' | 'hash-mismatch' | 'scene-leak' | 'time-gap' | 'city-leak' | 'empty';
@@ -29,37 +29,15 @@ export interface LoadedManifest {
   violations: Violation[];
 }
 
-/** Parses a JSONL manifest; bad rows become violations, good rows are returned with their line. */
+/**
+ * Parses a JSONL manifest (the one reader, src/schema/manifest-load.ts); bad rows become
+ * violations, good rows are returned with their line.
+ */
 export function parseManifest(text: string, file: string, name = file): LoadedManifest {
-  const rows: LoadedManifest['rows'] = [];
-  const violations: Violation[] = [];
-  const seen = new Map<string, number>();
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    if (!raw.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (err) {
-      violations.push({ check: 'schema', manifest: name, line, message: `invalid JSON (${(err as Error).message})` });
-      return;
-    }
-    const parsed = ManifestRow.safeParse(value);
-    const frameId = (value as { frame_id?: unknown })?.frame_id;
-    if (!parsed.success) {
-      violations.push({ check: 'schema', manifest: name, line, frameId: typeof frameId === 'string' ? frameId : undefined, message: formatZodIssues(parsed.error, 4) });
-      return;
-    }
-    const prev = seen.get(parsed.data.frame_id);
-    if (prev !== undefined) {
-      violations.push({ check: 'duplicate-frame', manifest: name, line, frameId: parsed.data.frame_id, message: `frame id ${parsed.data.frame_id} also on line ${prev}` });
-      return;
-    }
-    seen.set(parsed.data.frame_id, line);
-    rows.push({ line, row: parsed.data });
-  });
-  if (rows.length === 0 && violations.length === 0) violations.push({ check: 'empty', manifest: name, message: 'the manifest has no rows' });
-  return { name, file, rows, violations };
+  const parsed = parseManifestText(text, file);
+  const violations: Violation[] = parsed.issues.map((i) => ({ check: i.kind === 'duplicate-frame' ? 'duplicate-frame' : 'schema', manifest: name, line: i.line, frameId: i.frameId, message: i.message }));
+  if (parsed.rows.length === 0 && violations.length === 0) violations.push({ check: 'empty', manifest: name, message: 'the manifest has no rows' });
+  return { name, file, rows: parsed.rows, violations };
 }
 
 /** Checks that every row's image exists under `root` and matches its sha256. */

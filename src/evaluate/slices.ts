@@ -8,8 +8,7 @@
  * scene draws; p-values adjusted across slices: Holm for the critical ones, Benjamini-Hochberg
  * for the rest. Every number carries its denominators.
  */
-import type { Slice } from '../schema/manifest.js';
-import { frameInSlice } from '../schema/manifest.js';
+import { frameInSlice, sliceCountsClass, type Slice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
 import { accumulationData, benjaminiHochberg, clusterIndex, forEachReplicate, holm, percentileInterval, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
 
@@ -54,8 +53,8 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
   const nImg = gt.imgIds.length;
   for (const slice of slices) {
     const inSlice = new Uint8Array(nImg);
-    images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im as never) ? 1 : 0));
-    const keepCat = (k: number) => !slice.class || slice.class.includes(gt.catNames[k] as never);
+    images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im) ? 1 : 0));
+    const keepCat = (k: number) => sliceCountsClass(slice, gt.catNames[k]);
     const frames = inSlice.reduce((a, b) => a + b, 0);
     const sceneNames = images.map((im, i) => (inSlice[i] ? im.scene_id : ''));
     const scenes = new Set(sceneNames.filter(Boolean)).size;

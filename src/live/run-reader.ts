@@ -1,11 +1,16 @@
 /**
- * Reads a run back from the store for the workbench: its plan with dependencies, steps, gate
- * rules, verdicts and approvals, failures with their reviews, and its live state replayed from
- * its events (the same reducers the live view uses). Pure queries; the only writes are the
- * review records (append-only).
+ * Reads a run back from the store for the workbench and `paddock show`: its plan with
+ * dependencies, steps, gate rules, slices, verdicts and approvals, failures with their reviews,
+ * and its live state replayed from its events (the same reducers the live view uses).
+ *
+ * A past run is read from the store alone: its recipe, its gates file and its slice files are the
+ * texts the run recorded when it started, not the files as they are on disk today. Only for what
+ * an older run did not record does it fall back to today's file, and `notes` says so. Pure
+ * queries; the only writes are the review records (append-only).
  */
-import { dirname, isAbsolute, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { RunStore, RunRow, StepRow, VerdictRow, ApprovalRow } from '../store/run-store.js';
 import type { FailureEvent } from '../schema/events.js';
@@ -13,7 +18,8 @@ import { parseRecipe } from '../schema/recipe-load.js';
 import type { Gate, Recipe } from '../schema/recipe.js';
 import { plan as makePlan } from '../pipeline/plan.js';
 import { initialLiveState, reduceAll, withPlannedSteps, type LiveState } from './live-state.js';
-import { SliceFile, frameInSlice, type Slice } from '../schema/manifest.js';
+import { sliceSelects, type Slice } from '../schema/manifest.js';
+import { parseSliceFile, recipeSliceFiles } from '../schema/manifest-load.js';
 
 export interface PlanRow {
   id: string;
@@ -59,12 +65,40 @@ export interface ReviewRow {
   at: number;
 }
 
+/** The slices of one evaluate step, as the run recorded its slice file (or, for an older run, the file as it is now). */
+export interface RunSlices {
+  step: string;
+  /** The slice file, resolved against the recipe's folder, as it was named when the run started. */
+  path: string;
+  sha256: string;
+  /** When the run recorded the file; absent when the run did not and these are the file as it is now (see the notes). */
+  recordedAt?: number;
+  slices: Slice[];
+}
+
+/** What a run was defined by: its recipe, gates and slices as it recorded them (readRunDefinition). */
+export interface RunDefinition {
+  recipe?: Recipe;
+  plan: PlanRow[];
+  gates: GateRule[];
+  /** One entry per evaluate step with slices to show. */
+  slices: RunSlices[];
+  /** Where a run's frames are (relative frame paths of older runs start there). */
+  datasetRoot?: string;
+  /** What the store does not hold of the run's definition: shown from today's file, or not at all. */
+  notes: string[];
+}
+
 export interface RunDetail {
   run: RunRow;
   recipe?: Recipe;
   plan: PlanRow[];
   steps: StepRow[];
   gates: GateRule[];
+  /** The evaluate steps' slices as the run recorded them. */
+  slices: RunSlices[];
+  /** What the store does not hold of the run's definition (an older run): shown from today's file, or not at all. */
+  notes: string[];
   verdicts: VerdictRow[];
   approvals: ApprovalRow[];
   failures: FailureItem[];
@@ -85,35 +119,117 @@ export function formatGateRule(g: Gate): string {
   return `${what} ${g.op} ${bound}${on}${extra ? `; ${extra}` : ''}`;
 }
 
+/** An empty gates file: what a run is parsed with when its gates file is neither in the store nor on disk. */
+const NO_GATES = 'version: 1\ngates: []\n';
+
+/** The store schema versions that began recording gates files and slice files (src/store/migrations.ts). */
+const GATES_RECORDED_SINCE = 5;
+const SLICES_RECORDED_SINCE = 6;
+
+/** The gates file a recipe text names (`gates: gates.yaml`), if it names one. */
+function gatesFileRef(recipeText: string): string | undefined {
+  try {
+    const ref = (parseYaml(recipeText) as { gates?: unknown } | null)?.gates;
+    return typeof ref === 'string' ? ref : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const firstLine = (err: unknown) => (err as Error).message.split('\n')[0];
+
 /**
- * What the workbench needs from the run's evaluate step: its slices (from its slice file) and
- * its dataset root (where relative frame paths of older runs start), both resolved against the
- * recipe's folder.
+ * A run's recipe, plan, gate rules and slices, from the texts it recorded when it started: the
+ * recipe, its gates file (store schema 5 on) and its evaluate steps' slice files (schema 6 on).
+ * A run that recorded them is shown from the store alone, whatever happened to the files since.
+ * A run from before (or one made without run-command) falls back to the files as they are on
+ * disk now, and `notes` says so; a file that is gone is left out, and `notes` says that too.
  */
-function evaluateContext(recipe: Recipe | undefined, recipeFile: string): { slices: Slice[]; root?: string } {
+export function readRunDefinition(store: RunStore, run: RunRow): RunDefinition {
+  const notes: string[] = [];
+  let gatesText = run.gates_text ?? undefined;
+  const gatesRef = gatesText === undefined ? gatesFileRef(run.recipe_text) : undefined;
+  let gatesFromDisk = false;
+  if (gatesRef !== undefined) {
+    const file = resolve(dirname(run.recipe_path), gatesRef);
+    const why = `this run did not record its gates file (runs before store schema ${GATES_RECORDED_SINCE} did not)`;
+    try {
+      gatesText = readFileSync(file, 'utf8');
+      gatesFromDisk = true;
+      notes.push(`${why}: the gates shown are ${file} as it is now, which may not be what the run used`);
+    } catch (err) {
+      gatesText = NO_GATES;
+      notes.push(`${why}, and ${file} cannot be read now (${firstLine(err)}): its gates are not shown`);
+    }
+  }
+  let recipe: Recipe | undefined;
+  try {
+    recipe = parseRecipe(run.recipe_text, run.recipe_path, { gatesText });
+  } catch (err) {
+    if (gatesFromDisk) {
+      // Today's gates file no longer fits the run's recipe: show the run without gates.
+      notes[notes.length - 1] = `this run did not record its gates file, and the file as it is now does not fit its recipe (${firstLine(err)}): its gates are not shown`;
+      try {
+        recipe = parseRecipe(run.recipe_text, run.recipe_path, { gatesText: NO_GATES });
+      } catch (again) {
+        notes.push(`the recipe this run recorded cannot be read by this paddock: ${firstLine(again)}`);
+      }
+    } else notes.push(`the recipe this run recorded cannot be read by this paddock: ${firstLine(err)}`);
+  }
+  let plan: PlanRow[] = [];
+  if (recipe) {
+    try {
+      plan = makePlan(recipe).nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind, needs: [...n.needs], target: n.target?.name, host: n.target?.host }));
+    } catch (err) {
+      notes.push(`the recipe this run recorded cannot be planned by this paddock: ${firstLine(err)}`);
+    }
+  }
+  const slices: RunSlices[] = [];
+  const named = recipe ? recipeSliceFiles(recipe, run.recipe_path) : [];
+  if (named.length > 0) {
+    const recorded = new Map(store.runFiles(run.id, 'slices').map((r) => [r.step_id, r]));
+    const since = store.migrationAppliedAt(SLICES_RECORDED_SINCE);
+    for (const { step, path } of named) {
+      const r = recorded.get(step);
+      if (r && r.text === null) {
+        notes.push(`the slice file of ${step} could not be read when the run started (${r.error}): its slices are not shown`);
+      } else if (r && r.text !== null) {
+        try {
+          slices.push({ step, path: r.path, sha256: r.sha256 ?? '', recordedAt: r.recorded_at, slices: parseSliceFile(r.text, r.path) });
+        } catch (err) {
+          notes.push(`the slice file of ${step} that the run recorded is not valid: ${firstLine(err)}`);
+        }
+      } else {
+        const why = since === undefined || run.created_at < since ? `this run predates recorded slice files (store schema ${SLICES_RECORDED_SINCE})` : `this run did not record the slice file of ${step}`;
+        try {
+          const text = readFileSync(path, 'utf8');
+          slices.push({ step, path, sha256: createHash('sha256').update(text).digest('hex'), slices: parseSliceFile(text, path) });
+          notes.push(`${why}: the slices shown for ${step} are ${path} as it is now, which may not be what the run used`);
+        } catch (err) {
+          notes.push(`${why}, and ${path} cannot be used now (${firstLine(err)}): the slices of ${step} are not shown`);
+        }
+      }
+    }
+  }
+  return { recipe, plan, gates: (recipe?.gates ?? []).map((g) => ({ id: g.id, stage: g.stage, rule: formatGateRule(g) })), slices, datasetRoot: datasetRootOf(recipe, run.recipe_path), notes };
+}
+
+/** The first evaluate step's dataset root: the parent of its manifest's folder, against the recipe's folder. */
+function datasetRootOf(recipe: Recipe | undefined, recipeFile: string): string | undefined {
   const step = Object.values(recipe?.stages ?? {})
     .flat()
     .find((s) => s && 'uses' in s && s.uses === 'evaluate');
-  const w = ((step && 'uses' in step ? step.with : undefined) ?? {}) as { slices?: string; manifest?: string };
-  const abs = (p: string) => (isAbsolute(p) ? p : join(dirname(recipeFile), p));
-  let slices: Slice[] = [];
-  if (w.slices) {
-    try {
-      slices = SliceFile.parse(parseYaml(readFileSync(abs(w.slices), 'utf8'))).slices;
-    } catch {
-      slices = [];
-    }
-  }
-  return { slices, root: w.manifest ? dirname(dirname(abs(w.manifest))) : undefined };
+  const manifest = ((step && 'uses' in step ? step.with : undefined) as { manifest?: string } | undefined)?.manifest;
+  if (!manifest) return undefined;
+  return dirname(dirname(isAbsolute(manifest) ? manifest : join(dirname(recipeFile), manifest)));
 }
 
-function failureItem(e: FailureEvent & { step?: string }, slices: Slice[], root: string | undefined): FailureItem {
+function failureItem(e: FailureEvent & { step?: string }, slices: readonly Slice[], root: string | undefined): FailureItem {
   const data = (e.data ?? {}) as Record<string, unknown>;
   const cls = typeof data.class === 'string' ? data.class : undefined;
   const frame = (data.frame ?? {}) as Record<string, string>;
-  const inSlices = slices
-    .filter((s) => (!s.class || (cls !== undefined && (s.class as readonly string[]).includes(cls))) && Object.keys(frame).length > 0 && frameInSlice(s, frame as never))
-    .map((s) => s.id);
+  // A failure without its frame's metadata falls in no slice.
+  const inSlices = Object.keys(frame).length > 0 ? slices.filter((s) => sliceSelects(s, frame, cls === undefined ? [] : [cls])).map((s) => s.id) : [];
   const score = typeof data.baseline_score === 'number' ? data.baseline_score : typeof data.score === 'number' ? data.score : 0;
   const ev = e.evidence?.find((x) => x.path && /\.(png|jpe?g)$/i.test(x.path));
   return {
@@ -156,23 +272,12 @@ export class RunReader {
   detail(runId: string, opts: { replay?: boolean } = {}): RunDetail | undefined {
     const run = this.store.getRun(runId);
     if (!run) return undefined;
-    let recipe: Recipe | undefined;
-    try {
-      recipe = parseRecipe(run.recipe_text, run.recipe_path, { gatesText: run.gates_text ?? undefined });
-    } catch {
-      recipe = undefined;
-    }
-    let plan: PlanRow[] = [];
-    if (recipe) {
-      try {
-        plan = makePlan(recipe).nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind, needs: [...n.needs], target: n.target?.name, host: n.target?.host }));
-      } catch {
-        plan = [];
-      }
-    }
-    const { slices, root } = evaluateContext(recipe, run.recipe_path);
+    const def = readRunDefinition(this.store, run);
+    const slicesOf = new Map(def.slices.map((x) => [x.step, x.slices]));
+    // A failure takes the slices of its own evaluate step, else those of the first one.
+    const slicesFor = (step?: string) => (step !== undefined ? slicesOf.get(step) : undefined) ?? def.slices[0]?.slices ?? [];
     const reviews = this.reviews(runId);
-    const failures = (this.store.events(runId, 'failure') as (FailureEvent & { step?: string; seq: number })[]).map((e) => failureItem(e, slices, root));
+    const failures = (this.store.events(runId, 'failure') as (FailureEvent & { step?: string; seq: number })[]).map((e) => failureItem(e, slicesFor(e.step), def.datasetRoot));
     const byId = new Map(failures.map((f) => [f.id, f]));
     for (const r of reviews) {
       const f = byId.get(r.failure_id);
@@ -180,14 +285,16 @@ export class RunReader {
       if (r.action === 'reviewed') f.reviewed = { actor: r.actor, at: r.at };
       else f.notes.push({ actor: r.actor, at: r.at, text: r.note ?? '' });
     }
-    let live = withPlannedSteps({ ...initialLiveState, runId }, plan.map((p) => ({ id: p.id, stage: p.stage })));
+    let live = withPlannedSteps({ ...initialLiveState, runId }, def.plan.map((p) => ({ id: p.id, stage: p.stage })));
     if (opts.replay !== false) live = reduceAll(live, this.store.events(runId));
     return {
       run,
-      recipe,
-      plan,
+      recipe: def.recipe,
+      plan: def.plan,
       steps: this.store.getSteps(runId),
-      gates: (recipe?.gates ?? []).map((g) => ({ id: g.id, stage: g.stage, rule: formatGateRule(g) })),
+      gates: def.gates,
+      slices: def.slices,
+      notes: def.notes,
       verdicts: this.store.currentVerdicts(runId),
       approvals: this.store.approvals(runId),
       failures,

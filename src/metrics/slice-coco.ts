@@ -2,8 +2,7 @@
  * COCO metrics of one slice: the frames whose metadata the slice selects, and (when the slice
  * names classes) only those classes' ground truth and detections.
  */
-import type { Slice } from '../schema/manifest.js';
-import { frameInSlice } from '../schema/manifest.js';
+import { frameInSlice, sliceCountsClass, type Slice } from '../schema/manifest.js';
 import { evaluateCoco, type CocoEvalResult } from './coco.js';
 import { indexDetections, indexGroundTruth } from './coco-load.js';
 
@@ -25,10 +24,11 @@ export interface SliceResult {
 }
 
 export function evaluateSlice(gt: { images: CocoImage[]; annotations: { image_id: number; category_id: number; iscrowd?: number }[]; categories: { id: number; name: string }[] }, dt: { image_id: number; category_id: number }[], slice: Slice): SliceResult {
-  const images = gt.images.filter((im) => frameInSlice(slice, im as never));
+  const images = gt.images.filter((im) => frameInSlice(slice, im));
   const ids = new Set(images.map((im) => im.id));
-  const catIds = slice.class ? new Set(gt.categories.filter((c) => slice.class!.includes(c.name as never)).map((c) => c.id)) : undefined;
-  const keepCat = (c: number) => !catIds || catIds.has(c);
+  const catIds = new Set(gt.categories.filter((c) => sliceCountsClass(slice, c.name)).map((c) => c.id));
+  // A slice without classes keeps every annotation, even one of a category the file does not list.
+  const keepCat = (c: number) => !slice.class || catIds.has(c);
   const annotations = gt.annotations.filter((a) => ids.has(a.image_id) && keepCat(a.category_id));
   const categories = gt.categories.filter((c) => keepCat(c.id));
   const sub = { images, annotations, categories };

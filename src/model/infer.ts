@@ -5,9 +5,10 @@
  * batch's inference, so both cores stay busy.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, isAbsolute } from 'node:path';
+import { join, isAbsolute } from 'node:path';
 import { InferenceContract } from '../schema/inference-contract.js';
 import { formatZodIssues } from '../schema/event-lines.js';
+import { ManifestError, readGroundTruthBeside, readManifest as readManifestRows } from '../schema/manifest-load.js';
 import { decodeCenterNet, type Detection, type Letterbox, decodeOptionsOf } from './decode.js';
 import { createFrameReader } from './frame-reader.js';
 
@@ -33,40 +34,22 @@ export interface ManifestEntry {
 }
 
 /**
- * Reads a JSONL manifest. Frame paths are relative to the dataset root (the parent of the
- * manifests/ folder); image ids come from the COCO ground truth beside the manifest
- * (`<split>.coco.json`, matched by file name) when it is there, else from the row number.
+ * Reads a JSONL manifest (the one reader, src/schema/manifest-load.ts; a row needs only its frame
+ * id and path). Frame paths are relative to the dataset root (the parent of the manifests/
+ * folder); image ids come from the COCO ground truth beside the manifest (`<split>.coco.json`,
+ * matched by file name) when it is there, else from the row number.
  */
 export function readManifest(manifest: string): { root: string; entries: ManifestEntry[] } {
-  const root = dirname(dirname(manifest));
-  let text: string;
+  let read: ReturnType<typeof readManifestRows<'frames'>>;
   try {
-    text = readFileSync(manifest, 'utf8');
+    read = readManifestRows(manifest, { rows: 'frames' });
   } catch (err) {
-    throw new InferenceError(`${manifest}: cannot read the manifest: ${(err as Error).message}`);
+    if (err instanceof ManifestError) throw new InferenceError(err.message);
+    throw err;
   }
-  const lines = text.split('\n');
-  const byFile = new Map<string, number>();
-  const gtFile = manifest.replace(/\.jsonl$/, '.coco.json');
-  try {
-    const gt = JSON.parse(readFileSync(gtFile, 'utf8')) as { images: { id: number; file_name: string }[] };
-    for (const im of gt.images) byFile.set(im.file_name, im.id);
-  } catch {
-    // no ground truth beside it: number the rows
-  }
-  const entries: ManifestEntry[] = [];
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let row: { frame_id?: unknown; path?: unknown };
-    try {
-      row = JSON.parse(line);
-    } catch (err) {
-      throw new InferenceError(`${manifest}:${i + 1}: invalid JSON (${(err as Error).message})`);
-    }
-    if (typeof row.path !== 'string' || typeof row.frame_id !== 'string') throw new InferenceError(`${manifest}:${i + 1}: a row needs "frame_id" and "path" strings`);
-    entries.push({ frame_id: row.frame_id, path: row.path, image_id: byFile.get(row.path) ?? entries.length + 1 });
-  });
-  return { root, entries };
+  const byFile = new Map((readGroundTruthBeside(manifest)?.images ?? []).map((im) => [im.file_name, im.id]));
+  const entries: ManifestEntry[] = read.rows.map((row, i) => ({ frame_id: row.frame_id, path: row.path, image_id: byFile.get(row.path) ?? i + 1 }));
+  return { root: read.root, entries };
 }
 
 export interface CocoResult {

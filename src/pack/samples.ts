@@ -2,11 +2,10 @@
  * The inputs the package stage feeds models: a calibration shard balanced by slice, and the
  * seeded distribution of equivalence inputs (real frames and perturbations of them).
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { join } from 'node:path';
 import { seededRandom } from '../files/prng.js';
-import { ManifestRow, SliceFile, frameInSlice, type Slice } from '../schema/manifest.js';
+import { sliceSelects, type ManifestRow, type Slice } from '../schema/manifest.js';
+import { loadSliceFile, readGroundTruthBeside, readManifest } from '../schema/manifest-load.js';
 import type { InferenceContract } from '../schema/inference-contract.js';
 import { readFramesInto } from '../model/frame-reader.js';
 
@@ -17,53 +16,30 @@ export interface SampleFrame {
   classes: Set<string>;
 }
 
-/** Reads a manifest with its COCO ground truth beside it (`<split>.coco.json`) for object classes. */
+/**
+ * Reads a manifest (the one reader: every row a full manifest row; errors name the file and line)
+ * with its COCO ground truth beside it (`<split>.coco.json`) for object classes.
+ */
 export function loadFrames(manifest: string): SampleFrame[] {
-  const root = dirname(dirname(manifest));
-  let text: string;
-  try {
-    text = readFileSync(manifest, 'utf8');
-  } catch (err) {
-    throw new Error(`${manifest}: cannot read the manifest: ${(err as Error).message}`);
-  }
-  const rows = text
-    .split('\n')
-    .map((l, i) => [l, i] as const)
-    .filter(([l]) => l.trim())
-    .map(([l, i]) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(l);
-      } catch (err) {
-        throw new Error(`${manifest}:${i + 1}: invalid JSON (${(err as Error).message})`);
-      }
-      const parsed = ManifestRow.safeParse(json);
-      if (!parsed.success) throw new Error(`${manifest}:${i + 1}: not a manifest row: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-      return parsed.data;
-    });
+  const { root, rows } = readManifest(manifest);
   const classesByFile = new Map<string, Set<string>>();
-  try {
-    const gt = JSON.parse(readFileSync(manifest.replace(/\.jsonl$/, '.coco.json'), 'utf8')) as { images: { id: number; file_name: string }[]; annotations: { image_id: number; category_id: number }[]; categories: { id: number; name: string }[] };
+  const gt = readGroundTruthBeside(manifest);
+  if (gt) {
     const cat = new Map(gt.categories.map((c) => [c.id, c.name]));
     const file = new Map(gt.images.map((im) => [im.id, im.file_name]));
     for (const a of gt.annotations) {
-      const f = file.get(a.image_id)!;
+      const f = file.get(a.image_id);
+      if (f === undefined) continue;
       if (!classesByFile.has(f)) classesByFile.set(f, new Set());
       classesByFile.get(f)!.add(cat.get(a.category_id) ?? String(a.category_id));
     }
-  } catch {
-    // no ground truth: class slices select nothing
   }
+  // Without ground truth, class slices select nothing.
   return rows.map((row) => ({ row, file: join(root, row.path), classes: classesByFile.get(row.path) ?? new Set() }));
 }
 
-export function loadSlices(file: string): Slice[] {
-  const parsed = SliceFile.safeParse(parseYaml(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data.slices;
-}
 
-const inSlice = (s: Slice, f: SampleFrame) => frameInSlice(s, f.row) && (!s.class || s.class.some((c) => f.classes.has(c)));
+const inSlice = (s: Slice, f: SampleFrame) => sliceSelects(s, f.row, f.classes);
 
 /** Fisher-Yates with the shared seeded PRNG. */
 function shuffled<T>(xs: T[], rand: () => number): T[] {

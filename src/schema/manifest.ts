@@ -1,5 +1,7 @@
 /**
- * Dataset manifests (JSONL, one row per frame) and the world's slice definitions (slices.yaml).
+ * Dataset manifests (JSONL, one row per frame) and the world's slice definitions (slices.yaml),
+ * with the one slice evaluator: which frames and object classes a slice selects. Reading the
+ * files is in manifest-load.ts.
  */
 import { z } from 'zod';
 import { CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS } from './conditions.js';
@@ -26,6 +28,13 @@ export const ManifestRow = z
   })
   .strict();
 export type ManifestRow = z.infer<typeof ManifestRow>;
+
+/**
+ * What inference needs of a row: its frame id and image path (other fields are kept, unchecked),
+ * so that `paddock infer` runs over any manifest that names its frames.
+ */
+export const ManifestFrameRef = z.looseObject({ frame_id: z.string(), path: z.string() });
+export type ManifestFrameRef = z.infer<typeof ManifestFrameRef>;
 
 /** Frame metadata a slice can test. */
 export const SLICE_FIELDS = ['weather', 'time_of_day', 'road_type', 'region'] as const;
@@ -68,11 +77,36 @@ export const SliceFile = z
 export type SliceFile = z.infer<typeof SliceFile>;
 export type Slice = z.infer<typeof Slice>;
 
-/** Does a frame (manifest row) belong to the slice's frames? */
-export function frameInSlice(slice: Slice, row: Pick<ManifestRow, (typeof SLICE_FIELDS)[number]>): boolean {
+/**
+ * The frame metadata a slice tests (a manifest row, a COCO image of the world, a failure's frame);
+ * a frame without a field the slice tests is not in the slice.
+ */
+export type SliceFrame = { readonly [F in (typeof SLICE_FIELDS)[number]]?: string };
+
+/** Does a frame (manifest row) belong to the slice's frames? Tests the frame predicates only. */
+export function frameInSlice(slice: Slice, row: SliceFrame): boolean {
   for (const f of SLICE_FIELDS) {
     const allowed = slice.where[f] as readonly string[] | undefined;
-    if (allowed && !allowed.includes(row[f])) return false;
+    if (allowed && !allowed.includes(row[f] as string)) return false;
   }
   return true;
+}
+
+/** Does the slice count this object class's ground truth and detections? A slice without classes counts every class. */
+export function sliceCountsClass(slice: Slice, className: string): boolean {
+  return !slice.class || (slice.class as readonly string[]).includes(className);
+}
+
+/**
+ * Does the slice select this frame, given the classes of the objects in question (an object's
+ * class, or the classes of a frame's ground truth)? The frame predicates must hold and, when the
+ * slice names classes, one of `classes` must be among them.
+ *   sliceSelects(night+pedestrian, { time_of_day: 'night', ... }, ['pedestrian']) -> true
+ *   sliceSelects(night+pedestrian, { time_of_day: 'night', ... }, ['car'])        -> false
+ */
+export function sliceSelects(slice: Slice, frame: SliceFrame, classes: Iterable<string>): boolean {
+  if (!frameInSlice(slice, frame)) return false;
+  if (!slice.class) return true;
+  for (const c of classes) if (sliceCountsClass(slice, c)) return true;
+  return false;
 }

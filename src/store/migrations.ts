@@ -171,4 +171,28 @@ CREATE TRIGGER failure_reviews_append_only_d BEFORE DELETE ON failure_reviews BE
     version: 5,
     sql: 'ALTER TABLE runs ADD COLUMN gates_text TEXT;',
   },
+  {
+    // The files a run read at its start besides its recipe and gates file (today: the slice files
+    // of its evaluate steps), text and digest, so that show and the workbench show the slices the
+    // run used, not the file as it is today. Appended, never changed: a resume that finds a file
+    // changed appends its new text.
+    version: 6,
+    sql: `
+CREATE TABLE run_files (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  role TEXT NOT NULL CHECK (role IN ('slices')),
+  step_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT,
+  text TEXT,
+  error TEXT,
+  recorded_at INTEGER NOT NULL,
+  CHECK ((text IS NULL) <> (error IS NULL))
+);
+CREATE INDEX run_files_run ON run_files (run_id, role, step_id);
+CREATE TRIGGER run_files_append_only_u BEFORE UPDATE ON run_files BEGIN SELECT RAISE(ABORT, 'run files are append-only'); END;
+CREATE TRIGGER run_files_append_only_d BEFORE DELETE ON run_files BEGIN SELECT RAISE(ABORT, 'run files are append-only'); END;
+`,
+  },
 ];

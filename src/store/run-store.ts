@@ -92,6 +92,19 @@ export interface VerdictRow {
   rationale: string;
 }
 
+/** A file a run read, as it was when the run recorded it (or why it could not be read). */
+export interface RunFileRow {
+  id: number;
+  run_id: string;
+  role: 'slices';
+  step_id: string;
+  path: string;
+  sha256: string | null;
+  text: string | null;
+  error: string | null;
+  recorded_at: number;
+}
+
 export interface ApprovalRow {
   id: number;
   run_id: string;
@@ -230,6 +243,32 @@ export class RunStore {
 
   listRuns(limit = 50): RunRow[] {
     return this.db.prepare('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as RunRow[];
+  }
+
+  /** When the store gained a migration (ms), or undefined if it has not: runs created before it could not record what it added. */
+  migrationAppliedAt(version: number): number | undefined {
+    const row = this.db.prepare('SELECT applied_at FROM schema_migrations WHERE version = ?').get(version) as { applied_at: number } | undefined;
+    return row?.applied_at;
+  }
+
+  // ---- files a run read -------------------------------------------------------------------
+
+  /** Appends the text (or the read error) of a file a run read; earlier records stay. */
+  recordRunFile(f: { runId: string; role: RunFileRow['role']; stepId: string; path: string } & ({ text: string; sha256: string } | { error: string })): void {
+    const text = 'text' in f ? f.text : null;
+    this.db
+      .prepare('INSERT INTO run_files (run_id, role, step_id, path, sha256, text, error, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(f.runId, f.role, f.stepId, f.path, 'text' in f ? f.sha256 : null, text, 'error' in f ? f.error : null, Date.now());
+  }
+
+  /** The latest record of each (role, step) file of a run, in step order of first record. */
+  runFiles(runId: string, role?: RunFileRow['role']): RunFileRow[] {
+    const rows = (role
+      ? this.db.prepare('SELECT * FROM run_files WHERE run_id = ? AND role = ? ORDER BY id').all(runId, role)
+      : this.db.prepare('SELECT * FROM run_files WHERE run_id = ? ORDER BY id').all(runId)) as RunFileRow[];
+    const latest = new Map<string, RunFileRow>();
+    for (const r of rows) latest.set(`${r.role}\0${r.step_id}`, r);
+    return [...latest.values()];
   }
 
   // ---- steps ------------------------------------------------------------------------------

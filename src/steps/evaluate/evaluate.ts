@@ -10,14 +10,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
 import { emit } from '../emit.js';
 import { runInference } from '../../model/infer.js';
 import { evaluateCoco, STAT_NAMES } from '../../metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../../metrics/coco-load.js';
 import { perObjectOutcomes, prCurves, rankRegressions } from '../../evaluate/outcomes.js';
 import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
-import { SliceFile } from '../../schema/manifest.js';
+import { loadSliceFile, groundTruthFileOf } from '../../schema/manifest-load.js';
 import { EvalReport } from '../../schema/eval-report.js';
 import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
 import { EvaluateParams } from './evaluate.step.js';
@@ -35,10 +34,10 @@ function writeArtifact(path: string, content: string | Uint8Array, role: string)
 export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<number> {
   const out = resolve(p.out);
   mkdirSync(out, { recursive: true });
-  const gtFile = p.gt ?? p.manifest.replace(/\.jsonl$/, '.coco.json');
+  const gtFile = p.gt ?? groundTruthFileOf(p.manifest);
   const gtJson = JSON.parse(readFileSync(gtFile, 'utf8'));
   const gt = indexGroundTruth(gtJson, gtFile);
-  const slices = SliceFile.parse(parseYaml(readFileSync(p.slices, 'utf8'))).slices;
+  const slices = loadSliceFile(p.slices);
   const models = [p.candidate, ...(p.baseline ? [p.baseline] : [])];
 
   const evaluated: Record<string, { dt: ReturnType<typeof indexDetections>; result: ReturnType<typeof evaluateCoco>; results: Awaited<ReturnType<typeof runInference>>['results'] }> = {};

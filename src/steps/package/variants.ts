@@ -18,7 +18,8 @@ import { decodeModel, encodeModel, type OnnxModel } from '../../model/onnx-proto
 import { calibrationTensors, toFp16, toQdq, withOutputs } from '../../model/precision.js';
 import { computeAmax, formatCalibrationCache, int8Scale, newRange, observeHistogram, observeRange, type Calibrator, type TensorRange } from '../../metrics/int8-calibration.js';
 import { loadContract } from '../../model/infer.js';
-import { balancedShard, loadFrames, loadSlices } from '../../pack/samples.js';
+import { balancedShard, loadFrames } from '../../pack/samples.js';
+import { loadSliceFile } from '../../schema/manifest-load.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { emitArtifact, log, writeReport, holdPack } from './common.js';
 
@@ -94,7 +95,7 @@ export async function runVariants(p: Params): Promise<number> {
 
 async function int8(ort: Ort, fp32: OnnxModel, p: Params, q: Exclude<Params['int8'], false>) {
   const contract = loadContract(p.contract);
-  const slices = loadSlices(q.slices);
+  const slices = loadSliceFile(q.slices);
   const unknown = q.balance.filter((id) => !slices.some((s) => s.id === id));
   if (unknown.length) throw new Error(`int8.balance: no slice ${unknown.map((u) => `"${u}"`).join(', ')} in ${q.slices}`);
   const shard = balancedShard(loadFrames(q.manifest), q.balance.map((id) => slices.find((s) => s.id === id)!), { perSlice: q.per_slice, size: q.size, seed: q.seed });
