@@ -51,6 +51,10 @@ const variants: Record<string, string[]> = {
   // The whole run path (recipe, zod, yaml, SQLite, execa, the executor) on a recipe with no steps.
   'bundle: paddock run (empty)': [join(ROOT, 'dist', 'paddock.js'), 'run', join(ROOT, 'build', 'bench-empty.yaml'), '--headless'],
   'tsc: paddock run (empty)': [join(tscOut, 'bin', 'paddock.js'), 'run', join(ROOT, 'build', 'bench-empty.yaml'), '--headless'],
+  // The step catalogue alone (every definition and its schemas, no body): what loading a recipe adds.
+  'bundle: paddock steps': [join(ROOT, 'dist', 'paddock.js'), 'steps'],
+  // A built-in step's process up to its body: dist/step.js, the catalogue, the body's schema check (bad params: exit 2).
+  'bundle: dist/step.js (bad params)': [join(ROOT, 'dist', 'step.js'), 'verify-pack', '{}'],
 };
 process.env.PADDOCK_HOME = join(ROOT, 'build', 'bench-empty-home');
 writeFileSync(join(ROOT, 'build', 'bench-empty.yaml'), 'version: 1\nname: empty\nstages: {}\n');
@@ -60,7 +64,7 @@ for (let rep = 0; rep < 25; rep++) {
     const t = performance.now();
     const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     const ms = performance.now() - t;
-    if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+    if (r.status !== (name.includes('bad params') ? 2 : 0)) throw new Error(`${name} failed: ${r.stderr}`);
     if (rep > 0) times[name].push(ms);
   }
 }

@@ -16,6 +16,7 @@ Usage:
                                                          the package stage only: export, variants,
                                                          equivalence, benchmarks, Triton, SBOM, signing
   paddock verify <pack-dir> [--key cosign.pub] [--json]  check a pack's signature and every file's sha256
+  paddock steps [--json]                                 the built-in steps: stage, where they run, what they do
   paddock resume <run-id> [--headless] [--json] [--gate-policy P]
   paddock runs [--json] [--limit N]                      list recent runs
   paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
@@ -137,6 +138,11 @@ async function main(argv: string[]): Promise<number> {
   };
 
   switch (command) {
+    case 'steps': {
+      if (rest.length) fail(`unexpected argument "${rest[0]}"`);
+      const { stepsCommand } = await import('../cli/steps.js');
+      return stepsCommand({ json: Boolean(values.json) });
+    }
     case 'verify': {
       if (rest.length !== 1) fail('verify needs one pack directory: paddock verify <pack-dir>');
       const { verifyCommand } = await import('../cli/verify.js');
