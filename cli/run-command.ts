@@ -116,14 +116,16 @@ interface Fresh {
   lineage: unknown;
 }
 
-async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
-  const exitNow = opts.exitNow ?? ((code: number) => void (process.exitCode = code));
-  const actor = currentActor();
-  let recipe: Recipe;
-  let recipeFile: string;
-  let runId: string;
-  let resumed = false;
+/** The run a command works on: a new one recorded in the store, or a stored one reopened for resume. */
+interface OpenedRun {
+  runId: string;
+  recipe: Recipe;
+  recipeFile: string;
+  resumed: boolean;
+}
 
+/** Opens the run: records a fresh one, or checks and reopens the one to resume; a number is the exit code when there is nothing to run. */
+function openRun(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, actor: string, write: (l: string) => void, writeError: (l: string) => void): OpenedRun | number {
   if (opts.resumeId) {
     const row = store.findRun(opts.resumeId);
     if (!row) {
@@ -138,49 +140,46 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       writeError(`paddock resume: run ${row.id} is still running (pid ${row.pid})`);
       return 2;
     }
-    recipeFile = row.recipe_path;
-    recipe = parseRecipe(row.recipe_text, recipeFile, { gatesText: row.gates_text ?? undefined });
-    runId = row.id;
-    resumed = true;
-    for (const line of reapOrphans(store, runId)) writeError(line);
-    store.reopenRun(runId);
-  } else {
-    recipeFile = fresh!.recipeFile;
-    recipe = fresh!.recipe;
-    runId = newRunId();
-    store.createRun({
-      id: runId,
-      name: recipe.name,
-      recipePath: recipeFile,
-      recipeText: fresh!.text,
-      recipeSha256: createHash('sha256').update(fresh!.text).digest('hex'),
-      lineage: fresh!.lineage,
-      host: hostname(),
-      actor,
-      gatesText: fresh!.gatesText,
-    });
+    const recipe = parseRecipe(row.recipe_text, row.recipe_path, { gatesText: row.gates_text ?? undefined });
+    for (const line of reapOrphans(store, row.id)) writeError(line);
+    store.reopenRun(row.id);
+    return { runId: row.id, recipe, recipeFile: row.recipe_path, resumed: true };
   }
-  const baseDir = dirname(recipeFile);
-  const thePlan: Plan = makePlan(recipe);
-  store.planSteps(runId, thePlan.nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind })));
-  recordRunSlices(store, runId, recipe, recipeFile);
-  const stageOf = new Map(thePlan.nodes.map((n) => [n.id, n.stage]));
+  const f = fresh!;
+  const runId = newRunId();
+  store.createRun({
+    id: runId,
+    name: f.recipe.name,
+    recipePath: f.recipeFile,
+    recipeText: f.text,
+    recipeSha256: createHash('sha256').update(f.text).digest('hex'),
+    lineage: f.lineage,
+    host: hostname(),
+    actor,
+    gatesText: f.gatesText,
+  });
+  return { runId, recipe: f.recipe, recipeFile: f.recipeFile, resumed: false };
+}
 
-  const controller = new AbortController();
-  const interactive = !opts.headless && !opts.json && isInteractive();
-  let reporter: Reporter | undefined;
-  let ui: { onEvent(e: PaddockEvent): void; done(exitCode: number, error?: string): Promise<void> } | undefined;
-  const broker = createGateBroker();
-  let askGate: GateAsker;
+/** Who sees the run and answers its gates: the workbench on a terminal, else a line or JSON reporter and the gate policy. */
+interface FrontEnd {
+  interactive: boolean;
+  onEvent(e: PaddockEvent): void;
+  askGate: GateAsker;
+  /** The run ended: flush the reporter, let the workbench show the outcome. */
+  end(exitCode: number, error?: string): Promise<void>;
+}
 
-  if (interactive) {
+async function attachFrontEnd(store: RunStore, opts: RunCommandOptions, run: OpenedRun, thePlan: Plan, actor: string, controller: AbortController, exitNow: (code: number) => void, write: (l: string) => void): Promise<FrontEnd> {
+  if (!opts.headless && !opts.json && isInteractive()) {
+    const broker = createGateBroker();
     const { startRunApp } = await import('../views/start.js');
-    ui = startRunApp({
-      runId,
+    const ui = startRunApp({
+      runId: run.runId,
       plan: thePlan,
       broker,
       actor,
-      resumedSteps: store.getSteps(runId),
+      resumedSteps: store.getSteps(run.runId),
       store,
       onCancel: () => controller.abort(),
       onForceQuit: () => {
@@ -188,23 +187,21 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
         exitNow(2);
       },
     });
-    askGate = (req) => broker.request(req.gate, req.decision, req.signal);
-  } else {
-    reporter = opts.json ? createJsonReporter(write) : createLineReporter(write, (s) => (s ? stageOf.get(s) : undefined));
-    if (opts.policyDefaulted && !opts.json) write(`paddock demo: headless, so gates that need a person are answered by --gate-policy ${opts.gatePolicy} (pass --gate-policy fail to change that)`);
-    askGate = async () => answerByPolicy(opts.gatePolicy, actor);
+    return { interactive: true, onEvent: (e) => ui.onEvent(e), askGate: (req) => broker.request(req.gate, req.decision, req.signal), end: () => ui.done() };
   }
-
-  const onEvent = (e: PaddockEvent) => {
-    reporter?.onEvent(e);
-    ui?.onEvent(e);
+  const stageOf = new Map(thePlan.nodes.map((n) => [n.id, n.stage]));
+  const reporter: Reporter = opts.json ? createJsonReporter(write) : createLineReporter(write, (s) => (s ? stageOf.get(s) : undefined));
+  if (opts.policyDefaulted && !opts.json) write(`paddock demo: headless, so gates that need a person are answered by --gate-policy ${opts.gatePolicy} (pass --gate-policy fail to change that)`);
+  return {
+    interactive: false,
+    onEvent: (e) => reporter.onEvent(e),
+    askGate: async () => answerByPolicy(opts.gatePolicy, actor),
+    end: async () => reporter.end(),
   };
-  const publishRun = (e: PaddockEvent) => {
-    e.ts ??= Date.now();
-    store.appendEvents(runId, [{ event: e, attempt: 0 }]);
-    onEvent(e);
-  };
+}
 
+/** SIGINT/SIGTERM: the first stops the running steps, a second ends paddock at once. Returns the uninstaller. */
+function onStopSignals(controller: AbortController, interactive: boolean, exitNow: (code: number) => void, writeError: (l: string) => void): () => void {
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
@@ -218,8 +215,48 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
 
-  publishRun({ v: 1, type: 'run', run: runId, status: resumed ? 'resumed' : 'started' });
+/** The gates' verdicts and answers as JUnit XML (--junit); a gate the run never reached says so. */
+async function writeJunit(store: RunStore, runId: string, thePlan: Plan, file: string): Promise<void> {
+  const { gatesJunit } = await import('../src/evaluate/reports.js');
+  const verdicts = store.currentVerdicts(runId);
+  const approvals = store.approvals(runId);
+  const gates = thePlan.nodes
+    .filter((n) => n.kind === 'gate')
+    .map((n) => {
+      const v = verdicts.filter((x) => x.gate === n.gate!.id).at(-1);
+      const a = approvals.filter((x) => x.gate === n.gate!.id).at(-1);
+      return { gate: n.gate!.id, stage: n.stage, verdict: v?.verdict ?? ('review' as const), rationale: v ? (JSON.parse(v.rationale) as string[]) : ['not decided: the run ended before this gate'], answer: a ? { decision: a.decision, actor: a.actor, reason: a.reason } : undefined };
+    });
+  writeFileSync(file, gatesJunit(runId, gates));
+}
+
+async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
+  const exitNow = opts.exitNow ?? ((code: number) => void (process.exitCode = code));
+  const actor = currentActor();
+  const opened = openRun(store, opts, fresh, actor, write, writeError);
+  if (typeof opened === 'number') return opened;
+  const { runId, recipe, recipeFile } = opened;
+  const baseDir = dirname(recipeFile);
+  const thePlan: Plan = makePlan(recipe);
+  store.planSteps(runId, thePlan.nodes.map((n) => ({ id: n.id, stage: n.stage, kind: n.kind })));
+  recordRunSlices(store, runId, recipe, recipeFile);
+
+  const controller = new AbortController();
+  const front = await attachFrontEnd(store, opts, opened, thePlan, actor, controller, exitNow, write);
+  const publishRun = (e: PaddockEvent) => {
+    e.ts ??= Date.now();
+    store.appendEvents(runId, [{ event: e, attempt: 0 }]);
+    front.onEvent(e);
+  };
+  const offSignals = onStopSignals(controller, front.interactive, exitNow, writeError);
+
+  publishRun({ v: 1, type: 'run', run: runId, status: opened.resumed ? 'resumed' : 'started' });
   let exitCode: number;
   let error: string | undefined;
   let runHosts: import('./run-hosts.js').RunHosts | undefined;
@@ -236,9 +273,9 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       runners: { inProcess: createInProcessRunner(), local: createLocalRunner(), forHost: runHosts?.forHost },
       builtin: builtinCommand(recipe, baseDir),
       containerize: runHosts?.containerize,
-      askGate,
+      askGate: front.askGate,
       signal: controller.signal,
-      onEvent,
+      onEvent: front.onEvent,
     });
     exitCode = result.exitCode;
     error = result.error;
@@ -256,25 +293,12 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
     writeError(`paddock: ${error}`);
   } finally {
     await runHosts?.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
   }
-  reporter?.end();
-  if (opts.junit) {
-    const { gatesJunit } = await import('../src/evaluate/reports.js');
-    const verdicts = store.currentVerdicts(runId);
-    const approvals = store.approvals(runId);
-    const gates = thePlan.nodes
-      .filter((n) => n.kind === 'gate')
-      .map((n) => {
-        const v = verdicts.filter((x) => x.gate === n.gate!.id).at(-1);
-        const a = approvals.filter((x) => x.gate === n.gate!.id).at(-1);
-        return { gate: n.gate!.id, stage: n.stage, verdict: v?.verdict ?? ('review' as const), rationale: v ? (JSON.parse(v.rationale) as string[]) : ['not decided: the run ended before this gate'], answer: a ? { decision: a.decision, actor: a.actor, reason: a.reason } : undefined };
-      });
-    writeFileSync(opts.junit, gatesJunit(runId, gates));
-  }
-  if (ui) await ui.done(exitCode, error);
-  if (!opts.json && !interactive) {
+  if (!front.interactive) await front.end(exitCode, error);
+  if (opts.junit) await writeJunit(store, runId, thePlan, opts.junit);
+  if (front.interactive) await front.end(exitCode, error);
+  if (!opts.json && !front.interactive) {
     write(`run ${runId} ${exitCode === 0 ? 'succeeded' : exitCode === 1 ? 'failed a gate' : 'failed'} (exit ${exitCode}); details: paddock show ${runId}`);
   }
   return exitCode;
