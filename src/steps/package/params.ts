@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Recipe } from '../../schema/recipe.js';
-import { pathInputs, type ContainerUse, type StepContext } from '../define.js';
+import { defineStep, pathInputs, type ContainerUse, type StepContext, type StepDefinition } from '../define.js';
+import { installRoot } from '../../files/install-root.js';
+import { pythonBin } from '../../pack/python.js';
 
 type With = Record<string, unknown>;
 
@@ -75,3 +77,31 @@ export const packContainer: ContainerUse = {
   inputs: (p) => pathInputs(p),
   outputs: (p) => (typeof p.pack === 'string' ? [p.pack] : []),
 };
+
+/**
+ * A package step that is a Python script of runners/python/ on the model's checkpoint: in this
+ * machine's Python (src/pack/python.ts), or on a Docker host in a PyTorch image the recipe names,
+ * the scripts copied in with the checkpoint and the architecture's file.
+ */
+export function pythonStep(d: { name: string; summary: string; script: string; verb: string; params: (rest: With, pack: string, m: ModelFiles & { checkpoint: { path: string } }) => With; writes: string }): StepDefinition {
+  const scripts = () => join(installRoot(), 'runners', 'python');
+  return defineStep({
+    name: d.name,
+    stage: 'package',
+    summary: d.summary,
+    with: PackWith,
+    invoke(w, ctx) {
+      const { rest, pack, m } = readPackWith(w, ctx);
+      if (!m?.checkpoint) throw new Error(`step ${ctx.stepId}: the model needs a checkpoint to ${d.verb}`);
+      const params = d.params(rest, pack, m as ModelFiles & { checkpoint: { path: string } });
+      return { command: [pythonBin(), join(scripts(), d.script), JSON.stringify(params)], inputs: [m.checkpoint.path] };
+    },
+    container: {
+      image: { recipe: "a PyTorch image with python3 (the step's container.image)" },
+      inputs: (p) => [...pathInputs(p), { path: scripts() }],
+      // The folder the script writes (export: the pack as `out`; torch-bench: the pack's reports).
+      outputs: (p) => (typeof p[d.writes] === 'string' ? [p[d.writes] as string] : []),
+      command: (local) => ['python3', ...local.slice(1)],
+    },
+  });
+}
