@@ -3,7 +3,9 @@
  * definitions declare (src/steps/define.ts ContainerUse): coverage reads the pack copied in and
  * its report comes back out; verify-pack (the promote stage's first step) checks the signed pack
  * in a container, and fails naming a tampered file; steps that cannot run in a container, or need
- * an image the recipe must name, say so before anything starts.
+ * an image the recipe must name, say so before anything starts; check-data and evaluate run on
+ * host a over a tiny world (the manifests' dataset root copied in, the evaluation copied out) and
+ * give the same metrics as the same steps run here.
  */
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -102,4 +104,49 @@ describe('built-in steps in containers', () => {
       cleanup();
     }
   }, 120_000);
+
+  it('check-data and evaluate run in containers over a tiny world and agree with the same steps run here', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const w = await paddock(['world', 'build', '--tiny', '--out', join(dir, 'world')], {});
+      expect(w.exitCode, w.stderr).toBe(0);
+      const models = join(FIXTURES, 'world', 'models');
+      const steps = (target: string, out: string) => `stages:
+  evaluate:
+    - id: check-data
+      uses: check-data
+      target: ${target}
+      with: { splits: [{ name: golden_val, manifest: world/manifests/golden_val.jsonl }, { name: golden_test, manifest: world/manifests/golden_test.jsonl }] }
+    - id: evaluate
+      uses: evaluate
+      target: ${target}
+      needs: [check-data]
+      with:
+        candidate: { name: candidate, model: ${JSON.stringify(join(models, 'candidate'))} }
+        baseline: { name: production, model: ${JSON.stringify(join(models, 'production'))} }
+        manifest: world/manifests/golden_test.jsonl
+        slices: ${JSON.stringify(join(FIXTURES, 'world', 'slices.yaml'))}
+        replicates: 50
+        seed: 1
+        out: ${out}
+`;
+      const env = { PADDOCK_HOME: join(dir, '.paddock'), PADDOCK_HOSTS: join(dir, 'hosts.yaml') };
+      const there = await paddock(['run', setup(dir, steps('cpu-fp32', 'eval-a')), '--json'], env, dir);
+      expect(there.exitCode, there.stderr).toBe(0);
+      const here = await paddock(['run', setup(dir, steps('here', 'eval-local')), '--json'], env, dir);
+      expect(here.exitCode, here.stderr).toBe(0);
+      const a = events(there.stdout);
+      for (const id of ['check-data', 'evaluate']) expect(a.find((e) => e.type === 'step' && e.step === id && e.status === 'started')).toMatchObject({ host: 'a', runner: 'docker' });
+      // Every metric but the timings (images/s depends on the machine's load) is the same bit for bit.
+      const metrics = (ev: PaddockEvent[]) => ev.flatMap((e) => (e.type === 'metric' && e.step === 'evaluate' && !e.name.startsWith('infer.') ? [`${e.name} ${e.target ?? ''} ${e.slice ?? ''} ${e.value}`] : [])).sort();
+      const inContainer = metrics(a);
+      expect(inContainer.some((m) => m.startsWith('coco.AP candidate '))).toBe(true);
+      expect(inContainer.length).toBeGreaterThan(50);
+      expect(inContainer).toEqual(metrics(events(here.stdout)));
+      // The evaluation written in the container came back out.
+      expect(readFileSync(join(dir, 'eval-a', 'eval_report.json'), 'utf8')).toMatch(/"candidate"/);
+    } finally {
+      cleanup();
+    }
+  }, 300_000);
 });
