@@ -15,7 +15,7 @@ import { RunReader } from '../src/live/run-reader.js';
 import { Workbench } from './workbench.js';
 import { detectTheme } from './theme.js';
 import { detectColorDepth } from './frame-cells.js';
-import type { Screen } from './keymap.js';
+import type { Screen } from './screens/index.js';
 
 /**
  * Frames per second of the live view. bench/tui.ts, while a benchmark streams 10,000 samples/s:

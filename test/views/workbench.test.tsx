@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { Workbench } from '../../views/workbench.js';
 import { keyNames } from '../../views/key-names.js';
 import { makeTheme } from '../../views/theme.js';
-import { footerHints, helpLines, lookup, BINDINGS } from '../../views/keymap.js';
+import { footerHints, helpLines, lookup, BINDINGS } from '../../views/screens/index.js';
 import type { ColorDepth } from '../../views/frame-cells.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { RunReader } from '../../src/live/run-reader.js';
