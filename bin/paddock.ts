@@ -49,6 +49,8 @@ Options:
 Environment:
   PADDOCK_HOME       the run store (default ./.paddock)
   PADDOCK_HOSTS      the hosts file
+  PADDOCK_DEMO_DIR   where the demo writes its world, pack, keys and evaluation (default:
+                     the checkout's build/; installed: ~/.cache/paddock/demo)
   NO_COLOR           monochrome TUI
 
 Exit status: 0 ok, 1 a gate failed or was rejected, 2 an error.
@@ -164,12 +166,17 @@ async function main(argv: string[]): Promise<number> {
       try {
         if (command === 'resume') return await runCommand({ ...common, resumeId: arg });
         let recipePath = arg;
+        let demoOutputs: string | undefined;
         if (command === 'demo') {
           const { installRoot } = await import('../src/files/install-root.js');
-          const { join } = await import('node:path');
+          const { join, sep } = await import('node:path');
+          const { homedir } = await import('node:os');
           recipePath = join(installRoot(), 'fixtures', 'demo', 'paddock.yaml');
+          // Installed (npm install -g): outputs go to a cache folder, never into the install directory.
+          const installed = installRoot().split(sep).includes('node_modules');
+          demoOutputs = process.env.PADDOCK_DEMO_DIR || (installed ? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'paddock', 'demo') : undefined);
         }
-        return await runCommand({ ...common, recipePath, ...(command === 'package' ? { packageOnly: { target: values.target } } : {}) });
+        return await runCommand({ ...common, recipePath, demoOutputs, ...(command === 'package' ? { packageOnly: { target: values.target } } : {}) });
       } catch (err) {
         if (err instanceof RecipeError || err instanceof LineageError || err instanceof PlanError) {
           process.stderr.write(`paddock: ${err.message}\n`);

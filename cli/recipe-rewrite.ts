@@ -43,3 +43,13 @@ export function restrictToPackage(text: string, gatesText: string | undefined, t
   }
   return { text: doc.toString(), gatesText: gates };
 }
+
+/**
+ * The demo recipe writes its outputs (world, packs, keys, evaluation) under `../../build/`,
+ * relative to fixtures/demo/: the checkout's build/. An installed paddock must not write into its
+ * install directory, so those paths move to `dir` (a plain prefix replacement; the rewritten text
+ * is what the run records and resumes).
+ */
+export function relocateDemoOutputs(text: string, dir: string): string {
+  return text.replaceAll('../../build/', `${dir.replace(/\/+$/, '')}/`);
+}

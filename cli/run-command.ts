@@ -39,6 +39,8 @@ export interface RunCommandOptions {
   host?: string;
   /** The gate policy was not given and is the demo's default (said in headless output). */
   policyDefaulted?: boolean;
+  /** `paddock demo` from an installed paddock: its outputs go here, not into the install directory. */
+  demoOutputs?: string;
   /** `paddock package`: run the package stage only, optionally for one target. */
   packageOnly?: { target?: string };
   /** hosts.yaml to use (else $PADDOCK_HOSTS, beside the recipe, ~/.config/paddock/hosts.yaml). */
@@ -75,6 +77,12 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   if (!opts.resumeId) {
     const recipeFile = resolve(opts.recipePath!);
     const loaded = loadRecipe(recipeFile);
+    if (opts.demoOutputs) {
+      const { relocateDemoOutputs } = await import('./recipe-rewrite.js');
+      loaded.text = relocateDemoOutputs(loaded.text, opts.demoOutputs);
+      loaded.recipe = parseRecipe(loaded.text, recipeFile, { gatesText: loaded.gatesText });
+      if (opts.headless || !isInteractive()) write(`paddock demo: its world, pack, keys and evaluation go to ${opts.demoOutputs} (set PADDOCK_DEMO_DIR to change)`);
+    }
     if (opts.host) {
       // --host: every target runs there; the rewritten recipe is what the run records (and resumes).
       const { overrideTargetHosts } = await import('./run-hosts.js');

@@ -5,7 +5,8 @@
  * and the Python packages the stage step recorded.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface SbomModel {
   file: string;
@@ -19,6 +20,16 @@ export interface SbomModel {
 }
 
 const prop = (name: string, value: string | number | undefined) => (value === undefined ? [] : [{ name, value: String(value) }]);
+
+/**
+ * The lockfile that says what npm packages paddock runs with: the checkout's package-lock.json,
+ * else (an installed paddock: npm never packs package-lock.json) the hidden lockfile npm 7+
+ * writes for the tree it installed, node_modules/.package-lock.json, which lists the versions
+ * actually installed. Undefined when neither is there.
+ */
+export function npmLockFile(root: string): string | undefined {
+  return [join(root, 'package-lock.json'), join(root, 'node_modules', '.package-lock.json')].find((f) => existsSync(f));
+}
 
 /** npm packages from a package-lock.json v2/v3 ("packages" map), with purls and hashes. */
 export function npmComponents(lockFile: string): object[] {

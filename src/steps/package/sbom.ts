@@ -10,7 +10,7 @@ import { writeAtomic } from '../../files/atomic.js';
 import { emit } from '../emit.js';
 import { installRoot } from '../../files/install-root.js';
 import { decodeModel, opsetOf } from '../../model/onnx-proto.js';
-import { buildSbom, npmComponents, type SbomModel } from '../../pack/sbom.js';
+import { buildSbom, npmComponents, npmLockFile, type SbomModel } from '../../pack/sbom.js';
 import { packFiles } from '../../pack/signing.js';
 import { sha256FileSync } from '../../files/digest.js';
 import { emitArtifact, log, readReports, writeReport, holdPack } from './common.js';
@@ -105,13 +105,15 @@ export async function runSbom(p: Params): Promise<number> {
   const files = packFiles(p.pack).filter((f) => f !== 'sbom.cdx.json').map((f) => ({ path: f, ...sha256FileSync(join(p.pack, f)) }));
   const root = installRoot();
   const env = (reports.stage?.environment ?? {}) as { python?: Record<string, string> };
+  const lock = npmLockFile(root);
+  if (!lock) log(`no package-lock.json or node_modules/.package-lock.json under ${root}: the SBOM lists no npm packages`, 'warn');
   const sbom = buildSbom({
     name: p.model,
     version: p.version,
     paddockVersion: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
     models,
     files,
-    npm: npmComponents(join(root, 'package-lock.json')),
+    npm: lock ? npmComponents(lock) : [],
     python: env.python ?? {},
   });
   const out = join(p.pack, 'sbom.cdx.json');
