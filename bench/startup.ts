@@ -34,7 +34,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git'],
+  // Native addons stay external, as in the shipped build (scripts/build.mjs's EXTERNAL; not imported
+  // from there: bundled, that script would take this file for itself and build).
+  external: ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   define: { 'process.env.DEV': '"false"' },
   logLevel: 'warning',

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { RunStore, type RunRow, type StepRow } from '../src/store/run-store.js';
 import { isAlive } from '../runners/process-tree.js';
 import { formatDuration, formatNumber, formatTable } from '../src/files/format.js';
-import { readRunDefinition, type RunSlices } from '../src/live/run-reader.js';
+import type { RunSlices } from '../src/live/run-reader.js';
 import type { Slice } from '../src/schema/manifest.js';
 
 /** A run whose process died without finishing it (SIGKILL, power loss) shows as interrupted. */
@@ -73,7 +73,9 @@ function slicesSection(x: RunSlices): string {
   return `${head}\n${formatTable(['SLICE', 'CRITICAL', 'FRAMES', 'CLASSES'], x.slices.map((s) => [s.id, s.critical ? 'yes' : '-', sliceWhere(s), s.class?.join(', ') ?? 'all']))}`;
 }
 
-export function showRun(home: string, id: string, opts: { json: boolean }): number {
+/** `paddock show`: the run reader (recipe, gates, slices: yaml and zod) is loaded here only, so `paddock runs` stays light. */
+export async function showRun(home: string, id: string, opts: { json: boolean }): Promise<number> {
+  const { readRunDefinition } = await import('../src/live/run-reader.js');
   const store = openReadOnly(home);
   const run = store?.findRun(id);
   if (!store || !run) {
