@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { ResolvedHost } from '../../src/schema/hosts.js';
@@ -138,7 +138,12 @@ export async function freePort(): Promise<number> {
 /** Starts sshd on loopback (key authentication only), reaching daemon b; returns true when started here. */
 export async function startSshd(previous?: Services['ssh']): Promise<{ ssh: Services['ssh']; started: boolean }> {
   const dir = join(SERVICES_DIR, 'ssh');
-  if (previous && pidAlive(previous.pidFile)) return { ssh: previous, started: false };
+  // Reuse a running sshd only if it is the one services.json names: two test runs started at once
+  // (or one killed mid-setup) can leave the pid file and the recorded port disagreeing.
+  if (previous && pidAlive(previous.pidFile)) {
+    if (await portOpen(previous.port)) return { ssh: previous, started: false };
+    stopSshd(previous);
+  }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = join(dir, 'host_ed25519');
@@ -174,6 +179,17 @@ export async function startSshd(previous?: Services['ssh']): Promise<{ ssh: Serv
   execFileSync(sshd, ['-f', config, '-E', join(dir, 'sshd.log')]);
   await until(() => Boolean(pidAlive(pidFile)), 'sshd to write its pid file', 10_000);
   return { ssh: { port, user: 'root', identityFile: clientKey, knownHosts: join(dir, 'known_hosts'), pidFile, config }, started: true };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.setTimeout(2000);
+    sock.once('connect', () => (sock.destroy(), resolve(true)));
+    sock.once('timeout', () => (sock.destroy(), resolve(false)));
+    sock.once('error', () => resolve(false));
+  });
 }
 
 /** Kills the sshd processes serving connections (not the listener): an SSH link that drops. */

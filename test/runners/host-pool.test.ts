@@ -147,7 +147,7 @@ describe('host pool', () => {
     expect(attempts[0].error).toMatch(/host b-ssh \(ssh:\/\/root@127\.0\.0\.1:\d+\): waiting for the container: .*(SSH connection closed|socket hang up|ECONNRESET|premature close)/i);
     expect(messages).toContain('2:done');
     expect(messages).not.toContain('1:done');
-  }, 60_000);
+  }, 180_000); // the retry reconnects over SSH while other files' containers share 2 cores
 
   it('resumes an interrupted run: jobs left running are queued again, finished ones are kept', async () => {
     const hosts = testHosts();
