@@ -1,6 +1,6 @@
 /** The `contract-smoke` step: the Triton repository served and asked over KServe v2, answers checked against the contract (body: ./contract-smoke.ts). */
 import { defineStep, nodeStep } from '../define.js';
-import { PackWith, readPackWith } from './params.js';
+import { PackWith, modelIdentity, readPackWith } from './params.js';
 
 export const contractSmokeStep = defineStep({
   name: 'contract-smoke',
@@ -9,7 +9,7 @@ export const contractSmokeStep = defineStep({
   with: PackWith,
   invoke(w, ctx) {
     const { rest, m } = readPackWith(w, ctx);
-    return nodeStep(ctx, 'contract-smoke', { ...rest, ...(m ? { model: m.name, version: m.version, contract: m.contractDir } : {}) });
+    return nodeStep(ctx, 'contract-smoke', { ...rest, ...modelIdentity(m) });
   },
   container: { unsupported: "it starts Triton in a container on this machine's Docker engine" },
   load: async () => {

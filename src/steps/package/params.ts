@@ -66,6 +66,11 @@ export function readPackWith(w0: With, ctx: StepContext, needsPack = true) {
   return { w, rest, pack: pack!, packOnnx: pack ? join(pack, 'model.onnx') : '', m };
 }
 
+/** The model a step reports on, by name, version and contract folder (triton-repo, sbom, contract-smoke). */
+export function modelIdentity(m: ModelFiles | undefined): With {
+  return m ? { model: m.name, version: m.version, contract: m.contractDir } : {};
+}
+
 /** Variants name a pack file (`model:`, relative to the pack) or any file (`file:`, relative to the recipe). */
 export function variantPaths(list: unknown, pack: string): With[] {
   return ((list as With[]) ?? []).map(({ file, ...v }) => ({ ...v, model: file ?? (isAbsolute(v.model as string) ? v.model : resolve(pack, String(v.model))) }));

@@ -1,6 +1,6 @@
 /** The `sbom` step: a CycloneDX 1.6 SBOM with the model components, and the scanners where their images are (body: ./sbom.ts). */
 import { defineStep, nodeStep } from '../define.js';
-import { PackWith, readPackWith } from './params.js';
+import { PackWith, modelIdentity, readPackWith } from './params.js';
 
 export const sbomStep = defineStep({
   name: 'sbom',
@@ -9,7 +9,7 @@ export const sbomStep = defineStep({
   with: PackWith,
   invoke(w, ctx) {
     const { rest, m } = readPackWith(w, ctx);
-    return nodeStep(ctx, 'sbom', { ...rest, ...(m ? { model: m.name, version: m.version, contract: m.contractDir } : {}) });
+    return nodeStep(ctx, 'sbom', { ...rest, ...modelIdentity(m) });
   },
   container: { unsupported: "it runs the scanners' containers on this machine's Docker engine" },
   load: async () => {

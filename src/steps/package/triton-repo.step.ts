@@ -1,6 +1,6 @@
 /** The `triton-repo` step: a Triton model repository (one model per variant, optional ensemble), parsed back and checked (body: ./triton-repo.ts). */
 import { defineStep, nodeStep } from '../define.js';
-import { PackWith, packContainer, readPackWith } from './params.js';
+import { PackWith, packContainer, modelIdentity, readPackWith } from './params.js';
 
 export const tritonRepoStep = defineStep({
   name: 'triton-repo',
@@ -9,7 +9,7 @@ export const tritonRepoStep = defineStep({
   with: PackWith,
   invoke(w, ctx) {
     const { rest, m } = readPackWith(w, ctx);
-    return nodeStep(ctx, 'triton-repo', { ...rest, ...(m ? { model: m.name, version: m.version, contract: m.contractDir } : {}) });
+    return nodeStep(ctx, 'triton-repo', { ...rest, ...modelIdentity(m) });
   },
   container: packContainer,
   load: async () => {
