@@ -4,7 +4,7 @@
 // load only when a command needs them. bench/startup.ts measures this against tsc's output.
 // Native addons stay external: they are loaded from node_modules at run time.
 import { build } from 'esbuild';
-import { rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { rmSync, writeFileSync, chmodSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -19,12 +19,18 @@ export const ENTRY_POINTS = {
 
 export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'];
 
+/**
+ * Builds into a fresh folder beside `outdir`, then moves each file into `outdir` by rename, so a
+ * paddock process (or a test) running from `outdir` never sees it missing or half written: its
+ * lazily loaded chunks (content-hashed names) stay until they are an hour old.
+ */
 export async function buildDist({ outdir = out, entryPoints = ENTRY_POINTS, minify = false } = {}) {
-  rmSync(outdir, { recursive: true, force: true });
+  const fresh = `${outdir}.build-${process.pid}`;
+  rmSync(fresh, { recursive: true, force: true });
   await build({
     absWorkingDir: root,
     entryPoints,
-    outdir,
+    outdir: fresh,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -43,8 +49,19 @@ export async function buildDist({ outdir = out, entryPoints = ENTRY_POINTS, mini
     // (runWithFiberInDEV, performance.measure; seen in a CPU profile of the workbench).
     define: { 'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"' },
   });
-  writeFileSync(join(outdir, 'package.json'), '{"type":"module"}\n');
-  chmodSync(join(outdir, 'paddock.js'), 0o755);
+  writeFileSync(join(fresh, 'package.json'), '{"type":"module"}\n');
+  chmodSync(join(fresh, 'paddock.js'), 0o755);
+  mkdirSync(outdir, { recursive: true });
+  const built = new Set(readdirSync(fresh));
+  // Chunks first, entry points last: a new entry point never imports a chunk not yet in place.
+  const entries = new Set(Object.keys(entryPoints).map((e) => `${e}.js`));
+  for (const f of [...built].sort((a, b) => Number(entries.has(a)) - Number(entries.has(b)))) renameSync(join(fresh, f), join(outdir, f));
+  rmSync(fresh, { recursive: true, force: true });
+  const hourAgo = Date.now() - 3600_000;
+  for (const f of readdirSync(outdir)) {
+    const p = join(outdir, f);
+    if (!built.has(f) && statSync(p).mtimeMs < hourAgo) rmSync(p, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
