@@ -1,7 +1,8 @@
 /**
  * `paddock infer --model <dir> --manifest <manifest.jsonl> --out <results.json>`.
  */
-import { InferenceError, runInference, writeResults } from '../src/model/infer.js';
+import { runInference, writeResults } from '../src/model/infer.js';
+import { isInputError } from '../src/files/input-error.js';
 
 export async function inferCommand(opts: { model: string; manifest: string; out: string; json: boolean; limit?: number }): Promise<number> {
   try {
@@ -23,7 +24,7 @@ export async function inferCommand(opts: { model: string; manifest: string; out:
     process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : `wrote ${r.results.length} detections for ${t.images} frames to ${opts.out} (${t.imagesPerSecond.toFixed(1)} images/s; inference ${t.inference.toFixed(2)} s, post-processing ${t.postprocess.toFixed(2)} s; reading + pre-processing ${t.readFrames.toFixed(2)} s on a ${t.readOn === 'worker' ? 'worker thread, overlapped' : 'the inference thread'}, waited ${t.waitForFrames.toFixed(2)} s)\n`);
     return 0;
   } catch (err) {
-    if (err instanceof InferenceError) {
+    if (isInputError(err)) {
       process.stderr.write(`paddock infer: ${err.message}\n`);
       return 2;
     }

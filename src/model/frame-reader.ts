@@ -17,8 +17,9 @@ import type { Letterbox } from './decode.js';
 import { decodePngRgb, type RgbImage } from './png.js';
 import { preprocessInto } from './preprocess.js';
 import { installRoot } from '../files/install-root.js';
+import { InputError } from '../files/input-error.js';
 
-export class FrameReadError extends Error {}
+export class FrameReadError extends InputError {}
 
 /** One frame to read: its file and how to name it in an error. */
 export interface FrameSource {

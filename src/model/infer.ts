@@ -11,8 +11,10 @@ import { formatZodIssues } from '../schema/event-lines.js';
 import { ManifestError, readGroundTruthBeside, readManifest as readManifestRows } from '../schema/manifest-load.js';
 import { decodeCenterNet, type Detection, type Letterbox, decodeOptionsOf } from './decode.js';
 import { createFrameReader } from './frame-reader.js';
+import { InputError } from '../files/input-error.js';
+import { openSession } from './session.js';
 
-export class InferenceError extends Error {}
+export class InferenceError extends InputError {}
 
 export function loadContract(modelDir: string): InferenceContract {
   const file = join(modelDir, 'inference_config.json');
@@ -88,7 +90,7 @@ export async function runInference(opts: InferOptions): Promise<{ results: CocoR
   const { root, entries: all } = readManifest(opts.manifest);
   const entries = opts.limit ? all.slice(0, opts.limit) : all;
   const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(join(opts.modelDir, 'model.onnx'), {
+  const session = await openSession(ort, join(opts.modelDir, 'model.onnx'), {
     intraOpNumThreads: opts.threads ?? 2,
     interOpNumThreads: 1,
     executionMode: 'sequential',

@@ -10,6 +10,7 @@
  * sequence/map types) instead of writing back less than it read.
  */
 import protobuf from 'protobufjs/light.js';
+import { InputError } from '../files/input-error.js';
 
 const str = (id: number) => ({ type: 'string', id });
 const rep = (type: string, id: number, packed?: boolean) => ({ rule: 'repeated', type, id, ...(packed === undefined ? {} : { options: { packed } }) });
@@ -198,7 +199,7 @@ export interface OnnxModel {
 }
 type Long = { toNumber(): number };
 
-export class OnnxFormatError extends Error {
+export class OnnxFormatError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'OnnxFormatError';

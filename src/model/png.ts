@@ -7,6 +7,7 @@
  * undefined and the caller falls back to sharp.
  */
 import { inflateSync } from 'node:zlib';
+import { InputError } from '../files/input-error.js';
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 export interface RgbImage {
@@ -16,7 +17,7 @@ export interface RgbImage {
   height: number;
 }
 
-export class PngError extends Error {}
+export class PngError extends InputError {}
 
 interface Header {
   width: number;

@@ -4,13 +4,14 @@
  * say which fields repeat); a value is a number, a string, an enum identifier or a message.
  * Errors name the line and column.
  */
+import { InputError } from '../files/input-error.js';
 
 export type PbValue = number | string | { enum: string } | PbMessage;
 export interface PbMessage {
   [field: string]: PbValue[];
 }
 
-export class PbtxtError extends Error {}
+export class PbtxtError extends InputError {}
 
 type Tok = { kind: 'id' | 'num' | 'str' | 'punct'; text: string; value?: number | string; line: number; col: number };
 

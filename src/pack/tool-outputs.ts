@@ -4,8 +4,9 @@
  * performance summary, warnings, the per-layer profile), its --exportTimes and --exportProfile
  * JSON, and perf_analyzer's console summary and CSV. Errors name the file and line.
  */
+import { InputError } from '../files/input-error.js';
 
-export class ToolOutputError extends Error {}
+export class ToolOutputError extends InputError {}
 
 export interface Stat {
   min: number;
@@ -144,6 +145,7 @@ function parseJsonArray(text: string, file: string): unknown[] {
 /** --exportTimes: one record per inference. */
 export function parseTrtexecTimes(text: string, file = 'times.json'): TrtexecTime[] {
   return parseJsonArray(text, file).map((r, i) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new ToolOutputError(`${file}: record ${i}: expected an object, got ${r === null ? 'null' : Array.isArray(r) ? 'a list' : typeof r}`);
     const rec = r as Record<string, unknown>;
     for (const k of ['computeMs', 'latencyMs', 'h2dMs', 'd2hMs', 'startEnqMs', 'endEnqMs', 'startComputeMs', 'endComputeMs']) {
       if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k])) throw new ToolOutputError(`${file}: record ${i}: "${k}" is missing or not a number`);
@@ -158,7 +160,7 @@ export function parseTrtexecProfile(text: string, file = 'profile.json'): { coun
   const head = arr[0] as { count?: unknown };
   if (typeof head?.count !== 'number') throw new ToolOutputError(`${file}: the first element must be {"count": N}`);
   const layers = arr.slice(1).map((r, i) => {
-    const x = r as Record<string, unknown>;
+    const x = (r ?? {}) as Record<string, unknown>;
     if (typeof x.name !== 'string' || typeof x.timeMs !== 'number' || typeof x.averageMs !== 'number' || typeof x.percentage !== 'number') throw new ToolOutputError(`${file}: layer ${i + 1}: needs name, timeMs, averageMs and percentage`);
     return { name: x.name, timeMs: x.timeMs, averageMs: x.averageMs, medianMs: typeof x.medianMs === 'number' ? x.medianMs : undefined, percentage: x.percentage };
   });

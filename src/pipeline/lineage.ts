@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Recipe } from '../schema/recipe.js';
 import { sha256FileSync } from '../files/digest.js';
+import { InputError } from '../files/input-error.js';
 
 export interface ResolvedFile {
   path: string;
@@ -26,7 +27,7 @@ export interface ResolvedModel {
   training_run?: string;
 }
 
-export class LineageError extends Error {}
+export class LineageError extends InputError {}
 
 async function gitHead(dir: string): Promise<{ commit: string; dirty?: boolean }> {
   try {

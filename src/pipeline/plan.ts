@@ -7,6 +7,7 @@
  * orders them.
  */
 import { STAGES, type Gate, type Recipe, type StageName, type Step, type Target } from '../schema/recipe.js';
+import { InputError } from '../files/input-error.js';
 
 export interface PlanNode {
   /** The step id, or `gate:<id>` for a gate. */
@@ -27,7 +28,7 @@ export interface Plan {
   nodes: PlanNode[];
 }
 
-export class PlanError extends Error {
+export class PlanError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'PlanError';

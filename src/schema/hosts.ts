@@ -65,7 +65,9 @@ export type HostConfig = z.infer<typeof HostConfig>;
 export const HostsFile = z
   .object({
     version: z.literal(1).default(1),
-    hosts: z.record(hostName, HostConfig),
+    hosts: z.record(hostName, HostConfig, {
+      error: (iss) => (iss.code === 'invalid_type' ? `expected a mapping of host names to their settings (hosts: { gpu1: { docker: ssh://me@gpu1 } }), not ${Array.isArray(iss.input) ? 'a list' : iss.input === null ? 'nothing' : `a ${typeof iss.input}`}` : undefined),
+    }),
   })
   .strict();
 export type HostsFile = z.infer<typeof HostsFile>;

@@ -13,6 +13,7 @@ import { ManifestFrameRef, ManifestRow, SliceFile, type Slice } from './manifest
 import { formatZodIssues } from './event-lines.js';
 import { RecipeError, parseYamlWith } from './recipe-load.js';
 import type { Recipe } from './recipe.js';
+import { InputError } from '../files/input-error.js';
 
 /** One problem with a manifest: the whole file (no line), or one of its rows. */
 export interface ManifestIssue {
@@ -32,7 +33,7 @@ export function formatManifestIssue(i: ManifestIssue): string {
 }
 
 /** Thrown by readManifest on the first problem; its message is formatManifestIssue's. */
-export class ManifestError extends Error {
+export class ManifestError extends InputError {
   readonly issue: ManifestIssue;
   constructor(issue: ManifestIssue) {
     super(formatManifestIssue(issue));

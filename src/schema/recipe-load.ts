@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { GateFile, Recipe, STAGES, type Step } from './recipe.js';
 import { dirname, resolve } from 'node:path';
+import { InputError } from '../files/input-error.js';
 
 /** One problem in a recipe, located. */
 export interface RecipeIssue {
@@ -19,7 +20,7 @@ export interface RecipeIssue {
 }
 
 /** Thrown when a recipe cannot be used; `issues` lists every problem found. */
-export class RecipeError extends Error {
+export class RecipeError extends InputError {
   readonly issues: RecipeIssue[];
   constructor(issues: RecipeIssue[]) {
     super(issues.map(formatRecipeIssue).join('\n'));
@@ -28,7 +29,9 @@ export class RecipeError extends Error {
   }
 }
 
+/** `file:line:col path: message`; a problem with the whole file (line 0: unreadable) is `file: message`. */
 export function formatRecipeIssue(i: RecipeIssue): string {
+  if (i.line <= 0) return `${i.file}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
   return `${i.file}:${i.line}:${i.column} ${i.path || '(root)'}: ${i.message}`;
 }
 
@@ -154,6 +157,9 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
   return out;
 }
 
+/** How many alias expansions one YAML document may make (the yaml library's default). */
+const MAX_ALIASES = 100;
+
 /** Parses a YAML text and validates it against a schema, with located errors. */
 export function parseYamlWith<T>(
   text: string,
@@ -172,7 +178,15 @@ export function parseYamlWith<T>(
       }),
     );
   }
-  const parsed = schema.safeParse(prepare(doc.toJS(), (path) => locate(doc, lc, path)));
+  let data: unknown;
+  try {
+    // The yaml library refuses a document whose aliases expand past maxAliasCount (a
+    // "billion laughs" bomb) with a ReferenceError: say so, located, instead of throwing it.
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    throw new RecipeError([{ file, path: '', line: 1, column: 1, message: `YAML: ${(err as Error).message.split('\n')[0]} (at most ${MAX_ALIASES} alias expansions are allowed)` }]);
+  }
+  const parsed = schema.safeParse(prepare(data, (path) => locate(doc, lc, path)));
   if (!parsed.success) {
     throw new RecipeError(
       flattenIssues(parsed.error.issues).map((issue) => {

@@ -6,6 +6,7 @@
  */
 import { formatZodIssues } from '../schema/event-lines.js';
 import { CATALOGUE, findStep } from './catalogue.js';
+import { describeError, debugWanted } from '../files/input-error.js';
 
 const [name, paramsText] = process.argv.slice(2);
 
@@ -37,8 +38,9 @@ main().then(
   (code) => {
     process.exitCode = code;
   },
-  (err: Error) => {
-    process.stderr.write(`paddock step ${name}: ${err.stack ?? err.message}\n`);
+  (err: unknown) => {
+    // The step's error is its message; its stack only under PADDOCK_DEBUG (paddock --debug sets it).
+    process.stderr.write(`paddock step ${name}: ${describeError(err, debugWanted([]), { plain: true })}\n`);
     process.exitCode = 1;
   },
 );

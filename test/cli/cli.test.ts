@@ -57,7 +57,7 @@ describe('paddock CLI', () => {
     [['run', 'x.yaml', '--gate-policy', 'maybe'], /--gate-policy must be fail, approve or reject, not "maybe"/],
     [['run', 'x.yaml', '--concurrency', '0'], /--concurrency must be an integer from 1 to 256/],
     [['runs', '--bogus'], /Unknown option '--bogus'/],
-    [['run', '/nonexistent/paddock.yaml'], /\/nonexistent\/paddock.yaml:0:0 \(root\): cannot read recipe/],
+    [['run', '/nonexistent/paddock.yaml'], /\/nonexistent\/paddock.yaml: cannot read recipe/],
   ])('rejects bad usage %j with exit 2 and a clear message', async (args, re) => {
     const r = await paddock(args as string[], { PADDOCK_HOME: '/tmp/paddock-never-created' });
     expect(r.exitCode).toBe(2);

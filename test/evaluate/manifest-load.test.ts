@@ -72,7 +72,7 @@ describe('the slice-file loader', () => {
       expect(() => loadSliceFile(file)).toThrow(`${file}:4:35 slices[1].where.weather[0]: Invalid option`);
       writeFileSync(file, 'version: 1\nslices:\n  - { id: all }\n  - { id: all }\n');
       expect(() => loadSliceFile(file)).toThrow(`${file}:4:11 slices[1].id: duplicate slice id "all"`);
-      expect(() => loadSliceFile(join(dir, 'none.yaml'))).toThrow(`${join(dir, 'none.yaml')}:0:0 (root): cannot read the slices file: ENOENT`);
+      expect(() => loadSliceFile(join(dir, 'none.yaml'))).toThrow(`${join(dir, 'none.yaml')}: cannot read the slices file: ENOENT`);
     } finally {
       cleanup();
     }
