@@ -1,30 +1,53 @@
 /**
  * `paddock verify <pack>`: the signature over export_report.json (the .sig and the Sigstore
- * bundle) and every listed file's sha256. Exit 0 when all hold, 1 when anything does not.
+ * bundle), every listed file's sha256, and nothing in the pack unlisted. Who signed it is checked
+ * against the trusted keys (--key / --keyring files, else $PADDOCK_TRUSTED_KEYS, else the user
+ * keyring: src/pack/trust.ts); with none configured, only the pack's self-consistency can be
+ * checked (against its own cosign.pub), and it says so plainly; --strict makes that a failure.
+ * Exit 0 when all hold, 1 when anything does not, 2 for bad arguments or a bad keyring.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { verifyPack } from '../src/pack/signing.js';
+import { describeTrust, howToTrust, isInside, loadTrustedKeys, trustedKeyringFiles, verifyPack, TrustError, type TrustedKey } from '../src/pack/trust.js';
 
-export function verifyCommand(dir: string, opts: { key?: string; json?: boolean; write?: (l: string) => void }): number {
+export interface VerifyCommandOptions {
+  /** Keyring files (--key and --keyring): PEM public keys, one or more each. */
+  keys?: string[];
+  strict?: boolean;
+  json?: boolean;
+  write?: (l: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function verifyCommand(dir: string, opts: VerifyCommandOptions): number {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const env = opts.env ?? process.env;
   const pack = resolve(dir);
   if (!existsSync(pack)) {
     process.stderr.write(`paddock verify: ${pack}: no such directory\n`);
     return 2;
   }
-  if (opts.key && !existsSync(opts.key)) {
-    process.stderr.write(`paddock verify: --key ${opts.key}: no such file\n`);
+  let trusted: TrustedKey[] | undefined;
+  try {
+    trusted = loadTrustedKeys({ files: opts.keys, env });
+  } catch (err) {
+    if (!(err instanceof TrustError)) throw err;
+    process.stderr.write(`paddock verify: ${err.message}\n`);
     return 2;
   }
-  const r = verifyPack(pack, opts.key ? readFileSync(opts.key, 'utf8') : undefined);
+  const from = trustedKeyringFiles(opts.keys, env)?.files ?? [];
+  const how = howToTrust('--key FILE (or --keyring FILE)', env);
+  const r = verifyPack(pack, { trusted, strict: opts.strict, howToTrust: how });
+  const inPack = from.filter((f) => isInside(f, pack));
   if (opts.json) {
-    write(JSON.stringify({ pack, ok: r.ok, key: opts.key ?? 'cosign.pub in the pack', files_checked: r.checked, problems: r.problems, not_listed: r.notListed }));
+    write(JSON.stringify({ pack, ok: r.ok, trust: r.trust, strict: Boolean(opts.strict), trusted_keys: from, signer: r.signer ?? null, files_checked: r.checked, problems: r.problems }));
     return r.ok ? 0 : 1;
   }
-  if (!opts.key) write('note: trusting cosign.pub inside the pack; pass --key with the publisher\'s public key to check who signed it');
+  if (!trusted) write(`note: no trusted key is configured, so this checks self-consistency only: the signature against the cosign.pub inside the pack, which whoever can change the pack can replace. To check who signed it give ${how}.`);
+  for (const f of inPack) write(`note: the trusted key file ${f} is inside the pack: it vouches for nothing the pack could not say itself`);
   for (const p of r.problems) write(`FAIL ${p}`);
-  for (const f of r.notListed) write(`note: ${f} is in the pack but not in export_report.json (not covered by the signature)`);
-  write(r.ok ? `OK ${pack}: signature valid, ${r.checked} files match their sha256` : `FAILED ${pack}: ${r.problems.length} problem(s)`);
+  if (!r.ok) write(`FAILED ${pack}: ${r.problems.length} problem(s)`);
+  else if (r.trust === 'trusted') write(`OK ${pack} (${describeTrust(r)}): signature valid, ${r.checked} files match their sha256`);
+  else write(`OK ${pack} (self-consistent only, no trusted key): signature valid, ${r.checked} files match their sha256`);
   return r.ok ? 0 : 1;
 }

@@ -5,19 +5,19 @@
  * transparency-log entry), which `cosign verify-blob --key cosign.pub --bundle ...
  * --insecure-ignore-tlog=true` accepts (cosign 2.4+ with --new-bundle-format; the default in
  * cosign 3). Keys come from a PEM file or an environment variable; they are never logged.
+ * Verifying a pack, and which keys it must be signed with, is ./trust.ts.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { InputError } from '../files/input-error.js';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { sha256FileSync } from '../files/digest.js';
+import { BUNDLE, BUNDLE_MEDIA_TYPE, REPORT, SIGNATURE, keyFingerprint, parseKeyring, verifyPack as verifyWith, type PackVerification, type VerifyOptions } from './trust.js';
 
-export const REPORT = 'export_report.json';
-export const SIGNATURE = 'export_report.json.sig';
-export const BUNDLE = 'export_report.sigstore.json';
-export const PUBLIC_KEY = 'cosign.pub';
-export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+// The names of a signed pack's files live with their verification (./trust.ts), which needs
+// nothing from here: one direction of import, no cycle.
+export { REPORT, SIGNATURE, BUNDLE, PUBLIC_KEY, BUNDLE_MEDIA_TYPE, keyFingerprint } from './trust.js';
 
-export class SigningError extends Error {}
+export class SigningError extends InputError {}
 
 /** A P-256 private key from PEM text (PKCS#8 or SEC1); the text itself never appears in errors. */
 export function privateKeyFromPem(pem: string, where: string): KeyObject {
@@ -57,23 +57,19 @@ export function publicPemOf(key: KeyObject): string {
 /** Signs bytes: the DER signature, the `.sig` text and the Sigstore bundle. */
 export function signBlob(data: Buffer, key: KeyObject): { der: Buffer; sig: string; bundle: object } {
   const der = sign('sha256', data, key);
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
   const bundle = {
     mediaType: BUNDLE_MEDIA_TYPE,
-    verificationMaterial: { publicKey: { hint: createHash('sha256').update(spki).digest('base64') }, tlogEntries: [] },
+    verificationMaterial: { publicKey: { hint: keyFingerprint(key) }, tlogEntries: [] },
     messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(data).digest('base64') }, signature: der.toString('base64') },
   };
   return { der, sig: der.toString('base64'), bundle };
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  problems: string[];
-  checked: number;
-  notListed: string[];
-}
-
-/** Every file under `dir`, relative, sorted (the signature files and the report excluded). */
+/**
+ * Every file under `dir`, relative, sorted (the signature files and the report excluded): what
+ * sign lists. Temporary files (`.tmp-`, an atomic write under way) are left out here; verifyPack
+ * (./trust.ts) skips nothing, so one left behind fails verification, named.
+ */
 export function packFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
@@ -88,63 +84,10 @@ export function packFiles(dir: string): string[] {
 }
 
 /**
- * Verifies a pack: the signature over export_report.json (the .sig and the bundle, against
- * cosign.pub or the key given), then every listed file's sha256 and size.
+ * verifyPack (./trust.ts) with, for a PEM text, that text's keys as the trusted ones; without
+ * one, self-consistency only (the result's `trust` says so).
  */
-export function verifyPack(dir: string, publicKeyPem?: string): VerifyResult {
-  const problems: string[] = [];
-  const reportPath = join(dir, REPORT);
-  if (!existsSync(reportPath)) return { ok: false, problems: [`${reportPath}: missing`], checked: 0, notListed: [] };
-  const data = readFileSync(reportPath);
-  const pubPem = publicKeyPem ?? (existsSync(join(dir, PUBLIC_KEY)) ? readFileSync(join(dir, PUBLIC_KEY), 'utf8') : undefined);
-  if (!pubPem) problems.push(`no public key: ${join(dir, PUBLIC_KEY)} is missing and none was given`);
-  let pub: KeyObject | undefined;
-  if (pubPem) {
-    try {
-      pub = createPublicKey(pubPem);
-    } catch (err) {
-      problems.push(`${publicKeyPem ? 'the key given' : PUBLIC_KEY}: not a public key (${(err as Error).message})`);
-    }
-  }
-  if (pub) {
-    const sigFile = join(dir, SIGNATURE);
-    if (!existsSync(sigFile)) problems.push(`${SIGNATURE}: missing`);
-    else if (!verify('sha256', data, pub, Buffer.from(readFileSync(sigFile, 'utf8').trim(), 'base64'))) problems.push(`${SIGNATURE}: the signature does not match ${REPORT} and the public key`);
-    const bundleFile = join(dir, BUNDLE);
-    if (!existsSync(bundleFile)) problems.push(`${BUNDLE}: missing`);
-    else {
-      try {
-        const b = JSON.parse(readFileSync(bundleFile, 'utf8')) as { mediaType?: string; messageSignature?: { messageDigest?: { algorithm?: string; digest?: string }; signature?: string } };
-        if (b.mediaType !== BUNDLE_MEDIA_TYPE) problems.push(`${BUNDLE}: mediaType is ${JSON.stringify(b.mediaType)}, expected ${BUNDLE_MEDIA_TYPE}`);
-        const md = b.messageSignature?.messageDigest;
-        if (md?.algorithm !== 'SHA2_256' || md.digest !== createHash('sha256').update(data).digest('base64')) problems.push(`${BUNDLE}: the message digest does not match ${REPORT}`);
-        if (!b.messageSignature?.signature || !verify('sha256', data, pub, Buffer.from(b.messageSignature.signature, 'base64'))) problems.push(`${BUNDLE}: the signature does not verify`);
-      } catch (err) {
-        problems.push(`${BUNDLE}: not JSON (${(err as Error).message})`);
-      }
-    }
-  }
-  let report: { files?: { path: string; sha256: string; bytes: number }[] };
-  try {
-    report = JSON.parse(data.toString('utf8'));
-  } catch (err) {
-    return { ok: false, problems: [...problems, `${REPORT}: not JSON (${(err as Error).message})`], checked: 0, notListed: [] };
-  }
-  const files = report.files ?? [];
-  if (!files.length) problems.push(`${REPORT}: lists no files`);
-  let checked = 0;
-  for (const f of files) {
-    const p = join(dir, f.path);
-    if (!existsSync(p)) {
-      problems.push(`${f.path}: listed but missing`);
-      continue;
-    }
-    const d = sha256FileSync(p);
-    checked++;
-    if (d.sha256 !== f.sha256) problems.push(`${f.path}: sha256 ${d.sha256}, the report says ${f.sha256}`);
-    else if (d.bytes !== f.bytes) problems.push(`${f.path}: ${d.bytes} bytes, the report says ${f.bytes}`);
-  }
-  const listed = new Set(files.map((f) => f.path));
-  const notListed = packFiles(dir).filter((f) => !listed.has(f));
-  return { ok: problems.length === 0, problems, checked, notListed };
+export function verifyPack(dir: string, trusted?: string | VerifyOptions): PackVerification {
+  if (typeof trusted === 'string') return verifyWith(dir, { trusted: parseKeyring(trusted, 'the public key given') });
+  return verifyWith(dir, trusted);
 }

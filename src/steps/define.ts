@@ -20,6 +20,8 @@ export interface StepContext {
   target?: Target;
   /** [node, dist/step.js]: how a built-in step's process starts. */
   entry: readonly string[];
+  /** The run the step is part of (absent when no run is being executed). */
+  runId?: string;
 }
 
 /** A step's process: its command line and the files whose digests enter its input digest. */
@@ -83,7 +85,7 @@ export function absPath(ctx: Pick<StepContext, 'baseDir'>, p: string | undefined
 }
 
 /** Keys whose string values are paths, anywhere in a step's parameters. */
-export const PATH_KEYS = new Set(['pack', 'onnx', 'reference', 'contract', 'manifest', 'slices', 'file', 'plan', 'key_file', 'public_key', 'checkpoint', 'state_file', 'frame', 'model', 'gt', 'out', 'root']);
+export const PATH_KEYS = new Set(['pack', 'onnx', 'reference', 'contract', 'manifest', 'slices', 'file', 'plan', 'key_file', 'public_key', 'trusted_keys', 'checkpoint', 'state_file', 'frame', 'model', 'gt', 'out', 'root']);
 
 /** Every absolute path under a PATH_KEYS key in a parameter object that exists here, with its key. */
 export function pathParams(params: unknown, key = ''): [key: string, path: string][] {

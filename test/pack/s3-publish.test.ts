@@ -16,9 +16,11 @@ let s3: S3Server;
 let pack: string;
 const env = () => ({ ...S3_CREDENTIALS, PADDOCK_TEST_KEY: keyPem });
 let keyPem: string;
+/** The publisher's public key, outside the pack: what publish verifies the pack against. */
+let trustedKeys: string;
 
 function publish(extra: object = {}) {
-  return execa(process.execPath, [STEP, 'publish', JSON.stringify({ pack, bucket: s3.bucket, endpoint: s3.endpoint, part_size_mb: 5, multipart_threshold_mb: 5, ...extra })], { env: env(), reject: false });
+  return execa(process.execPath, [STEP, 'publish', JSON.stringify({ pack, bucket: s3.bucket, endpoint: s3.endpoint, part_size_mb: 5, multipart_threshold_mb: 5, trusted_keys: trustedKeys, ...extra })], { env: env(), reject: false });
 }
 
 async function objectSha(key: string): Promise<string> {
@@ -41,7 +43,10 @@ beforeAll(async () => {
   const r = seededRandom(42);
   for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(Math.floor(r() * 2 ** 32), i);
   writeFileSync(join(pack, 'model.plan'), big);
-  keyPem = generateSigningKey().privatePem;
+  const k = generateSigningKey();
+  keyPem = k.privatePem;
+  trustedKeys = join(tmp.dir, 'publisher.pub');
+  writeFileSync(trustedKeys, k.publicPem);
   const s = await execa(process.execPath, [STEP, 'sign', JSON.stringify({ pack, model: 'detection', version: '2.0.0', key: { env: 'PADDOCK_TEST_KEY' } })], { env: env(), reject: false });
   expect(s.exitCode, s.stderr).toBe(0);
 }, 120_000);
@@ -95,7 +100,7 @@ describe('publish to an S3-protocol server', () => {
   });
 
   it('unknown credentials are a clear error, and the secret is not printed', async () => {
-    const r = await execa(process.execPath, [STEP, 'publish', JSON.stringify({ pack, bucket: s3.bucket, endpoint: s3.endpoint, prefix: 'x/y' })], { env: { ...S3_CREDENTIALS, AWS_ACCESS_KEY_ID: 'NOBODY', AWS_SECRET_ACCESS_KEY: 'sekrit-value-123' }, reject: false });
+    const r = await execa(process.execPath, [STEP, 'publish', JSON.stringify({ pack, bucket: s3.bucket, endpoint: s3.endpoint, prefix: 'x/y', trusted_keys: trustedKeys })], { env: { ...S3_CREDENTIALS, AWS_ACCESS_KEY_ID: 'NOBODY', AWS_SECRET_ACCESS_KEY: 'sekrit-value-123' }, reject: false });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(/InvalidAccessKeyId|AWS Access Key Id/);
     expect(r.stdout + r.stderr).not.toContain('sekrit-value-123');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,7 +71,7 @@ describe('pack signatures', () => {
   });
 
   it('verifies, and detects a changed byte in any file', () => {
-    expect(verifyPack(pack)).toMatchObject({ ok: true, problems: [], notListed: [] });
+    expect(verifyPack(pack)).toMatchObject({ ok: true, problems: [], trust: 'self-consistency' });
     const all = [...packFiles(pack), REPORT, SIGNATURE, BUNDLE];
     for (const f of all) {
       const p = join(pack, f);
@@ -90,13 +90,16 @@ describe('pack signatures', () => {
     expect(verifyPack(pack).ok).toBe(true);
   });
 
-  it('another key does not verify it; a file added later is reported as not covered', () => {
+  it('another key does not verify it; a file added later fails it, named as not covered', () => {
     const other = generateSigningKey().publicPem;
     const r = verifyPack(pack, other);
     expect(r.ok).toBe(false);
-    expect(r.problems[0]).toMatch(/signature does not match/);
+    expect(r.problems[0]).toMatch(/export_report\.json\.sig: not signed by a trusted key: it was signed with key sha256:\S+ \(the cosign\.pub in the pack\)/);
     writeFileSync(join(pack, 'extra.txt'), 'x');
-    expect(verifyPack(pack).notListed).toEqual(['extra.txt']);
+    const added = verifyPack(pack);
+    rmSync(join(pack, 'extra.txt'));
+    expect(added.ok).toBe(false);
+    expect(added.problems).toEqual(['extra.txt: in the pack but not listed in export_report.json (not covered by the signature)']);
   });
 
   it('refuses keys that are not P-256, and a missing variable, without printing the key', async () => {

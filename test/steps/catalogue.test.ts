@@ -50,7 +50,7 @@ describe('the step catalogue', () => {
   it('recipe loading checks with against the catalogue, and an unknown step is named with the known ones', () => {
     expect(parseRecipe(RECIPE, 'r.yaml').stages.promote[0]).toMatchObject({ uses: 'verify-pack' });
     const bad = RECIPE.replace('pack: build/pack', 'pack: build/pack, key: x');
-    expect(() => parseRecipe(bad, 'r.yaml')).toThrow(/r\.yaml:7:\d+ stages\.promote\[0\]\.with\.key: unknown verify-pack parameter "key" \(known: pack, public_key\)/);
+    expect(() => parseRecipe(bad, 'r.yaml')).toThrow(/r\.yaml:7:\d+ stages\.promote\[0\]\.with\.key: unknown verify-pack parameter "key" \(known: pack, public_key, trusted_keys, strict\)/);
     const unknown = RECIPE.replace('uses: verify-pack', 'uses: verify-pak');
     try {
       parseRecipe(unknown, 'r.yaml');

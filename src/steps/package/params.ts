@@ -11,6 +11,7 @@ import type { Recipe } from '../../schema/recipe.js';
 import { defineStep, pathInputs, type ContainerUse, type StepContext, type StepDefinition } from '../define.js';
 import { installRoot } from '../../files/install-root.js';
 import { pythonBin } from '../../pack/python.js';
+import { stagePack } from './common.js';
 
 type With = Record<string, unknown>;
 
@@ -18,7 +19,7 @@ type With = Record<string, unknown>;
 export const PackWith = z.looseObject({ pack: z.string().min(1) });
 
 /** Keys whose string values are paths relative to the recipe, anywhere in a package step's `with`. */
-const RECIPE_PATHS = new Set(['pack', 'onnx', 'reference', 'contract', 'manifest', 'slices', 'file', 'plan', 'key_file', 'public_key', 'checkpoint', 'state_file', 'frame']);
+const RECIPE_PATHS = new Set(['pack', 'onnx', 'reference', 'contract', 'manifest', 'slices', 'file', 'plan', 'key_file', 'public_key', 'trusted_keys', 'checkpoint', 'state_file', 'frame']);
 
 function absolutize(v: unknown, baseDir: string, key = ''): unknown {
   if (typeof v === 'string') return RECIPE_PATHS.has(key) && !isAbsolute(v) ? resolve(baseDir, v) : v;
@@ -56,14 +57,24 @@ export function contractIo(contractDir: string | undefined) {
   }
 }
 
-/** A package step's `with`, read: paths absolute, the pack and its model.onnx, the model expanded. */
-export function readPackWith(w0: With, ctx: StepContext, needsPack = true) {
+/**
+ * A package step's `with`, read: paths absolute, the pack and its model.onnx, the model
+ * expanded. A step that writes the pack (`writes`, the default) gets, in a run, the run's own
+ * version of it instead of the recipe's path: `<pack>.versions/<run>/`, made here if it is not
+ * there yet (common.ts stagePack: the one place that says how packs are versioned), so that
+ * a container step has it to copy in and out; `sign` publishes it as `<pack>`. A step that only
+ * reads the published pack (publish: `writes` false) keeps the recipe's path, and need not
+ * be given one. `published` is the recipe's path either way.
+ */
+export function readPackWith(w0: With, ctx: StepContext, writes = true) {
   const w = absolutize(w0, ctx.baseDir) as With;
-  const pack = w.pack as string | undefined;
-  if (!pack && needsPack) throw new Error(`step ${ctx.stepId}: "pack" (the pack directory, e.g. packs/<task>/<version>) is required`);
+  const published = w.pack as string | undefined;
+  if (!published && writes) throw new Error(`step ${ctx.stepId}: "pack" (the pack directory, e.g. packs/<task>/<version>) is required`);
+  const pack = published && writes && ctx.runId ? stagePack(published, ctx.runId) : published;
+  if (pack) w.pack = pack;
   const m = w.model !== undefined ? modelFiles(ctx.recipe, w.model, ctx.baseDir, ctx.stepId) : undefined;
   const { model: _model, ...rest } = w;
-  return { w, rest, pack: pack!, packOnnx: pack ? join(pack, 'model.onnx') : '', m };
+  return { w, rest, pack: pack!, published: published!, packOnnx: pack ? join(pack, 'model.onnx') : '', m };
 }
 
 /** The model a step reports on, by name, version and contract folder (triton-repo, sbom, contract-smoke). */
@@ -76,7 +87,7 @@ export function variantPaths(list: unknown, pack: string): With[] {
   return ((list as With[]) ?? []).map(({ file, ...v }) => ({ ...v, model: file ?? (isAbsolute(v.model as string) ? v.model : resolve(pack, String(v.model))) }));
 }
 
-/** A package step in paddock's image: its path parameters copied in, the pack copied out. */
+/** A package step in paddock's image: its path parameters copied in, the pack (the run's version of it, readPackWith) copied out. */
 export const packContainer: ContainerUse = {
   image: 'paddock',
   inputs: (p) => pathInputs(p),

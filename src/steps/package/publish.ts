@@ -1,13 +1,16 @@
 /**
  * The `publish` step: upload the signed pack to S3 (src/pack/s3-publish.ts). Credentials come
  * from the AWS SDK's usual sources (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles); they are
- * never logged. The pack must verify before anything is sent.
+ * never logged. The pack must verify before anything is sent, strictly by default: signed by a
+ * trusted key (`trusted_keys`, a keyring file of PEM public keys kept outside the pack; else
+ * $PADDOCK_TRUSTED_KEYS or the user keyring: src/pack/trust.ts), every listed file's sha256,
+ * and nothing in the pack unlisted (an added file would otherwise be served unsigned).
  */
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { publishPack } from '../../pack/s3-publish.js';
-import { verifyPack } from '../../pack/signing.js';
+import { describeTrust, howToTrust, isInside, loadTrustedKeys, trustedKeyringFiles, verifyPack, TrustError } from '../../pack/trust.js';
 import { log } from './common.js';
 
 export const PublishParams = z
@@ -23,15 +26,30 @@ export const PublishParams = z
     multipart_threshold_mb: z.number().min(5).default(16),
     state_file: z.string().optional(),
     verify: z.boolean().default(true),
+    /** A keyring file (PEM public keys) of the publishers whose packs may be published. */
+    trusted_keys: z.string().min(1).optional(),
+    /** Refuse to publish when no trusted key is configured (default); false: self-consistency only, with a warning. */
+    strict: z.boolean().default(true),
   })
   .strict();
 
 export async function runPublish(p: z.infer<typeof PublishParams>): Promise<number> {
-  const v = verifyPack(p.pack);
+  const given = p.trusted_keys ? [p.trusted_keys] : [];
+  let trusted;
+  try {
+    trusted = loadTrustedKeys({ files: given });
+  } catch (err) {
+    if (!(err instanceof TrustError)) throw err;
+    process.stderr.write(`publish: ${err.message}; nothing was sent\n`);
+    return 2;
+  }
+  for (const f of trustedKeyringFiles(given)?.files ?? []) if (isInside(f, p.pack)) log(`the trusted key file ${f} is inside the pack: it vouches for nothing the pack could not say itself`, 'warn');
+  const v = verifyPack(p.pack, { trusted, strict: p.strict, howToTrust: howToTrust('a `trusted_keys:` parameter naming a keyring file') });
   if (!v.ok) {
     process.stderr.write(`publish: the pack does not verify, nothing was sent:\n${v.problems.map((x) => `  ${x}`).join('\n')}\n`);
     return 1;
   }
+  log(`${p.pack}: ${describeTrust(v)}; ${v.checked} files match their sha256`, v.trust === 'trusted' ? 'info' : 'warn');
   const prefix = p.prefix ?? `${basename(dirname(p.pack))}/${basename(p.pack)}`;
   const files = await publishPack({
     pack: p.pack,
