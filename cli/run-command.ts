@@ -1,6 +1,12 @@
 /**
  * `paddock run`, `paddock demo` and `paddock resume`: load (or reload) a recipe, plan it,
  * execute it with the TUI or a headless reporter, and turn the outcome into an exit code.
+ *
+ * A run records the options it was started with (gate policy, JUnit file, concurrency, hosts
+ * file, --host); `paddock resume` goes on with them, and an option given on the resume command
+ * line wins over the recorded one (and is recorded for the next resume). --host cannot change on
+ * resume: where the targets run is part of the recipe text the run recorded. Resume claims the
+ * run atomically (RunStore.claimRun): of two resumes at once, one runs and the other is refused.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +19,8 @@ import { plan as makePlan, type Plan, type PlanNode } from '../src/pipeline/plan
 import { execute, type GateAsker } from '../src/pipeline/execute.js';
 import { answerByPolicy, type GatePolicy } from '../src/pipeline/gates.js';
 import { resolveLineage } from '../src/pipeline/lineage.js';
-import { RunStore, newRunId } from '../src/store/run-store.js';
+import { RunStore, newRunId, asStoreError, type RunOptions } from '../src/store/run-store.js';
+import { REDACTED } from '../src/store/redact.js';
 import { recordRunSlices } from '../src/store/run-files.js';
 import type { PaddockEvent } from '../src/schema/events.js';
 import { createLocalRunner, killActiveChildren } from '../runners/local.js';
@@ -31,6 +38,8 @@ export interface RunCommandOptions {
   headless: boolean;
   json: boolean;
   gatePolicy: GatePolicy;
+  /** --gate-policy was on the command line (else gatePolicy is the default, and a resume takes the run's). */
+  gatePolicyGiven?: boolean;
   home: string;
   concurrency?: number;
   /** Write the gates' verdicts as JUnit XML here when the run ends. */
@@ -57,7 +66,7 @@ export interface RunCommandOptions {
 }
 
 /** The command line of a built-in step, from its catalogue definition: the same node binary, paddock's dist/step.js. */
-export function builtinCommand(recipe: Recipe, baseDir: string) {
+export function builtinCommand(recipe: Recipe, baseDir: string, runId?: string) {
   const entry = join(installRoot(), 'dist', 'step.js');
   return (node: PlanNode) => {
     const step = node.step!;
@@ -65,7 +74,7 @@ export function builtinCommand(recipe: Recipe, baseDir: string) {
     if (!existsSync(entry)) throw new Error(`paddock's built-in steps are not built (${entry} is missing): run "npm run build"`);
     const def = findStep(step.uses);
     if (!def) throw new Error(`${node.id}: unknown built-in step ${JSON.stringify(step.uses)}`);
-    return def.invoke(step.with, { stepId: step.id, recipe, baseDir, target: node.target, entry: [process.execPath, entry] });
+    return def.invoke(step.with, { stepId: step.id, recipe, baseDir, target: node.target, entry: [process.execPath, entry], runId });
   };
 }
 
@@ -111,9 +120,71 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const store = new RunStore(opts.home);
   try {
     return await runWithStore(store, opts, fresh, write, writeError);
+  } catch (err) {
+    // A store that turns out damaged in a query (not at open) is said as such, not as a stack.
+    throw asStoreError(err, store.file) ?? err;
   } finally {
     store.close();
   }
+}
+
+/** The options of this command line that a run records (RunOptions). */
+function commandLineOptions(opts: RunCommandOptions): RunOptions {
+  // Files as absolute paths: a resume may run from another folder.
+  return { gatePolicy: opts.gatePolicy, policyDefaulted: opts.policyDefaulted, junit: absolute(opts.junit), concurrency: opts.concurrency, hostsFile: absolute(opts.hostsFile), host: opts.host };
+}
+
+function absolute(p: string | undefined): string | undefined {
+  return p === undefined ? undefined : resolve(p);
+}
+
+/**
+ * The options a resume goes on with: the run's recorded ones, and over them what its command line
+ * gives (a gate policy only when --gate-policy was given: its default is no choice).
+ */
+export function resumeOptions(recorded: RunOptions, opts: RunCommandOptions): RunOptions {
+  const merged: RunOptions = { ...recorded };
+  if (opts.gatePolicyGiven || recorded.gatePolicy === undefined) {
+    merged.gatePolicy = opts.gatePolicy;
+    merged.policyDefaulted = opts.gatePolicyGiven ? false : opts.policyDefaulted;
+  }
+  if (opts.junit !== undefined) merged.junit = absolute(opts.junit);
+  if (opts.concurrency !== undefined) merged.concurrency = opts.concurrency;
+  if (opts.hostsFile !== undefined) merged.hostsFile = absolute(opts.hostsFile);
+  return merged;
+}
+
+/**
+ * The recipe of a resumed run with the secret env values back: the store keeps them redacted
+ * (src/store/redact.ts), so they are read from the recipe file again, step by step and name by
+ * name. Returns the recipe, or why it cannot be resumed.
+ */
+function restoreSecretEnv(recipe: Recipe, recipeFile: string): Recipe | string {
+  const missing = Object.values(recipe.stages).flat().some((st) => Object.values(st.env).some((v) => v === REDACTED));
+  if (!missing) return recipe;
+  let file: Recipe;
+  try {
+    file = loadRecipe(recipeFile).recipe;
+  } catch (err) {
+    return `the run's recipe gave steps secret env values, which the run store does not keep, and ${recipeFile} cannot be read for them now (${(err as Error).message.split('\n')[0]}); use {from_env: NAME} for secrets`;
+  }
+  const fileSteps = new Map(Object.values(file.stages).flat().map((st) => [st.id, st]));
+  const stages = { ...recipe.stages };
+  for (const stage of Object.keys(stages) as (keyof Recipe['stages'])[]) {
+    const steps = [];
+    for (const st of stages[stage]) {
+      const env = { ...st.env };
+      for (const [name, v] of Object.entries(env)) {
+        if (v !== REDACTED) continue;
+        const real = fileSteps.get(st.id)?.env[name];
+        if (real === undefined || real === REDACTED) return `step ${st.id}: its env ${name} was a secret, which the run store does not keep, and ${recipeFile} no longer gives it; put it back, or use {from_env: NAME}`;
+        env[name] = real;
+      }
+      steps.push({ ...st, env });
+    }
+    stages[stage] = steps as never;
+  }
+  return { ...recipe, stages };
 }
 
 interface Fresh {
@@ -130,28 +201,51 @@ interface OpenedRun {
   recipe: Recipe;
   recipeFile: string;
   resumed: boolean;
+  /** The options it runs with: this command line's, or, resumed, the run's with this command line's over them. */
+  options: RunOptions;
 }
 
 /** Opens the run: records a fresh one, or checks and reopens the one to resume; a number is the exit code when there is nothing to run. */
 function openRun(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, actor: string, write: (l: string) => void, writeError: (l: string) => void): OpenedRun | number {
   if (opts.resumeId) {
-    const row = store.findRun(opts.resumeId);
-    if (!row) {
+    const found = store.findRun(opts.resumeId);
+    if (!found) {
       writeError(`paddock resume: no run "${opts.resumeId}" in ${store.home} (paddock runs lists them)`);
       return 2;
     }
-    if (row.status === 'succeeded') {
-      write(`run ${row.id} already succeeded; nothing to resume`);
+    if (found.status === 'succeeded') {
+      write(`run ${found.id} already succeeded; nothing to resume`);
       return 0;
     }
-    if (row.status === 'running' && row.pid && row.pid !== process.pid && isProcessAlive(row.pid)) {
-      writeError(`paddock resume: run ${row.id} is still running (pid ${row.pid})`);
+    const recorded = store.runOptions(found.id);
+    if (opts.host !== undefined && opts.host !== recorded.host) {
+      writeError(`paddock resume: --host ${opts.host}: run ${found.id} ${recorded.host ? `runs its targets on ${recorded.host}` : 'runs its targets where its recipe says'}, and a resume cannot move them; start a new run with paddock run --host`);
       return 2;
     }
-    const recipe = parseRecipe(row.recipe_text, row.recipe_path, { gatesText: row.gates_text ?? undefined });
+    let recipe = parseRecipe(found.recipe_text, found.recipe_path, { gatesText: found.gates_text ?? undefined });
+    const restored = restoreSecretEnv(recipe, found.recipe_path);
+    if (typeof restored === 'string') {
+      writeError(`paddock resume: ${restored}`);
+      return 2;
+    }
+    recipe = restored;
+    // Checked above for a clear message; decided here, atomically, against other resumes.
+    const claim = store.claimRun(found.id, isProcessAlive);
+    if (!claim.ok) {
+      if (claim.why === 'succeeded') {
+        write(claim.message);
+        return 0;
+      }
+      writeError(`paddock resume: ${claim.message}`);
+      return 2;
+    }
+    const row = claim.run;
+    if (claim.tookOverFrom) writeError(`paddock resume: run ${row.id} was held by pid ${claim.tookOverFrom.pid}, which is gone; taken over`);
     for (const line of reapOrphans(store, row.id)) writeError(line);
-    store.reopenRun(row.id);
-    return { runId: row.id, recipe, recipeFile: row.recipe_path, resumed: true };
+    const options = resumeOptions(recorded, opts);
+    store.setRunOptions(row.id, options);
+    if (options.concurrency) recipe = { ...recipe, concurrency: options.concurrency };
+    return { runId: row.id, recipe, recipeFile: row.recipe_path, resumed: true, options };
   }
   const f = fresh!;
   const runId = newRunId();
@@ -165,8 +259,9 @@ function openRun(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefi
     host: hostname(),
     actor,
     gatesText: f.gatesText,
+    options: commandLineOptions(opts),
   });
-  return { runId, recipe: f.recipe, recipeFile: f.recipeFile, resumed: false };
+  return { runId, recipe: f.recipe, recipeFile: f.recipeFile, resumed: false, options: commandLineOptions(opts) };
 }
 
 /** Who sees the run and answers its gates: the workbench on a terminal, else a line or JSON reporter and the gate policy. */
@@ -249,6 +344,19 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
   const actor = currentActor();
   const opened = openRun(store, opts, fresh, actor, write, writeError);
   if (typeof opened === 'number') return opened;
+  // From here on the run's options: this command line's, or the resumed run's (see resumeOptions).
+  const given = opts;
+  opts = {
+    ...opts,
+    gatePolicy: opened.options.gatePolicy ?? opts.gatePolicy,
+    policyDefaulted: opened.options.policyDefaulted,
+    junit: opened.options.junit,
+    hostsFile: opened.options.hostsFile,
+  };
+  if (opened.resumed && !given.gatePolicyGiven && opts.gatePolicy !== given.gatePolicy && !opts.json) {
+    if (opts.headless || !isInteractive()) write(`paddock resume: gates that need a person are answered by --gate-policy ${opts.gatePolicy}, as when run ${opened.runId} started (pass --gate-policy to change that)`);
+  }
+  if (opened.resumed) opts = { ...opts, policyDefaulted: false };
   const { runId, recipe, recipeFile } = opened;
   const baseDir = dirname(recipeFile);
   const thePlan: Plan = makePlan(recipe);
@@ -279,7 +387,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       store,
       baseDir,
       runners: { inProcess: createInProcessRunner(), local: createLocalRunner(), forHost: runHosts?.forHost },
-      builtin: builtinCommand(recipe, baseDir),
+      builtin: builtinCommand(recipe, baseDir, runId),
       containerize: runHosts?.containerize,
       askGate: front.askGate,
       signal: controller.signal,

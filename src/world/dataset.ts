@@ -12,7 +12,7 @@ import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
 import { renderFrame, type Frame } from './render.js';
 import type { ManifestRow } from '../schema/manifest.js';
-import { acquireDirLock, releaseDirLock } from '../files/file-lock.js';
+import { acquireDirLock, describeLockWait, releaseDirLock } from '../files/file-lock.js';
 import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Conditions } from './scene.js';
 
 export const SPLITS = ['golden_train', 'golden_val', 'golden_test'] as const;
@@ -148,11 +148,13 @@ export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORL
 
 /**
  * One builder at a time per world directory (two demos in two terminals): a lock beside it
- * (src/files/file-lock.ts) holding the builder's pid; a lock whose process is gone is taken over.
+ * (src/files/file-lock.ts) naming the builder; a dead builder's lock is taken over. A builder
+ * that waits says so on stderr (a step's stderr is its log), who holds it and since when, and
+ * again while it waits.
  */
-async function lockWorld(out: string): Promise<() => void> {
+async function lockWorld(out: string, onWait: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<() => void> {
   const me = { run: `pid-${process.pid}`, pid: process.pid };
-  await acquireDirLock(out, me);
+  await acquireDirLock(out, me, { onWait: (w) => onWait(`world build: waiting for ${out}: ${describeLockWait(w)}`) });
   return () => releaseDirLock(out, me.run);
 }
 

@@ -1,7 +1,10 @@
 /**
  * The `sign` step: export_report.json (environment, lineage of each artifact, status of each
  * step, thresholds, verdicts, benchmarks, and every file of the pack with its sha256), signed
- * with ECDSA P-256: export_report.json.sig, export_report.sigstore.json and cosign.pub.
+ * with ECDSA P-256: export_report.json.sig, export_report.sigstore.json and cosign.pub. The last
+ * writer of a run's pack version: it then publishes it (common.ts publishPack), so readers of
+ * the pack go from the old signed version to the new one at once. With `key.file`, the public
+ * key is also written beside it, `<key.file>.pub`, outside any pack: the key a verifier trusts.
  */
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,7 +12,7 @@ import { z } from 'zod';
 import { writeAtomic } from '../../files/atomic.js';
 import { BUNDLE, PUBLIC_KEY, REPORT, SIGNATURE, generateSigningKey, loadSigningKey, packFiles, publicPemOf, signBlob } from '../../pack/signing.js';
 import { sha256FileSync } from '../../files/digest.js';
-import { emitArtifact, log, readReports, holdPack, releasePack } from './common.js';
+import { emitArtifact, log, readReports, holdPack, releasePack, packOfVersion, publishPack } from './common.js';
 
 export const SignParams = z
   .object({
@@ -47,6 +50,11 @@ export async function runSign(p: Params): Promise<number> {
   }
   const key = loadSigningKey(p.key);
   writeAtomic(join(p.pack, PUBLIC_KEY), publicPemOf(key));
+  if (p.key.file && !p.key.env) {
+    // Beside the private key, outside the pack: what verify-pack and publish are told to trust.
+    writeAtomic(`${p.key.file}.pub`, publicPemOf(key));
+    log(`public key: ${p.key.file}.pub`);
+  }
   const reports = readReports(p.pack);
   const files = packFiles(p.pack).map((f) => {
     const d = sha256FileSync(join(p.pack, f));
@@ -81,7 +89,12 @@ export async function runSign(p: Params): Promise<number> {
   writeAtomic(join(p.pack, SIGNATURE), `${signed.sig}\n`);
   writeAtomic(join(p.pack, BUNDLE), `${JSON.stringify(signed.bundle, null, 1)}\n`);
   for (const [f, role] of [[REPORT, 'export-report'], [SIGNATURE, 'signature'], [BUNDLE, 'sigstore-bundle'], [PUBLIC_KEY, 'public-key']]) emitArtifact(join(p.pack, f), role);
-  releasePack(p.pack);
-  log(`signed ${REPORT} (${files.length} files listed) with ECDSA P-256; verify with: paddock verify ${p.pack}  or  cosign verify-blob --key ${join(p.pack, PUBLIC_KEY)} --bundle ${join(p.pack, BUNDLE)} --insecure-ignore-tlog=true ${reportFile}`);
+  const pack = packOfVersion(p.pack);
+  if (pack) {
+    const r = await publishPack(p.pack, pack);
+    log(`published ${p.pack} as ${pack}${r.previous ? ` (the version it replaced, ${r.previous}, is kept for rollback${r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : ''})` : ''}`);
+  } else releasePack(p.pack);
+  const at = pack ?? p.pack;
+  log(`signed ${REPORT} (${files.length} files listed) with ECDSA P-256; verify with: paddock verify ${at}  or  cosign verify-blob --key ${join(at, PUBLIC_KEY)} --bundle ${join(at, BUNDLE)} --insecure-ignore-tlog=true ${join(at, REPORT)}`);
   return 0;
 }
