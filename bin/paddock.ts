@@ -15,7 +15,9 @@ Usage:
   paddock package <recipe.yaml> [--target NAME] [--headless] [--json]
                                                          the package stage only: export, variants,
                                                          equivalence, benchmarks, Triton, SBOM, signing
-  paddock verify <pack-dir> [--key cosign.pub] [--json]  check a pack's signature and every file's sha256
+  paddock verify <pack-dir> [--key FILE]... [--strict] [--json]
+                                                         check a pack's signer, signature and
+                                                         every file's sha256
   paddock steps [--json]                                 the built-in steps: stage, where they run, what they do
   paddock resume <run-id> [--headless] [--json] [--gate-policy P]
   paddock runs [--json] [--limit N]                      list recent runs
@@ -38,17 +40,23 @@ Options:
                      fail (default: such a gate fails), approve, reject;
                      the demo's default is approve (its release gate needs sign-off)
   --target NAME      paddock package: only this target of the recipe
-  --key FILE         paddock verify: the public key to trust (default: cosign.pub in the pack)
+  --key FILE         paddock verify: a keyring file (PEM public keys) of publishers to
+                     trust; repeatable, also --keyring (default: $PADDOCK_TRUSTED_KEYS,
+                     else ~/.config/paddock/trusted-keys.pem; none: self-consistency only)
+  --strict           paddock verify: fail when no trusted key is configured
   --host NAME        run every target's steps on this Docker host (from hosts.yaml;
                      "docker" is the local engine) instead of where the recipe says
   --hosts FILE       the hosts file (default: $PADDOCK_HOSTS, hosts.yaml beside the
                      recipe, ~/.config/paddock/hosts.yaml)
+  --debug            print the stack of an error (also PADDOCK_DEBUG=1)
   -h, --help         this help
   --version          paddock's version
 
 Environment:
   PADDOCK_HOME       the run store (default ./.paddock)
   PADDOCK_HOSTS      the hosts file
+  PADDOCK_TRUSTED_KEYS  a keyring file of the publishers' public keys that verify, verify-pack
+                     and publish trust
   PADDOCK_DEMO_DIR   where the demo writes its world, pack, keys and evaluation (default:
                      the checkout's build/; installed: ~/.cache/paddock/demo)
   NO_COLOR           monochrome TUI
@@ -95,13 +103,18 @@ async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         hosts: { type: 'string' },
         target: { type: 'string' },
-        key: { type: 'string' },
+        key: { type: 'string', multiple: true },
+        keyring: { type: 'string', multiple: true },
+        strict: { type: 'boolean' },
+        debug: { type: 'boolean' },
       },
     });
   } catch (err) {
     fail((err as Error).message);
   }
   const { values, positionals } = parsed;
+  // Step processes inherit it: their errors carry their stacks too.
+  if (values.debug) process.env.PADDOCK_DEBUG = '1';
   const [command, ...rest] = positionals;
   if (values.help || command === 'help' || (!command && !values.version)) {
     process.stdout.write(HELP);
@@ -129,6 +142,8 @@ async function main(argv: string[]): Promise<number> {
     headless: Boolean(values.headless || values.json),
     json: Boolean(values.json),
     gatePolicy: policy as 'fail' | 'approve' | 'reject',
+    // A resume goes on with the run's own policy unless one is given here.
+    gatePolicyGiven: values['gate-policy'] !== undefined,
     home,
     concurrency,
     junit: values.junit,
@@ -148,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
     case 'verify': {
       if (rest.length !== 1) fail('verify needs one pack directory: paddock verify <pack-dir>');
       const { verifyCommand } = await import('../cli/verify.js');
-      return verifyCommand(rest[0], { key: values.key, json: Boolean(values.json) });
+      return verifyCommand(rest[0], { keys: [...(values.key ?? []), ...(values.keyring ?? [])], strict: Boolean(values.strict), json: Boolean(values.json) });
     }
     case 'package':
     case 'run':
@@ -247,8 +262,13 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: Error) => {
-    process.stderr.write(`paddock: ${err.stack ?? err.message}\n`);
+  async (err: unknown) => {
+    // A bad input is its message; a bug says so; the stack only under --debug or PADDOCK_DEBUG.
+    const { describeError, debugWanted } = await import('../src/files/input-error.js');
+    // A damaged run store that a query (not the open) ran into: its one message, not a stack.
+    const { asStoreError, defaultHome } = await import('../src/store/run-store.js');
+    const { join } = await import('node:path');
+    process.stderr.write(`paddock: ${describeError(asStoreError(err, join(defaultHome(), 'runs.sqlite')) ?? err, debugWanted())}\n`);
     process.exitCode = 2;
   },
 );

@@ -17,9 +17,10 @@ export function displayStatus(run: Pick<RunRow, 'status' | 'pid'>): string {
   return run.status;
 }
 
+/** The store, read-only: looking never writes, and never sweeps another process's temp files. */
 function openReadOnly(home: string): RunStore | undefined {
   if (!existsSync(join(home, 'runs.sqlite'))) return undefined;
-  return new RunStore(home);
+  return new RunStore(home, { readonly: true });
 }
 
 export function listRuns(home: string, opts: { json: boolean; limit: number }): number {
@@ -86,7 +87,9 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
   try {
     const steps = store.getSteps(run.id);
     const metrics = store.currentMetrics(run.id);
+    // Gates' own verdicts only; what steps printed as verdicts are their findings, shown apart.
     const verdicts = store.currentVerdicts(run.id);
+    const stepVerdicts = store.stepVerdicts(run.id);
     const approvals = store.approvals(run.id);
     const artifacts = store.currentArtifacts(run.id);
     const def = readRunDefinition(store, run);
@@ -100,6 +103,7 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
           notes: def.notes,
           metrics,
           verdicts: verdicts.map((v) => ({ ...v, rationale: JSON.parse(v.rationale) })),
+          stepVerdicts: stepVerdicts.map((v) => ({ ...v, rationale: JSON.parse(v.rationale) })),
           approvals,
           artifacts,
         })}\n`,
@@ -127,6 +131,9 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
     }
     if (verdicts.length) {
       out.push('', formatTable(['GATE', 'VERDICT', 'RATIONALE'], verdicts.map((v) => [v.gate, v.verdict.toUpperCase(), (JSON.parse(v.rationale) as string[]).join('; ')])));
+    }
+    if (stepVerdicts.length) {
+      out.push('', formatTable(['STEP', 'FINDING', 'VERDICT', 'RATIONALE'], stepVerdicts.map((v) => [v.step_id, v.gate, v.verdict.toUpperCase(), (JSON.parse(v.rationale) as string[]).join('; ')])));
     }
     if (approvals.length) {
       out.push('', formatTable(['GATE', 'ANSWER', 'BY', 'AT', 'REASON'], approvals.map((a) => [a.gate, a.decision, a.actor, new Date(a.at).toISOString(), a.reason ?? ''])));

@@ -16,7 +16,7 @@ import type { RunStore, RunRow, StepRow, VerdictRow, ApprovalRow } from '../stor
 import type { FailureEvent } from '../schema/events.js';
 import { parseRecipe } from '../schema/recipe-load.js';
 import type { Gate, Recipe } from '../schema/recipe.js';
-import { plan as makePlan } from '../pipeline/plan.js';
+import { plan as makePlan, gateNodeId } from '../pipeline/plan.js';
 import { initialLiveState, reduceAll, withPlannedSteps, type LiveState } from './live-state.js';
 import { sliceSelects, type Slice } from '../schema/manifest.js';
 import { parseSliceFile, recipeSliceFiles } from '../schema/manifest-load.js';
@@ -99,7 +99,10 @@ export interface RunDetail {
   slices: RunSlices[];
   /** What the store does not hold of the run's definition (an older run): shown from today's file, or not at all. */
   notes: string[];
+  /** Each gate's own verdict (only what its gate node recorded). */
   verdicts: VerdictRow[];
+  /** Verdicts steps printed about their own work: findings, not gates. */
+  stepVerdicts: VerdictRow[];
   approvals: ApprovalRow[];
   failures: FailureItem[];
   live: LiveState;
@@ -286,7 +289,9 @@ export class RunReader {
       else f.notes.push({ actor: r.actor, at: r.at, text: r.note ?? '' });
     }
     let live = withPlannedSteps({ ...initialLiveState, runId }, def.plan.map((p) => ({ id: p.id, stage: p.stage })));
-    if (opts.replay !== false) live = reduceAll(live, this.store.events(runId));
+    // A gate's verdict is what its gate node recorded; a verdict a step printed (a forgery, or
+    // its own finding) is not replayed as the gate's (RunStore.currentVerdicts reads the same way).
+    if (opts.replay !== false) live = reduceAll(live, this.store.events(runId).filter((e) => e.type !== 'verdict' || e.step === gateNodeId(e.gate)));
     return {
       run,
       recipe: def.recipe,
@@ -296,6 +301,7 @@ export class RunReader {
       slices: def.slices,
       notes: def.notes,
       verdicts: this.store.currentVerdicts(runId),
+      stepVerdicts: this.store.stepVerdicts(runId),
       approvals: this.store.approvals(runId),
       failures,
       live,

@@ -4,16 +4,29 @@
  * the run store, publishes every event on the bus, computes input digests and asks for gate
  * answers; and it tells the scheduler what happened.
  *
- * Resume: a node whose last attempt succeeded with the same input digest is reused, not rerun.
- * A node's input digest covers its spec, the digests of its input files, and the input and
- * output digests of the nodes it needs, so a change anywhere upstream reaches it.
+ * Resume: a node whose last attempt succeeded with the same input digest is reused, not rerun,
+ * once its recorded outputs (artifacts: path + sha256) are checked on disk: an output that
+ * changed or is gone since the step ran makes it run again, and the log says which. A node's
+ * input digest covers its spec, the digests of its input files, and the input and output digests
+ * of the nodes it needs, so a change anywhere upstream reaches it.
+ *
+ * Verdicts: only a gate node decides a gate. A `verdict` a step prints is kept as that step's own
+ * finding (stored under the step's id, as every event of the step; RunStore.stepVerdicts), never
+ * as a gate's verdict (RunStore.currentVerdicts reads only what gate nodes recorded about
+ * themselves); one that names a gate of the plan is said so in the log.
+ *
+ * Step environment: `env:` values are given to the step as the recipe says; `{from_env: NAME}`
+ * is read from paddock's environment when the step starts (never stored), and the values that
+ * are secrets are registered with the store, which redacts them wherever they show up.
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Event, PaddockEvent } from '../schema/events.js';
-import type { Plan, PlanNode } from './plan.js';
+import { gateNodeId, type Plan, type PlanNode } from './plan.js';
 import type { RunStore } from '../store/run-store.js';
+import { isSecretEnv } from '../store/redact.js';
+import type { StepEnv } from '../schema/recipe.js';
 import { sha256FileSync } from '../files/digest.js';
 import type { Runner, StepSpec, ContainerSpec } from './runner.js';
 import { decideGate, type GateAnswer, type GateDecision } from './gates.js';
@@ -225,7 +238,12 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
   const { spec, runner, command, inputs } = node.kind === 'gate' ? gateStep(ctx, node, gate) : processStep(ctx, node);
 
   const digest = inputDigest(ctx, node, { command, inputs });
-  const reused = reusableAttempt(node.kind, store.getStep(runId, node.id), digest);
+  let reused = reusableAttempt(node.kind, store.getStep(runId, node.id), digest);
+  if (reused !== undefined) {
+    const changed = changedOutputs(ctx, node.id, spec.cwd ?? ctx.opts.baseDir);
+    for (const why of changed) events.log('warn', `step ${node.id}: ${why}; running it again`, node.id);
+    if (changed.length) reused = undefined;
+  }
   if (reused !== undefined) {
     attempts.set(node.id, reused);
     store.markReused(runId, node.id);
@@ -233,15 +251,16 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
     return { outcome: 'reused' };
   }
 
+  const runSpec = node.kind === 'step' && node.step ? { ...spec, env: stepEnv(ctx, node.id, node.step.env) } : spec;
   events.flush();
   const attempt = store.startStep(runId, node.id, { inputDigest: digest, runner: runner.kind, host: runner.host });
   attempts.set(node.id, attempt);
   events.publish({ v: 1, type: 'step', step: node.id, status: 'started', host: runner.host, runner: runner.kind }, attempt);
 
   const artifactErrors: string[] = [];
-  const result = await runner.run(spec, {
+  const result = await runner.run(runSpec, {
     signal,
-    emit: attemptEmitter(ctx, node.id, attempt, spec.cwd ?? ctx.opts.baseDir, artifactErrors),
+    emit: attemptEmitter(ctx, node, attempt, spec.cwd ?? ctx.opts.baseDir, artifactErrors),
     onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid),
     onContainer: ({ container, image, imageId }) => {
       store.setStepContainer(runId, node.id, container, imageId);
@@ -262,13 +281,68 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
 }
 
 /**
+ * Why a step's recorded outputs cannot be reused: each artifact of its current attempt whose file
+ * is gone or no longer has the digest it was recorded with (empty: all as they were).
+ */
+function changedOutputs(ctx: RunContext, stepId: string, cwd: string): string[] {
+  const why: string[] = [];
+  for (const a of ctx.opts.store.currentArtifacts(ctx.opts.runId, stepId)) {
+    const abs = resolvePath(a.path, cwd);
+    let now: string;
+    try {
+      now = sha256FileSync(abs).sha256;
+    } catch {
+      why.push(`output ${a.path} is missing since it ran (it had sha256 ${a.sha256.slice(0, 12)})`);
+      continue;
+    }
+    if (now !== a.sha256) why.push(`output ${a.path} changed since it ran (sha256 ${a.sha256.slice(0, 12)}, now ${now.slice(0, 12)})`);
+  }
+  return why;
+}
+
+/**
+ * A step's environment as it starts: literal values as the recipe says, `{from_env: NAME}` from
+ * paddock's environment now (a variable that is not set fails the step, by name). The values
+ * that are secrets (by name or look, or from_env) are registered with the store, which never
+ * writes them (redact.ts).
+ */
+function stepEnv(ctx: RunContext, stepId: string, env: StepEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  const secrets: string[] = [];
+  for (const [name, v] of Object.entries(env)) {
+    if (typeof v === 'string') {
+      out[name] = v;
+      if (isSecretEnv(name, v)) secrets.push(v);
+      continue;
+    }
+    const value = process.env[v.from_env];
+    if (value === undefined) throw new Error(`step ${stepId}: env ${name} comes from $${v.from_env}, which is not set in paddock's environment`);
+    out[name] = value;
+    secrets.push(value);
+  }
+  ctx.opts.store.addSecrets(secrets);
+  return out;
+}
+
+/**
  * What a runner emits for one attempt: each event onto the event path with the attempt's number;
  * an artifact is first copied into the CAS, and one that cannot be (missing, wrong size) is
- * logged and added to `artifactErrors`, which fails the step.
+ * logged and added to `artifactErrors`, which fails the step. A step's verdict stays its own
+ * finding (its events carry its id); one that names a gate of the plan is said so.
  */
-function attemptEmitter(ctx: RunContext, stepId: string, attempt: number, cwd: string, artifactErrors: string[]): (e: Event) => void {
+function attemptEmitter(ctx: RunContext, node: PlanNode, attempt: number, cwd: string, artifactErrors: string[]): (e: Event) => void {
   const { events } = ctx;
+  const stepId = node.id;
+  const gateNodes = new Set(ctx.opts.plan.nodes.filter((n) => n.kind === 'gate').map((n) => n.id));
   return (e) => {
+    // Every event of the attempt belongs to this node, whatever the line said.
+    e.step = stepId;
+    if (e.type === 'verdict' && node.kind !== 'gate' && gateNodes.has(gateNodeId(e.gate))) {
+      events.publish(
+        { v: 1, type: 'log', level: 'warn', stream: 'paddock', step: stepId, message: `step ${stepId} printed a verdict for gate ${e.gate}: kept as the step's own finding; only ${gateNodeId(e.gate)} decides that gate` },
+        attempt,
+      );
+    }
     if (e.type === 'artifact') {
       const abs = resolvePath(e.path, cwd);
       try {
@@ -306,12 +380,13 @@ function processStep(ctx: RunContext, node: PlanNode): PreparedNode {
     inputs = step.inputs;
     if (step.cwd) cwd = resolvePath(step.cwd, opts.baseDir);
   }
-  let spec: StepSpec = { runId: opts.runId, stepId: node.id, command, cwd, env: step.env, timeoutMs: step.timeout ? step.timeout * 1000 : undefined };
+  let spec: StepSpec = { runId: opts.runId, stepId: node.id, command, cwd, timeoutMs: step.timeout ? step.timeout * 1000 : undefined };
   if (runner.kind === 'docker') {
     if (!opts.containerize) throw new Error(`step ${node.id}: host "${host}" runs containers, and this run cannot make container steps`);
     const c = opts.containerize(node, { command, inputs }, runner);
     spec = { ...spec, command: c.command, cwd: c.cwd, container: c.container };
   }
+  // The environment is made when the step starts (stepEnv): a reused step needs none of it.
   return { spec, runner, command, inputs };
 }
 

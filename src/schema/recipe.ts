@@ -71,6 +71,13 @@ export const ContainerSettings = z
   .strict();
 export type ContainerSettings = z.infer<typeof ContainerSettings>;
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+/** A step's env value: the value itself, or the name of a variable of paddock's environment to take it from. */
+export const EnvValue = z.union([z.string(), z.object({ from_env: envName }).strict()]);
+export type EnvValue = z.infer<typeof EnvValue>;
+export type StepEnv = Record<string, EnvValue>;
+
 const stepCommon = {
   id: ident,
   needs: z.array(ident).default([]),
@@ -78,7 +85,12 @@ const stepCommon = {
   timeout: z.number().positive().max(7 * 24 * 3600).optional(),
   /** Files whose digests enter the step's input digest (a change makes resume redo the step). */
   inputs: z.array(z.string().min(1)).default([]),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).default({}),
+  /**
+   * The step's environment: a value, or `{from_env: NAME}`, read from paddock's environment when
+   * the step starts and never stored (for tokens). Values that look like secrets are redacted in
+   * everything the run store keeps (src/store/redact.ts); the step gets them as they are.
+   */
+  env: z.record(envName, EnvValue).default({}),
   target: ident.optional(),
   container: ContainerSettings.optional(),
 };

@@ -3,16 +3,52 @@
  *
  * A file enters the store atomically: it is copied to `<home>/cas/tmp/`, hashed while copied,
  * fsynced, renamed to its digest's name, and the directory fsynced. A crash at any moment leaves
- * either no file or the whole file under its name; leftovers in tmp/ are swept on open.
+ * either no file or the whole file under its name.
+ *
+ * A temp file's name carries its writer: `<pid>@<host>-<random>`. Several processes share one
+ * store (a run copying a 400 MiB artifact while `paddock runs` looks, two runs at once), so a
+ * leftover is swept only when its writer is certainly gone: a process of this host that no longer
+ * exists, or, for a writer of another host sharing the folder (or a name paddock did not make),
+ * a file untouched for a day. A live writer's copy is never touched.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { testHook } from './test-hooks.js';
 import { sha256File, sha256FileSync } from '../files/digest.js';
 
 
 const CHUNK = 1 << 20;
+
+/** A temp file of another host (or of an unknown writer) is swept once untouched this long. */
+const FOREIGN_TMP_MAX_AGE_MS = 24 * 3600 * 1000;
+
+/** The host part of temp names: the hostname with anything but [A-Za-z0-9.-] replaced. */
+function tmpHost(): string {
+  return hostname().replace(/[^A-Za-z0-9.-]/g, '_') || 'unknown';
+}
+
+/** Who wrote a temp file, from its name: `<pid>@<host>-<random>`. */
+function tmpWriter(name: string): { pid: number; host: string } | undefined {
+  const m = /^(\d+)@([A-Za-z0-9._-]+)-[0-9a-f]+$/.exec(name);
+  return m ? { pid: Number(m[1]), host: m[2] } : undefined;
+}
+
+/** Whether a process of this host exists (a zombie counts as gone: it writes nothing more). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
 
 export interface CasEntry {
   sha256: string;
@@ -40,14 +76,39 @@ export class ContentStore {
     mkdirSync(this.tmp, { recursive: true });
   }
 
-  /** Removes temp files a crashed writer left behind. */
-  sweep(): number {
+  /**
+   * Removes temp files that crashed writers left behind, and only those (see the top of this
+   * file). `now` and `isAlive` are for tests.
+   */
+  sweep(opts: { now?: number; isAlive?: (pid: number) => boolean } = {}): number {
+    const now = opts.now ?? Date.now();
+    const alive = opts.isAlive ?? processAlive;
+    const host = tmpHost();
     let n = 0;
     for (const name of readdirSync(this.tmp)) {
-      rmSync(join(this.tmp, name), { force: true });
+      const path = join(this.tmp, name);
+      const writer = tmpWriter(name);
+      let gone: boolean;
+      if (writer && writer.host === host) gone = !alive(writer.pid);
+      else {
+        let mtime: number;
+        try {
+          mtime = statSync(path).mtimeMs;
+        } catch {
+          continue; // its writer renamed or removed it meanwhile
+        }
+        gone = now - mtime > FOREIGN_TMP_MAX_AGE_MS;
+      }
+      if (!gone) continue;
+      rmSync(path, { force: true });
       n++;
     }
     return n;
+  }
+
+  /** The name of a temp file this process would write now (for tests of the sweep). */
+  static tmpName(pid = process.pid, host = tmpHost()): string {
+    return `${pid}@${host}-${randomBytes(6).toString('hex')}`;
   }
 
   pathOf(sha256: string): string {
@@ -63,7 +124,7 @@ export class ContentStore {
    * file differs, nothing is stored and an error names both digests.
    */
   put(src: string, expectedSha256?: string): CasEntry {
-    const tmpPath = join(this.tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmpPath = join(this.tmp, ContentStore.tmpName());
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK);
     let bytes = 0;

@@ -195,4 +195,15 @@ CREATE TRIGGER run_files_append_only_u BEFORE UPDATE ON run_files BEGIN SELECT R
 CREATE TRIGGER run_files_append_only_d BEFORE DELETE ON run_files BEGIN SELECT RAISE(ABORT, 'run files are append-only'); END;
 `,
   },
+  {
+    // Who holds a run (resume claims it by compare-and-set on status, pid and owner_host, in one
+    // transaction: the pid alone says nothing about another host), and the options it was
+    // started with (gate policy, JUnit file, concurrency, hosts file: JSON), which a resume
+    // reuses unless its own command line says otherwise.
+    version: 7,
+    sql: `
+ALTER TABLE runs ADD COLUMN owner_host TEXT;
+ALTER TABLE runs ADD COLUMN options TEXT;
+`,
+  },
 ];

@@ -5,15 +5,28 @@
  * approvals); metrics, failures, artifacts and verdicts are materialised from them in the same
  * transaction. Each batch of events is one transaction, so a SIGKILL at any moment leaves the
  * database as of the last committed batch, and `PRAGMA integrity_check` ok.
+ *
+ * Several processes share one store (a run, a resume, `paddock runs`, the workbench): event
+ * sequence numbers are taken inside the insert transaction (BEGIN IMMEDIATE: the write lock is
+ * held from the read of MAX(seq) to the commit), a resume claims its run by compare-and-set in one
+ * such transaction (claimRun), read-only commands open the store read-only, and nothing here
+ * removes another live process's files (cas.ts sweep).
+ *
+ * A store sqlite cannot read (truncated, garbage, not a database, a newer schema) is a
+ * StoreError that names the file and what to do, never a stack trace (asStoreError for errors
+ * that surface later, in a query).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { PaddockEvent } from '../schema/events.js';
 import { ContentStore } from './cas.js';
 import { MIGRATIONS } from './migrations.js';
 import { testHook } from './test-hooks.js';
+import { InputError } from '../files/input-error.js';
+import { redactRecipeText, redactValues } from './redact.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type StoredStepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
@@ -36,7 +49,32 @@ export interface RunRow {
   created_at: number;
   updated_at: number;
   ended_at: number | null;
+  /** The host of the process that holds the run (pid is of that host); null for runs before store schema 7. */
+  owner_host: string | null;
+  /** The options the run was started (or last resumed) with, as JSON (RunOptions); null before store schema 7. */
+  options: string | null;
 }
+
+/**
+ * What a run was started with besides its recipe, stored with it so that `paddock resume` goes on
+ * the same way (unless its own command line says otherwise). --host, --target and the demo's
+ * output folder are not here: they rewrite the recipe text, which the run records.
+ */
+export interface RunOptions {
+  gatePolicy?: 'fail' | 'approve' | 'reject';
+  /** The gate policy was the demo's default, not given. */
+  policyDefaulted?: boolean;
+  junit?: string;
+  concurrency?: number;
+  hostsFile?: string;
+  /** --host as given (its effect is in the recipe text); a resume may not change it. */
+  host?: string;
+}
+
+/** The answer to a claim of a run (claimRun). */
+export type Claim =
+  | { ok: true; run: RunRow; tookOverFrom?: { pid: number; host: string } }
+  | { ok: false; why: 'unknown' | 'succeeded' | 'held'; message: string; run?: RunRow };
 
 export interface StepRow {
   run_id: string;
@@ -86,6 +124,7 @@ export interface ArtifactRow {
 
 export interface VerdictRow {
   run_id: string;
+  /** The node that recorded it: `gate:<gate>` for a gate's own verdict, else the step whose finding it is. */
   step_id: string;
   gate: string;
   verdict: 'pass' | 'fail' | 'review';
@@ -116,6 +155,44 @@ export interface ApprovalRow {
   at: number;
 }
 
+/**
+ * The run store cannot be used: its file is damaged, is not a database, or has a newer schema.
+ * An input error (src/files/input-error.ts): its message, which names the file and what to do, is
+ * all the user sees, and the command exits 2.
+ */
+export class StoreError extends InputError {
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+/** `runs.sqlite.corrupt-20261125-200305`: a name to move a damaged store to, that sorts by time. */
+function asideName(file: string, now = new Date()): string {
+  return `${file}.corrupt-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+}
+
+/**
+ * The StoreError for an error sqlite raised on the store `file` because the file is damaged or
+ * is not a database (SQLITE_CORRUPT, SQLITE_NOTADB and their extended codes), else undefined.
+ * Such an error can come at open or at any later query (a truncated file opens, then a read
+ * past its end fails), so commands map what they catch through this.
+ */
+export function asStoreError(err: unknown, file: string): StoreError | undefined {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(CORRUPT|NOTADB|IOERR_SHORT_READ)/.test(code)) return undefined;
+  const aside = asideName(file);
+  return new StoreError(
+    `the run store ${file} is damaged (${(err as Error).message}): move it aside, and the next paddock command starts an empty one: ` +
+      `mv ${file} ${aside} (its -wal and -shm files too, if there); ${basename(aside)} keeps the old runs (sqlite3 .recover may get them back)`,
+    file,
+  );
+}
+
 /** Where the store lives: $PADDOCK_HOME, else ./.paddock. */
 export function defaultHome(): string {
   return resolve(process.env.PADDOCK_HOME ?? '.paddock');
@@ -138,41 +215,57 @@ export class RunStore {
   readonly db: Database.Database;
   readonly cas: ContentStore;
   readonly home: string;
-  private readonly seqs = new Map<string, number>();
+  /** The database file: `<home>/runs.sqlite`. */
+  readonly file: string;
+  readonly readonly: boolean;
   private readonly stmts: ReturnType<RunStore['prepare']>;
+  /** Values this run's steps were given as secrets: never written to the store (redact.ts). */
+  private readonly secrets = new Set<string>();
 
+  /**
+   * Opens (and, writable, creates or migrates) the store. `readonly`: for commands that only
+   * look (`paddock runs`, `show`): no write of any kind, no sweep of temp files; a store of an
+   * older schema is migrated first by a short writable open, so that the reads find their
+   * columns. Throws a StoreError when the file cannot be used.
+   */
   constructor(home = defaultHome(), options: { readonly?: boolean } = {}) {
     this.home = home;
-    mkdirSync(home, { recursive: true });
-    this.db = new Database(join(home, 'runs.sqlite'), { readonly: options.readonly ?? false, timeout: 10_000 });
-    this.db.pragma('journal_mode = WAL');
-    // WAL with synchronous=NORMAL survives process crashes (SIGKILL) without losing commits;
-    // only a power cut can lose the last transactions, never corrupt the file.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    if (!options.readonly) this.migrate();
+    this.file = join(home, 'runs.sqlite');
+    this.readonly = options.readonly ?? false;
+    if (!this.readonly) mkdirSync(home, { recursive: true });
+    let db: Database.Database | undefined;
+    try {
+      if (this.readonly) {
+        db = openDatabase(this.file, true);
+        if (schemaVersion(db) < MIGRATIONS.length) {
+          db.close();
+          db = openDatabase(this.file, false);
+          migrateDatabase(db, this.file);
+          db.close();
+          db = openDatabase(this.file, true);
+        }
+        checkVersion(schemaVersion(db), this.file);
+      } else {
+        db = openDatabase(this.file, false);
+        migrateDatabase(db, this.file);
+      }
+      this.db = db;
+      this.stmts = this.prepare();
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // closing a database that failed to open: nothing more to do
+      }
+      throw asStoreError(err, this.file) ?? err;
+    }
     this.cas = new ContentStore(home);
-    if (!options.readonly) this.cas.sweep();
-    this.stmts = this.prepare();
+    if (!this.readonly) this.cas.sweep();
   }
 
   /** Applies pending migrations, each in its own transaction. Returns the schema version. */
   migrate(): number {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-    let current = row.v ?? 0;
-    const latest = MIGRATIONS.length;
-    if (current > latest) {
-      throw new Error(`run store ${this.home} has schema version ${current}, newer than this paddock's ${latest}; upgrade paddock`);
-    }
-    for (const m of MIGRATIONS.slice(current)) {
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
-      })();
-      current = m.version;
-    }
-    return current;
+    return migrateDatabase(this.db, this.file);
   }
 
   private prepare() {
@@ -191,6 +284,21 @@ export class RunStore {
     };
   }
 
+  // ---- secrets ----------------------------------------------------------------------------
+
+  /** Registers values that must never be written to the store (a step's secret env values). */
+  addSecrets(values: Iterable<string>): void {
+    // Short values would redact ordinary words and numbers everywhere.
+    for (const v of values) if (v.length >= 6) this.secrets.add(v);
+  }
+
+  /** The text with every registered secret replaced (redact.ts). */
+  redact(text: string): string;
+  redact(text: string | null | undefined): string | null | undefined;
+  redact(text: string | null | undefined): string | null | undefined {
+    return text == null || this.secrets.size === 0 ? text : redactValues(text, this.secrets);
+  }
+
   close(): void {
     this.db.close();
   }
@@ -207,25 +315,78 @@ export class RunStore {
     host: string;
     actor: string;
     gatesText?: string;
+    options?: RunOptions;
   }): void {
     const now = Date.now();
+    // The recipe's secret env values are not kept (redact.ts); recipe_sha256 is of the real text.
+    const recipeText = this.redact(redactRecipeText(run.recipeText).text);
     this.db
       .prepare(
-        `INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_sha256, lineage, status, host, pid, actor, created_at, updated_at, gates_text)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_sha256, lineage, status, host, pid, actor, created_at, updated_at, gates_text, owner_host, options)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(run.id, run.name, run.recipePath, run.recipeText, run.recipeSha256, JSON.stringify(run.lineage), run.host, process.pid, run.actor, now, now, run.gatesText ?? null);
+      .run(run.id, run.name, run.recipePath, recipeText, run.recipeSha256, JSON.stringify(run.lineage), run.host, process.pid, run.actor, now, now, run.gatesText ?? null, ownerHost(), run.options ? JSON.stringify(run.options) : null);
     testHook('store.run-created');
   }
 
-  /** Marks a run as running again (resume) under this process. */
-  reopenRun(id: string): void {
-    this.db.prepare("UPDATE runs SET status = 'running', pid = ?, updated_at = ?, ended_at = NULL, exit_code = NULL, error = NULL WHERE id = ?").run(process.pid, Date.now(), id);
+  /**
+   * Claims a run for this process (`paddock resume`), in one transaction that holds the write
+   * lock from the read to the write (BEGIN IMMEDIATE), and writes by compare-and-set on the
+   * status, pid and owner host it read: of any number of processes claiming one run at once,
+   * exactly one gets it. A run held by a live process is refused with the reason; one whose
+   * holder died (a SIGKILLed paddock) is taken over. A holder on another host cannot be checked
+   * from here and is refused. `isAlive` tells whether a pid of this host lives.
+   */
+  claimRun(idOrPrefix: string, isAlive: (pid: number) => boolean, owner: { pid?: number; host?: string } = {}): Claim {
+    const pid = owner.pid ?? process.pid;
+    const host = owner.host ?? ownerHost();
+    return this.db
+      .transaction((): Claim => {
+        const row = this.findRun(idOrPrefix);
+        if (!row) return { ok: false, why: 'unknown', message: `no run "${idOrPrefix}" in ${this.home} (paddock runs lists them)` };
+        if (row.status === 'succeeded') return { ok: false, why: 'succeeded', message: `run ${row.id} already succeeded; nothing to resume`, run: row };
+        const heldBy = row.owner_host ?? row.host;
+        let tookOverFrom: { pid: number; host: string } | undefined;
+        if (row.status === 'running' && row.pid !== null && !(row.pid === pid && heldBy === host)) {
+          if (heldBy !== host) {
+            return { ok: false, why: 'held', run: row, message: `run ${row.id} is held by pid ${row.pid} on host ${heldBy}, which this host cannot check; resume it there` };
+          }
+          if (isAlive(row.pid)) return { ok: false, why: 'held', run: row, message: `run ${row.id} is still running (pid ${row.pid}); not resumed twice` };
+          tookOverFrom = { pid: row.pid, host: heldBy };
+        }
+        const now = Date.now();
+        const changed = this.db
+          .prepare(
+            "UPDATE runs SET status = 'running', pid = ?, owner_host = ?, updated_at = ?, ended_at = NULL, exit_code = NULL, error = NULL WHERE id = ? AND status = ? AND pid IS ? AND owner_host IS ?",
+          )
+          .run(pid, host, now, row.id, row.status, row.pid, row.owner_host).changes;
+        // Cannot happen under the write lock; said rather than assumed.
+        if (changed !== 1) return { ok: false, why: 'held', run: row, message: `run ${row.id} changed while it was being claimed; try again` };
+        testHook('store.run-claimed');
+        return { ok: true, run: this.getRun(row.id)!, tookOverFrom };
+      })
+      .immediate();
+  }
+
+  /** The options a run was started with (empty for runs before store schema 7). */
+  runOptions(id: string): RunOptions {
+    const text = this.getRun(id)?.options;
+    if (!text) return {};
+    try {
+      return JSON.parse(text) as RunOptions;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Records the options a run goes on with (a resume whose command line changed some). */
+  setRunOptions(id: string, options: RunOptions): void {
+    this.db.prepare('UPDATE runs SET options = ? WHERE id = ?').run(JSON.stringify(options), id);
   }
 
   finishRun(id: string, status: Exclude<RunStatus, 'running'>, exitCode: number, error?: string): void {
     const now = Date.now();
-    this.db.prepare('UPDATE runs SET status = ?, exit_code = ?, error = ?, updated_at = ?, ended_at = ? WHERE id = ?').run(status, exitCode, error ?? null, now, now, id);
+    this.db.prepare('UPDATE runs SET status = ?, exit_code = ?, error = ?, updated_at = ?, ended_at = ? WHERE id = ?').run(status, exitCode, this.redact(error) ?? null, now, now, id);
     testHook('store.run-finished');
   }
 
@@ -303,7 +464,7 @@ export class RunStore {
   finishStep(runId: string, stepId: string, status: 'succeeded' | 'failed' | 'cancelled', error?: string, exitCode?: number): void {
     this.db
       .prepare('UPDATE steps SET status = ?, error = ?, exit_code = ?, ended_at = ? WHERE run_id = ? AND step_id = ?')
-      .run(status, error ?? null, exitCode ?? null, Date.now(), runId, stepId);
+      .run(status, this.redact(error) ?? null, exitCode ?? null, Date.now(), runId, stepId);
     testHook('store.step-finished');
   }
 
@@ -319,7 +480,7 @@ export class RunStore {
 
   /** Marks a step as skipped (blocked by a failed dependency or gate). */
   skipStep(runId: string, stepId: string, why: string): void {
-    this.db.prepare("UPDATE steps SET status = 'skipped', error = ?, ended_at = ? WHERE run_id = ? AND step_id = ?").run(why, Date.now(), runId, stepId);
+    this.db.prepare("UPDATE steps SET status = 'skipped', error = ?, ended_at = ? WHERE run_id = ? AND step_id = ?").run(this.redact(why), Date.now(), runId, stepId);
   }
 
   /** Marks a succeeded step as reused by a resume (its inputs had not changed). */
@@ -329,28 +490,26 @@ export class RunStore {
 
   // ---- events -----------------------------------------------------------------------------
 
-  private nextSeq(runId: string): number {
-    let s = this.seqs.get(runId);
-    if (s === undefined) s = (this.stmts.maxSeq.get(runId) as { s: number }).s;
-    s += 1;
-    this.seqs.set(runId, s);
-    return s;
-  }
-
   /**
    * Appends a batch of events in one transaction and materialises metrics, failures, artifacts
-   * and verdicts. Artifact files must already be in the CAS.
+   * and verdicts. Artifact files must already be in the CAS. Sequence numbers come from the
+   * database inside the transaction, which holds the write lock from the start (IMMEDIATE): no
+   * other process can take the same numbers, and no cache here can go stale.
    */
   appendEvents(runId: string, batch: readonly StoredEvent[]): void {
     if (batch.length === 0) return;
     const st = this.stmts;
-    const saved = this.seqs.get(runId);
-    try {
-      this.db.transaction(() => {
-        for (const { event: e, attempt } of batch) {
-          const seq = this.nextSeq(runId);
+    this.db
+      .transaction(() => {
+        let seq = (st.maxSeq.get(runId) as { s: number }).s;
+        for (const { event: raw, attempt } of batch) {
+          seq += 1;
+          let body = JSON.stringify(raw);
+          const redacted = this.redact(body);
+          const e = redacted === body ? raw : (JSON.parse(redacted) as PaddockEvent);
+          body = redacted;
           const stepId = 'step' in e ? (e.step ?? null) : null;
-          st.insertEvent.run(runId, seq, stepId, attempt, e.type, e.ts ?? Date.now(), JSON.stringify(e));
+          st.insertEvent.run(runId, seq, stepId, attempt, e.type, e.ts ?? Date.now(), body);
           switch (e.type) {
             case 'metric':
               st.insertMetric.run(runId, seq, stepId, attempt, e.name, e.value, e.unit ?? null, e.slice ?? null, e.target ?? null, e.ci?.lo ?? null, e.ci?.hi ?? null, e.ci?.level ?? null, e.ci?.method ?? null, e.denominators ? JSON.stringify(e.denominators) : null);
@@ -369,12 +528,8 @@ export class RunStore {
           }
         }
         testHook('store.append');
-      })();
-    } catch (err) {
-      if (saved === undefined) this.seqs.delete(runId);
-      else this.seqs.set(runId, saved);
-      throw err;
-    }
+      })
+      .immediate();
   }
 
   /** Events of a run in order, optionally of one type. */
@@ -402,9 +557,28 @@ export class RunStore {
     return this.currentRows<ArtifactRow>('artifacts', runId, stepId);
   }
 
-  /** Verdicts of each gate's current attempt. */
+  /**
+   * Each gate's own verdict, of its current attempt: only what a gate node (`gate:<id>`, kind
+   * gate) recorded about itself. A verdict a step printed is that step's finding (stepVerdicts),
+   * whatever gate it names: a step cannot pass a gate.
+   */
   currentVerdicts(runId: string): VerdictRow[] {
-    return this.currentRows<VerdictRow>('verdicts', runId);
+    return this.db
+      .prepare(
+        `SELECT x.* FROM verdicts x JOIN steps s ON s.run_id = x.run_id AND s.step_id = x.step_id AND s.attempt = x.attempt
+         WHERE x.run_id = ? AND s.kind = 'gate' AND x.step_id = 'gate:' || x.gate ORDER BY x.seq`,
+      )
+      .all(runId) as VerdictRow[];
+  }
+
+  /** Verdicts that steps printed about their own work (equivalence per variant), of their current attempts: findings, not gates. */
+  stepVerdicts(runId: string): VerdictRow[] {
+    return this.db
+      .prepare(
+        `SELECT x.* FROM verdicts x JOIN steps s ON s.run_id = x.run_id AND s.step_id = x.step_id AND s.attempt = x.attempt
+         WHERE x.run_id = ? AND NOT (s.kind = 'gate' AND x.step_id = 'gate:' || x.gate) ORDER BY x.seq`,
+      )
+      .all(runId) as VerdictRow[];
   }
 
   failureCount(runId: string): number {
@@ -433,4 +607,61 @@ export class RunStore {
   integrityCheck(): string {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
   }
+}
+
+/** This host's name, as runs record who holds them. */
+export function ownerHost(): string {
+  return hostname();
+}
+
+function openDatabase(file: string, readonly: boolean): Database.Database {
+  const db = new Database(file, { readonly, fileMustExist: readonly, timeout: 10_000 });
+  try {
+    if (!readonly) {
+      db.pragma('journal_mode = WAL');
+      // WAL with synchronous=NORMAL survives process crashes (SIGKILL) without losing commits;
+      // only a power cut can lose the last transactions, never corrupt the file.
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('foreign_keys = ON');
+    // Reads the header and the schema: a file that is not a database fails here, at open.
+    db.prepare('SELECT COUNT(*) FROM sqlite_master').get();
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+function schemaVersion(db: Database.Database): number {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!has) return 0;
+  return (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+}
+
+function checkVersion(current: number, file: string): void {
+  const latest = MIGRATIONS.length;
+  if (current > latest) {
+    throw new StoreError(
+      `the run store ${file} has schema version ${current}, newer than this paddock's ${latest}: use the newer paddock that wrote it, or move the store aside (mv ${file} ${asideName(file)}) to start an empty one`,
+      file,
+    );
+  }
+}
+
+/** Applies pending migrations, each in its own transaction. Returns the schema version. */
+function migrateDatabase(db: Database.Database, file: string): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  let current = schemaVersion(db);
+  checkVersion(current, file);
+  for (const m of MIGRATIONS.slice(current)) {
+    // Another process may be migrating the same store: the version is read again under the lock.
+    db.transaction(() => {
+      if (schemaVersion(db) >= m.version) return;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+    }).immediate();
+    current = m.version;
+  }
+  return current;
 }

@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { RunStore, newRunId } from '../../src/store/run-store.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { ContentStore } from '../../src/store/cas.js';
+import { spawnSync } from 'node:child_process';
 import { tempDir } from '../helpers/fixtures.js';
 
 const cleanups: (() => void)[] = [];
@@ -110,7 +112,8 @@ describe('content-addressed store', () => {
     expect(() => store.cas.put(src, 'c'.repeat(64))).toThrow(/sha256 mismatch .* declared c{64}, file has [0-9a-f]{64}/);
     expect(store.cas.verifyAll()).toEqual({ checked: 1, corrupt: [] });
     mkdirSync(join(dir, '.paddock', 'cas', 'tmp'), { recursive: true });
-    writeFileSync(join(dir, '.paddock', 'cas', 'tmp', '123-half'), 'half a file');
+    // A writer of this host that is gone (the pid of a process that has exited).
+    writeFileSync(join(dir, '.paddock', 'cas', 'tmp', ContentStore.tmpName(spawnSync('true').pid!)), 'half a file');
     expect(store.cas.sweep()).toBe(1);
     expect(readdirSync(join(dir, '.paddock', 'cas', 'tmp'))).toEqual([]);
   });
