@@ -19,7 +19,9 @@ Usage:
                                                          check a pack's signer, signature and
                                                          every file's sha256
   paddock steps [--json]                                 the built-in steps: stage, where they run, what they do
-  paddock resume <run-id> [--headless] [--json] [--gate-policy P]
+  paddock resume <run-id> [--headless] [--json] [--gate-policy P] [--junit FILE] [--concurrency N]
+                                                         go on with a stopped run, with the options
+                                                         it was started with unless given here
   paddock runs [--json] [--limit N]                      list recent runs
   paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
   paddock world build [--out DIR] [--tiny]                render the built-in world's datasets

@@ -32,6 +32,8 @@ export interface PublishOptions {
   multipartThresholdMb: number;
   stateFile: string;
   verify: boolean;
+  /** Exactly these files of the pack (relative paths: what verification checked); default every file in it. */
+  files?: readonly string[];
   onLog?: (line: string) => void;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -89,7 +91,7 @@ export async function publishPack(o: PublishOptions): Promise<PublishedFile[]> {
   const say = o.onLog ?? (() => undefined);
   const state: UploadState = existsSync(o.stateFile) ? JSON.parse(readFileSync(o.stateFile, 'utf8')) : {};
   const last = [REPORT, SIGNATURE, BUNDLE];
-  const files = [...packFiles(o.pack), ...last.filter((f) => existsSync(join(o.pack, f)))];
+  const files = o.files ? [...o.files.filter((f) => !last.includes(f)), ...last.filter((f) => o.files!.includes(f))] : [...packFiles(o.pack), ...last.filter((f) => existsSync(join(o.pack, f)))];
   const digests = files.map((f) => ({ f, ...sha256FileSync(join(o.pack, f)) }));
   const total = digests.reduce((a, d) => a + d.bytes, 0);
   let done = 0;

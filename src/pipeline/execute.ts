@@ -202,7 +202,8 @@ function createEventPath(opts: ExecuteOptions, attempts: ReadonlyMap<string, num
     if (event.ts === undefined) event.ts = Date.now();
     buffer.push({ event, attempt });
     if (!timer) timer = setTimeout(flush, flushMs);
-    opts.onEvent(event);
+    // The terminal (headless lines, CI logs, the workbench) sees what the store keeps: secrets redacted.
+    opts.onEvent(opts.store.redactEvent(event));
   };
   return {
     publish,

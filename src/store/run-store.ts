@@ -299,6 +299,14 @@ export class RunStore {
     return text == null || this.secrets.size === 0 ? text : redactValues(text, this.secrets);
   }
 
+  /** The event with every registered secret replaced: what the terminal may show (headless lines, the workbench). */
+  redactEvent<E extends PaddockEvent>(event: E): E {
+    if (this.secrets.size === 0) return event;
+    const body = JSON.stringify(event);
+    const redacted = this.redact(body);
+    return redacted === body ? event : (JSON.parse(redacted) as E);
+  }
+
   close(): void {
     this.db.close();
   }

@@ -358,7 +358,7 @@ describe('secrets in a recipe\'s env', () => {
   const TOKEN = 'ghp_Zq8Xw2Lm4Np6Rt8Vb0Cd2Fg4Hj6Kl8Mn0Pq2';
   const FROM_ENV = 'sk-live-Hy7Tg5Rf3Ed1Ws9Qa7Zx5Cv3Bn1Mk9Lj7Pu';
 
-  it('a token in env: (literal or {from_env}) reaches the step, and never the store; resume gives it again', async () => {
+  it('a token in env: (literal or {from_env}) reaches the step, and never the store or the terminal; resume gives it again', async () => {
     const t = setup('paddock-secret-');
     try {
       writeFileSync(join(t.dir, 'broken'), '');
@@ -382,6 +382,11 @@ describe('secrets in a recipe\'s env', () => {
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(readFileSync(join(t.dir, 'literal.env'), 'utf8')).toBe(TOKEN);
       expect(readFileSync(join(t.dir, 'fromenv.env'), 'utf8')).toBe(FROM_ENV);
+      // Nor the terminal: headless lines (a CI log) show what the store keeps.
+      for (const out of [first.stdout, first.stderr, r.stdout, r.stderr]) {
+        expect(out.includes(TOKEN) || out.includes(FROM_ENV), out).toBe(false);
+      }
+      expect(first.stdout + first.stderr).toContain('[redacted]');
       const store = new RunStore(t.home, { readonly: true });
       try {
         expect(store.getRun(id)?.recipe_text).toMatch(/"?API_TOKEN"?: "\[redacted\]"/);

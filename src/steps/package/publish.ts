@@ -6,10 +6,12 @@
  * $PADDOCK_TRUSTED_KEYS or the user keyring: src/pack/trust.ts), every listed file's sha256,
  * and nothing in the pack unlisted (an added file would otherwise be served unsigned).
  */
-import { basename, dirname } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { publishPack } from '../../pack/s3-publish.js';
+import { BUNDLE, PUBLIC_KEY, REPORT, SIGNATURE } from '../../pack/signing.js';
 import { describeTrust, howToTrust, isInside, loadTrustedKeys, trustedKeyringFiles, verifyPack, TrustError } from '../../pack/trust.js';
 import { log } from './common.js';
 
@@ -44,15 +46,26 @@ export async function runPublish(p: z.infer<typeof PublishParams>): Promise<numb
     return 2;
   }
   for (const f of trustedKeyringFiles(given)?.files ?? []) if (isInside(f, p.pack)) log(`the trusted key file ${f} is inside the pack: it vouches for nothing the pack could not say itself`, 'warn');
-  const v = verifyPack(p.pack, { trusted, strict: p.strict, howToTrust: howToTrust('a `trusted_keys:` parameter naming a keyring file') });
+  // The pack is a pointer to its current version (sign flips it): resolved once, so what is
+  // verified and what is uploaded are the same version even if a new one is signed meanwhile.
+  let dir: string;
+  try {
+    dir = realpathSync(p.pack);
+  } catch {
+    process.stderr.write(`publish: ${p.pack}: no such pack; nothing was sent\n`);
+    return 2;
+  }
+  const v = verifyPack(dir, { trusted, strict: p.strict, howToTrust: howToTrust('a `trusted_keys:` parameter naming a keyring file') });
   if (!v.ok) {
     process.stderr.write(`publish: the pack does not verify, nothing was sent:\n${v.problems.map((x) => `  ${x}`).join('\n')}\n`);
     return 1;
   }
-  log(`${p.pack}: ${describeTrust(v)}; ${v.checked} files match their sha256`, v.trust === 'trusted' ? 'info' : 'warn');
+  log(`${p.pack}${dir !== p.pack ? ` (${dir})` : ''}: ${describeTrust(v)}; ${v.checked} files match their sha256`, v.trust === 'trusted' ? 'info' : 'warn');
   const prefix = p.prefix ?? `${basename(dirname(p.pack))}/${basename(p.pack)}`;
   const files = await publishPack({
-    pack: p.pack,
+    pack: dir,
+    // What was verified, and nothing else (a file added since is not sent).
+    files: [...new Set([...v.files, ...[REPORT, SIGNATURE, BUNDLE, PUBLIC_KEY].filter((f) => existsSync(join(dir, f)))])],
     bucket: p.bucket,
     prefix,
     endpoint: p.endpoint,
