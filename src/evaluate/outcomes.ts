@@ -67,12 +67,9 @@ export function perObjectOutcomes(gt: CocoGtIndex, dt: CocoDtIndex, r: CocoEvalR
   const gtImg = new Int32Array(G);
   const gtCat = new Int32Array(G);
   for (let c = 0; c < K; c++) {
-    for (let i = 0; i < nImg; i++) {
-      const b = c * nImg + i;
-      for (let q = gt.gtStart[b]; q < gt.gtStart[b + 1]; q++) {
-        gtImg[q] = i;
-        gtCat[q] = c;
-      }
+    for (let q = gt.catStart[c]; q < gt.catStart[c + 1]; q++) {
+      gtImg[q] = gt.img[q];
+      gtCat[q] = c;
     }
   }
   for (let c = 0; c < K; c++) {
@@ -185,10 +182,9 @@ export function prCurves(r: CocoEvalResult, gt: CocoGtIndex): { categoryId: numb
   const out: ReturnType<typeof prCurves> = [];
   for (let k = 0; k < K; k++) {
     for (const t of [T50, T75]) {
-      const precision: number[] = [];
-      for (let ri = 0; ri < R; ri++) precision.push(r.precision[(((t * R + ri) * K + k) * 4 + 0) * 3 + 2]);
-      if (precision[0] === -1) continue;
-      out.push({ categoryId: gt.catIds[k], name: gt.catNames[k], iou: IOU_THRESHOLDS[t], recall: Array.from({ length: R }, (_, i) => i / 100), precision });
+      const curve = r.precision.curve(t, k, 0, 2);
+      if (!curve) continue;
+      out.push({ categoryId: gt.catIds[k], name: gt.catNames[k], iou: IOU_THRESHOLDS[t], recall: Array.from({ length: R }, (_, i) => i / 100), precision: Array.from(curve) });
     }
   }
   return out;

@@ -43,6 +43,8 @@ export interface SliceOptions {
   level?: number;
   /** Called as each slice is done (the step streams metric events from it). */
   onSlice?: (m: SliceMetric) => void;
+  /** Called after each bootstrap replicate: replicates done of slices x replicates, and the slice. */
+  onProgress?: (done: number, total: number, slice: string) => void;
 }
 
 export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], slices: readonly Slice[], candidate: EvaluatedModel, baseline: EvaluatedModel | undefined, opts: SliceOptions = {}): SliceMetric[] {
@@ -51,7 +53,8 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
   const level = opts.level ?? 0.95;
   const out: SliceMetric[] = [];
   const nImg = gt.imgIds.length;
-  for (const slice of slices) {
+  const total = slices.length * replicates;
+  for (const [si, slice] of slices.entries()) {
     const inSlice = new Uint8Array(nImg);
     images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im) ? 1 : 0));
     const keepCat = (k: number) => sliceCountsClass(slice, gt.catNames[k]);
@@ -61,15 +64,12 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     let objects = 0;
     for (let k = 0; k < gt.catIds.length; k++) {
       if (!keepCat(k)) continue;
-      for (let i = 0; i < nImg; i++) {
-        if (!inSlice[i]) continue;
-        const b = k * nImg + i;
-        for (let q = gt.gtStart[b]; q < gt.gtStart[b + 1]; q++) if (!gt.crowd[q]) objects++;
-      }
+      for (let q = gt.catStart[k]; q < gt.catStart[k + 1]; q++) if (inSlice[gt.img[q]] && !gt.crowd[q]) objects++;
     }
     const metric: SliceMetric = { slice: slice.id, critical: slice.critical, denominators: { scenes, frames, objects } };
     if (frames === 0 || objects === 0) {
       metric.note = frames === 0 ? 'no frames in this slice' : 'no objects in this slice';
+      opts.onProgress?.((si + 1) * replicates, total, slice.id);
       out.push(metric);
       opts.onSlice?.(metric);
       continue;
@@ -82,7 +82,8 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     const base = baseline ? accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat) : undefined;
     const candReps: number[] = [];
     const deltas: number[] = [];
-    forEachReplicate(cluster, clusters, replicates, seed, (w) => {
+    forEachReplicate(cluster, clusters, replicates, seed, (w, b) => {
+      opts.onProgress?.(si * replicates + b + 1, total, slice.id);
       const c = weightedAP(cand, w);
       // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
       if (Number.isNaN(c)) return;

@@ -65,8 +65,9 @@ export interface AccumulationData {
   slotImage: Int32Array;
   code: Uint8Array;
   slots: number;
-  /** npig[k][i]: non-ignored GT of category k in image i (area all). */
-  npig: Int32Array[];
+  /** Per category, sparse: the images holding its non-ignored GT (area all), ascending, and how many each. */
+  npigImages: Int32Array[];
+  npigCounts: Int32Array[];
   nImages: number;
 }
 
@@ -80,23 +81,24 @@ export function accumulationData(gt: CocoGtIndex, dt: CocoDtIndex, r: CocoEvalRe
   for (let s = 0; s < N; s++) score[s] = dt.score[m.slotDet[s]];
   const categories: number[] = [];
   const order: Int32Array[] = [];
-  const npig: Int32Array[] = [];
+  const npigImages: Int32Array[] = [];
+  const npigCounts: Int32Array[] = [];
+  // Sparse per (category, image) pair: a dense count per image would cost categories x images.
+  const counts = new Map<number, number>();
   for (let k = 0; k < K; k++) {
     if (!keepCategory(k)) continue;
     const idx: number[] = [];
     for (let s = m.catSlotStart[k]; s < m.catSlotStart[k + 1]; s++) if (keepImage(slotImage[s])) idx.push(s);
     idx.sort((a, b) => score[b] - score[a] || a - b);
-    const counts = new Int32Array(nImg);
-    for (let i = 0; i < nImg; i++) {
-      if (!keepImage(i)) continue;
-      const b = k * nImg + i;
-      for (let q = gt.gtStart[b]; q < gt.gtStart[b + 1]; q++) if (!gt.crowd[q]) counts[i]++;
-    }
+    counts.clear();
+    for (let q = gt.catStart[k]; q < gt.catStart[k + 1]; q++) if (!gt.crowd[q] && keepImage(gt.img[q])) counts.set(gt.img[q], (counts.get(gt.img[q]) ?? 0) + 1);
+    const images = Int32Array.from(counts.keys()).sort();
     categories.push(k);
     order.push(Int32Array.from(idx));
-    npig.push(counts);
+    npigImages.push(images);
+    npigCounts.push(images.map((i) => counts.get(i)!));
   }
-  return { categories, order, slotImage, code: m.code, slots: N, npig, nImages: nImg };
+  return { categories, order, slotImage, code: m.code, slots: N, npigImages, npigCounts, nImages: nImg };
 }
 
 /**
@@ -112,8 +114,10 @@ export function weightedAP(a: AccumulationData, weight: ArrayLike<number>, thres
   let pr = new Float64Array(256);
   for (let c = 0; c < a.categories.length; c++) {
     let np = 0;
-    const counts = a.npig[c];
-    for (let i = 0; i < a.nImages; i++) if (counts[i]) np += counts[i] * weight[i];
+    const images = a.npigImages[c];
+    const counts = a.npigCounts[c];
+    // In ascending image order, as a dense loop over images would add them.
+    for (let j = 0; j < images.length; j++) np += counts[j] * weight[images[j]];
     if (np === 0) continue;
     const order = a.order[c];
     if (order.length > rc.length) {

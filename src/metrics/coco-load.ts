@@ -11,13 +11,45 @@
  * (pycocotools asserts), duplicate image / category / annotation ids, negative sizes, NaN.
  */
 import { readFileSync } from 'node:fs';
+import { InputError } from '../files/input-error.js';
 import type { CocoDtIndex, CocoGtIndex } from './coco.js';
 
-export class CocoInputError extends Error {
+/** A ground-truth or results file that is not valid COCO; the message names the file and the entry. */
+export class CocoInputError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'CocoInputError';
   }
+}
+
+/**
+ * Where each entry goes when entries are sorted by (category index, image index), input order
+ * within a pair: two stable counting sorts (by image, then by category), O(entries + images +
+ * categories). Entries with category -1 are left out (position -1). Returns the positions, the
+ * number kept and the K + 1 category offsets of the sorted order.
+ */
+function sortByCategoryAndImage(cat: Int32Array, img: Int32Array, nCat: number, nImg: number): { position: Int32Array; kept: number; catStart: Int32Array } {
+  const n = cat.length;
+  const imgStart = new Int32Array(nImg + 1);
+  const catStart = new Int32Array(nCat + 1);
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    if (cat[i] < 0) continue;
+    imgStart[img[i] + 1]++;
+    catStart[cat[i] + 1]++;
+    kept++;
+  }
+  for (let i = 0; i < nImg; i++) imgStart[i + 1] += imgStart[i];
+  for (let c = 0; c < nCat; c++) catStart[c + 1] += catStart[c];
+  const byImage = new Int32Array(kept);
+  for (let i = 0; i < n; i++) if (cat[i] >= 0) byImage[imgStart[img[i]]++] = i;
+  const position = new Int32Array(n).fill(-1);
+  const fill = catStart.slice(0, nCat);
+  for (let j = 0; j < kept; j++) {
+    const i = byImage[j];
+    position[i] = fill[cat[i]]++;
+  }
+  return { position, kept, catStart };
 }
 
 function typeName(v: unknown): string {
@@ -89,8 +121,9 @@ export function indexGroundTruth(data: unknown, file = 'ground truth'): LoadedGt
   const catIndex = new Map<number, number>(Array.from(catIds, (id, i) => [id, i]));
   const nImg = imgIds.length;
 
-  const bucketOf = new Int32Array(annotations.length);
-  const counts = new Int32Array(catIds.length * nImg + 1);
+  const n = annotations.length;
+  const annCat = new Int32Array(n);
+  const annImg = new Int32Array(n);
   const seenAnn = new Map<number, number>();
   annotations.forEach((a, i) => {
     const where = `${file}: annotations[${i}]`;
@@ -108,14 +141,12 @@ export function indexGroundTruth(data: unknown, file = 'ground truth'): LoadedGt
     if (a.iscrowd !== undefined && a.iscrowd !== 0 && a.iscrowd !== 1 && a.iscrowd !== true && a.iscrowd !== false) {
       throw new CocoInputError(`${where} (id ${a.id}): iscrowd must be 0 or 1, got ${JSON.stringify(a.iscrowd)}`);
     }
-    const b = ci * nImg + ii;
-    bucketOf[i] = b;
-    counts[b + 1]++;
+    annCat[i] = ci;
+    annImg[i] = ii;
   });
-  const gtStart = new Int32Array(catIds.length * nImg + 1);
-  for (let b = 0; b < catIds.length * nImg; b++) gtStart[b + 1] = gtStart[b] + counts[b + 1];
-  const n = annotations.length;
-  const fill = gtStart.slice(0, -1);
+  // Sparse (category, image) order: only pairs that hold an annotation take room.
+  const { position, catStart } = sortByCategoryAndImage(annCat, annImg, catIds.length, nImg);
+  const img = new Int32Array(n);
   const x = new Float64Array(n);
   const y = new Float64Array(n);
   const w = new Float64Array(n);
@@ -125,9 +156,10 @@ export function indexGroundTruth(data: unknown, file = 'ground truth'): LoadedGt
   const id = new Float64Array(n);
   const source = new Int32Array(n);
   for (let i = 0; i < n; i++) {
+    const p = position[i];
     const a = annotations[i];
-    const p = fill[bucketOf[i]]++;
     const bb = a.bbox as number[];
+    img[p] = annImg[i];
     x[p] = bb[0];
     y[p] = bb[1];
     w[p] = bb[2];
@@ -139,7 +171,7 @@ export function indexGroundTruth(data: unknown, file = 'ground truth'): LoadedGt
   }
   const catNames = Array.from(catIds, (cid) => String(categories[seenCat.get(cid)!].name ?? cid));
   const imagesSorted = Array.from(imgIds, (iid) => images[seenImg.get(iid)!]);
-  return { index: { imgIds, catIds, catNames, gtStart, x, y, w, h, area, crowd, id, source }, imageIndex, catIndex, images: imagesSorted, annotations };
+  return { index: { imgIds, catIds, catNames, catStart, img, x, y, w, h, area, crowd, id, source }, imageIndex, catIndex, images: imagesSorted, annotations };
 }
 
 export interface LoadedDt {
@@ -153,10 +185,9 @@ export interface LoadedDt {
 export function indexDetections(data: unknown, gt: LoadedGt, file = 'results'): LoadedDt {
   if (!Array.isArray(data)) throw new CocoInputError(`${file}: a results file must be a list of detections, got ${typeName(data)}`);
   const nImg = gt.index.imgIds.length;
-  const nB = gt.index.catIds.length * nImg;
   const n = data.length;
-  const bucketOf = new Int32Array(n);
-  const counts = new Int32Array(nB + 1);
+  const detCat = new Int32Array(n);
+  const detImg = new Int32Array(n);
   let dropped = 0;
   const { imageIndex, catIndex } = gt;
   for (let i = 0; i < n; i++) {
@@ -175,17 +206,14 @@ export function indexDetections(data: unknown, gt: LoadedGt, file = 'results'): 
     const ci = catIndex.get(r.category_id);
     if (ci === undefined) {
       dropped++;
-      bucketOf[i] = -1;
+      detCat[i] = -1;
       continue;
     }
-    const b = ci * nImg + ii;
-    bucketOf[i] = b;
-    counts[b + 1]++;
+    detCat[i] = ci;
+    detImg[i] = ii;
   }
-  const dtStart = new Int32Array(nB + 1);
-  for (let b = 0; b < nB; b++) dtStart[b + 1] = dtStart[b] + counts[b + 1];
-  const kept = n - dropped;
-  const fill = dtStart.slice(0, -1);
+  const { position, kept, catStart } = sortByCategoryAndImage(detCat, detImg, gt.index.catIds.length, nImg);
+  const img = new Int32Array(kept);
   const x = new Float64Array(kept);
   const y = new Float64Array(kept);
   const w = new Float64Array(kept);
@@ -193,10 +221,10 @@ export function indexDetections(data: unknown, gt: LoadedGt, file = 'results'): 
   const score = new Float64Array(kept);
   const source = new Int32Array(kept);
   for (let i = 0; i < n; i++) {
-    const b = bucketOf[i];
-    if (b < 0) continue;
+    const p = position[i];
+    if (p < 0) continue;
     const r = data[i] as { bbox: number[]; score: number };
-    const p = fill[b]++;
+    img[p] = detImg[i];
     x[p] = r.bbox[0];
     y[p] = r.bbox[1];
     w[p] = r.bbox[2];
@@ -204,7 +232,7 @@ export function indexDetections(data: unknown, gt: LoadedGt, file = 'results'): 
     score[p] = r.score;
     source[p] = i;
   }
-  return { index: { dtStart, x, y, w, h, score, source }, droppedUnknownCategory: dropped, total: n };
+  return { index: { catStart, img, x, y, w, h, score, source }, droppedUnknownCategory: dropped, total: n };
 }
 
 export function loadGroundTruth(file: string): LoadedGt {
