@@ -5,67 +5,8 @@
  * command loads what it needs. The one owner of process.exit().
  */
 import { parseArgs } from 'node:util';
-
-const HELP = `paddock - take a perception model from candidate to production
-
-Usage:
-  paddock demo [--headless] [--json] [--gate-policy P] [--host NAME]
-                                                         run the built-in demo recipe
-  paddock run <recipe.yaml> [--headless] [--json] [--gate-policy P] [--concurrency N] [--host NAME]
-  paddock package <recipe.yaml> [--target NAME] [--headless] [--json]
-                                                         the package stage only: export, variants,
-                                                         equivalence, benchmarks, Triton, SBOM, signing
-  paddock verify <pack-dir> [--key FILE]... [--strict] [--json]
-                                                         check a pack's signer, signature and
-                                                         every file's sha256
-  paddock steps [--json]                                 the built-in steps: stage, where they run, what they do
-  paddock resume <run-id> [--headless] [--json] [--gate-policy P] [--junit FILE] [--concurrency N]
-                                                         go on with a stopped run, with the options
-                                                         it was started with unless given here
-  paddock runs [--json] [--limit N]                      list recent runs
-  paddock show <run-id> [--json]                         steps, metrics, verdicts, approvals
-  paddock world build [--out DIR] [--tiny]                render the built-in world's datasets
-  paddock eval coco --gt <gt.json> --dt <results.json> [--json]
-                                                         COCO bbox metrics, pycocotools's numbers
-  paddock infer --model <dir> --manifest <m.jsonl> --out <results.json> [--limit N]
-                                                         run a model over a manifest (its contract)
-  paddock ui [<run-id>]                                  the workbench: runs, steps, latency, slices,
-                                                         failures, gates (needs a terminal)
-  paddock hosts [--hosts FILE] [--json]                  Docker hosts: reachable, version, images, GPUs
-  paddock images build [--host NAME]                     build paddock's step image on a host
-
-Options:
-  --headless         no TUI: one line per event (automatic when not on a terminal or CI is set)
-  --json             NDJSON events on stdout (implies --headless)
-  --junit FILE       write the gates' verdicts as JUnit XML (for CI systems)
-  --gate-policy P    how headless runs answer gates that need a person:
-                     fail (default: such a gate fails), approve, reject;
-                     the demo's default is approve (its release gate needs sign-off)
-  --target NAME      paddock package: only this target of the recipe
-  --key FILE         paddock verify: a keyring file (PEM public keys) of publishers to
-                     trust; repeatable, also --keyring (default: $PADDOCK_TRUSTED_KEYS,
-                     else ~/.config/paddock/trusted-keys.pem; none: self-consistency only)
-  --strict           paddock verify: fail when no trusted key is configured
-  --host NAME        run every target's steps on this Docker host (from hosts.yaml;
-                     "docker" is the local engine) instead of where the recipe says
-  --hosts FILE       the hosts file (default: $PADDOCK_HOSTS, hosts.yaml beside the
-                     recipe, ~/.config/paddock/hosts.yaml)
-  --debug            print the stack of an error (also PADDOCK_DEBUG=1)
-  -h, --help         this help
-  --version          paddock's version
-
-Environment:
-  PADDOCK_HOME       the run store (default ./.paddock)
-  PADDOCK_HOSTS      the hosts file
-  PADDOCK_TRUSTED_KEYS  a keyring file of the publishers' public keys that verify, verify-pack
-                     and publish trust
-  PADDOCK_DEMO_DIR   where the demo writes its world, pack, keys and evaluation (default:
-                     the checkout's build/; installed: ~/.cache/paddock/demo)
-  NO_COLOR           monochrome TUI
-
-Exit status: 0 ok, 1 a gate failed or was rejected, 2 an error.
-Docs: docs/ (events.md: the event protocol every step speaks).
-`;
+// Text only (cli/command-help.ts imports nothing): the commands, their options and their help.
+import { OPTIONS, checkOptions, commandHelp, commandWords, didYouMean, findCommand, globalHelp, type CommandHelp, type OptionToken } from '../cli/command-help.js';
 
 const USAGE_ERROR = 2;
 
@@ -75,42 +16,55 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.stdout.write = (() => true) as typeof process.stdout.write;
 });
 
-function fail(message: string): never {
-  process.stderr.write(`paddock: ${message}\nTry "paddock --help".\n`);
+/** The command being run, once known: a usage error points at its help. */
+let usageOf: CommandHelp | undefined;
+
+/** A usage error: its message (after `who`), where to read more, exit 2. */
+function fail(message: string, who = 'paddock'): never {
+  process.stderr.write(`${who}: ${message}\nTry "paddock ${usageOf ? `${usageOf.name} ` : ''}--help".\n`);
   process.exit(USAGE_ERROR);
 }
 
+/** `unknown command "rnu"; did you mean "run"?` */
+function unknownCommand(word: string): never {
+  const guess = didYouMean(word, commandWords());
+  fail(`unknown command "${word}"${guess ? `; did you mean "${guess}"?` : ''}`);
+}
+
 async function main(argv: string[]): Promise<number> {
+  // A first, lenient pass finds the command and every option as typed, so that a mistyped or
+  // misplaced option gets a "did you mean" (parseArgs's strict errors name neither command nor help).
+  const loose = parseArgs({ args: argv, allowPositionals: true, strict: false, tokens: true, options: OPTIONS });
+  const tokens = loose.tokens.filter((t): t is typeof t & OptionToken & { kind: 'option' } => t.kind === 'option');
+  const helpWanted = tokens.some((t) => t.name === 'help' && (t.rawName === '--help' || t.rawName === '-h'));
+  const [first, ...words] = loose.positionals;
+  if (first === 'help') {
+    // paddock help [<command>]
+    if (words.length === 0) {
+      process.stdout.write(globalHelp());
+      return 0;
+    }
+    const asked = findCommand(words);
+    if (!asked) unknownCommand(words[0]);
+    process.stdout.write(commandHelp(asked));
+    return 0;
+  }
+  usageOf = first === undefined ? undefined : findCommand(loose.positionals);
+  if (first !== undefined && !usageOf) {
+    // `paddock --frob x run`: the option is what went wrong, not the command "x".
+    const wrong = checkOptions(undefined, tokens);
+    if (wrong) fail(wrong);
+    unknownCommand(first);
+  }
+  if (helpWanted) {
+    process.stdout.write(usageOf ? commandHelp(usageOf) : globalHelp());
+    return 0;
+  }
+  const wrong = checkOptions(usageOf, tokens);
+  if (wrong) fail(wrong, usageOf ? `paddock ${usageOf.name}` : 'paddock');
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-        headless: { type: 'boolean' },
-        json: { type: 'boolean' },
-        'gate-policy': { type: 'string' },
-        concurrency: { type: 'string' },
-        junit: { type: 'string' },
-        limit: { type: 'string' },
-        gt: { type: 'string' },
-        out: { type: 'string' },
-        model: { type: 'string' },
-        manifest: { type: 'string' },
-        tiny: { type: 'boolean' },
-        dt: { type: 'string' },
-        host: { type: 'string' },
-        hosts: { type: 'string' },
-        target: { type: 'string' },
-        key: { type: 'string', multiple: true },
-        keyring: { type: 'string', multiple: true },
-        strict: { type: 'boolean' },
-        debug: { type: 'boolean' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -118,8 +72,8 @@ async function main(argv: string[]): Promise<number> {
   // Step processes inherit it: their errors carry their stacks too.
   if (values.debug) process.env.PADDOCK_DEBUG = '1';
   const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || (!command && !values.version)) {
-    process.stdout.write(HELP);
+  if (!command && !values.version) {
+    process.stdout.write(globalHelp());
     return 0;
   }
   if (values.version) {
@@ -239,6 +193,12 @@ async function main(argv: string[]): Promise<number> {
       const { evalCoco } = await import('../cli/eval-coco.js');
       return evalCoco({ gt: values.gt, dt: values.dt, json: common.json });
     }
+    case 'failures': {
+      if (!rest[0]) fail('failures needs a run id: paddock failures <run-id> (paddock runs lists them)');
+      if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
+      const { failuresCommand } = await import('../cli/failures.js');
+      return failuresCommand({ home, runId: rest[0], slice: values.slice, kind: values.kind, json: common.json });
+    }
     case 'ui': {
       if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
       const { uiCommand } = await import('../cli/ui.js');
@@ -256,7 +216,7 @@ async function main(argv: string[]): Promise<number> {
       return imagesBuildCommand({ hostsFile: values.hosts, host: values.host });
     }
     default:
-      fail(`unknown command "${command}"`);
+      unknownCommand(command);
   }
 }
 

@@ -86,6 +86,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   if (!opts.resumeId) {
     const recipeFile = resolve(opts.recipePath!);
     const loaded = loadRecipe(recipeFile);
+    // The text as in the file: errors found later (a model file missing) name its lines.
+    const fileText = loaded.text;
     if (opts.demoOutputs) {
       const { relocateDemoOutputs } = await import('./recipe-rewrite.js');
       loaded.text = relocateDemoOutputs(loaded.text, opts.demoOutputs);
@@ -114,7 +116,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     let recipe = loaded.recipe;
     if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
     makePlan(recipe);
-    const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile);
+    const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile, fileText);
     fresh = { recipeFile, recipe, text: loaded.text, gatesText: loaded.gatesText, lineage };
   }
   const store = new RunStore(opts.home);

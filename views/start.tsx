@@ -72,13 +72,18 @@ export function startRunApp(opts: StartRunAppOptions) {
     />,
     { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
   );
+  // Asked for now, before anything unmounts: ink 6.8 settles this promise only in an unmount that
+  // happens after the call. Asked after `q` had unmounted the app (useApp().exit()), it never
+  // settled, Node ran out of work and ended with status 0 whatever the run's outcome (issue 14).
+  const exited = app.waitUntilExit().catch(() => undefined);
   return {
     onEvent: (e: PaddockEvent) => store.dispatch(e),
+    /** Resolves once the person has quit and the terminal is restored; the caller then returns the run's exit code. */
     async done(): Promise<void> {
       store.flush();
       await quit;
       app.unmount();
-      await app.waitUntilExit().catch(() => undefined);
+      await exited;
     },
   };
 }

@@ -5,8 +5,9 @@
  * bytes it measured.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Recipe } from '../schema/recipe.js';
+import { formatRecipeIssue, locateInText } from '../schema/recipe-load.js';
 import { sha256FileSync } from '../files/digest.js';
 import { InputError } from '../files/input-error.js';
 
@@ -42,19 +43,33 @@ async function gitHead(dir: string): Promise<{ commit: string; dirty?: boolean }
   }
 }
 
-export async function resolveLineage(recipe: Recipe, baseDir: string, recipeFile: string): Promise<Record<string, ResolvedModel>> {
+/**
+ * The models' lineage: each onnx and checkpoint file found and hashed (a missing file or a sha256
+ * that does not match is a LineageError that names the recipe's line and column of that value,
+ * read from `recipeText`, else from `recipeFile`):
+ *   /w/paddock.yaml:16:15 models.candidate.onnx.sha256: the recipe says 58d1..., but /w/m.onnx has 4b7a...
+ */
+export async function resolveLineage(recipe: Recipe, baseDir: string, recipeFile: string, recipeText?: string): Promise<Record<string, ResolvedModel>> {
   const out: Record<string, ResolvedModel> = {};
   let head: { commit: string; dirty?: boolean } | undefined;
+  const problem = (path: (string | number)[], message: string) => {
+    let text = recipeText;
+    try {
+      text ??= readFileSync(recipeFile, 'utf8');
+    } catch {
+      // the recipe is gone since it was loaded: the error names the file without a line
+    }
+    const at = text === undefined ? undefined : locateInText(text, path);
+    return new LineageError(formatRecipeIssue({ file: recipeFile, path: path.join('.'), line: at?.line ?? 0, column: at?.column ?? 0, message }));
+  };
   for (const [name, model] of Object.entries(recipe.models)) {
     const file = (kind: 'onnx' | 'checkpoint'): ResolvedFile | undefined => {
       const f = model[kind];
       if (!f) return undefined;
       const abs = isAbsolute(f.path) ? f.path : resolve(baseDir, f.path);
-      if (!existsSync(abs)) throw new LineageError(`${recipeFile}: models.${name}.${kind}.path: file not found: ${abs}`);
+      if (!existsSync(abs)) throw problem(['models', name, kind, 'path'], `file not found: ${abs}${isAbsolute(f.path) ? '' : ` ("${f.path}" is relative to the recipe's folder, ${baseDir})`}`);
       const { sha256, bytes } = sha256FileSync(abs);
-      if (f.sha256 && f.sha256 !== sha256) {
-        throw new LineageError(`${recipeFile}: models.${name}.${kind}.sha256: the recipe says ${f.sha256}, but ${abs} has ${sha256}`);
-      }
+      if (f.sha256 && f.sha256 !== sha256) throw problem(['models', name, kind, 'sha256'], `the recipe says ${f.sha256}, but ${abs} has ${sha256}`);
       return { path: abs, sha256, bytes };
     };
     let commit = model.lineage.commit;

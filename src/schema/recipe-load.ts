@@ -56,6 +56,19 @@ function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): {
   return { line: 1, column: 1 };
 }
 
+/**
+ * Where the value at `path` of a recipe's text is, for errors found after loading (a model file
+ * missing, a digest that does not match): the line and column of that value, or of the deepest
+ * enclosing one that is there; undefined when the text is not YAML.
+ *   locateInText(text, ['models', 'candidate', 'onnx', 'sha256']) -> { line: 16, column: 15 }
+ */
+export function locateInText(text: string, path: readonly (string | number)[]): { line: number; column: number } | undefined {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
+  if (doc.errors.length > 0) return undefined;
+  return locate(doc, lc, path);
+}
+
 type Problem = { path: (string | number)[]; message: string };
 
 /**

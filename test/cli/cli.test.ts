@@ -56,7 +56,7 @@ describe('paddock CLI', () => {
     [['run'], /run needs a recipe file/],
     [['run', 'x.yaml', '--gate-policy', 'maybe'], /--gate-policy must be fail, approve or reject, not "maybe"/],
     [['run', 'x.yaml', '--concurrency', '0'], /--concurrency must be an integer from 1 to 256/],
-    [['runs', '--bogus'], /Unknown option '--bogus'/],
+    [['runs', '--bogus'], /paddock runs: unknown option --bogus/],
     [['run', '/nonexistent/paddock.yaml'], /\/nonexistent\/paddock.yaml: cannot read recipe/],
   ])('rejects bad usage %j with exit 2 and a clear message', async (args, re) => {
     const r = await paddock(args as string[], { PADDOCK_HOME: '/tmp/paddock-never-created' });
