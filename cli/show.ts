@@ -18,7 +18,7 @@ export function displayStatus(run: Pick<RunRow, 'status' | 'pid'>): string {
 }
 
 /** The store, read-only: looking never writes, and never sweeps another process's temp files. */
-function openReadOnly(home: string): RunStore | undefined {
+export function openReadOnly(home: string): RunStore | undefined {
   if (!existsSync(join(home, 'runs.sqlite'))) return undefined;
   return new RunStore(home, { readonly: true });
 }
@@ -74,9 +74,14 @@ function slicesSection(x: RunSlices): string {
   return `${head}\n${formatTable(['SLICE', 'CRITICAL', 'FRAMES', 'CLASSES'], x.slices.map((s) => [s.id, s.critical ? 'yes' : '-', sliceWhere(s), s.class?.join(', ') ?? 'all']))}`;
 }
 
-/** `paddock show`: the run reader (recipe, gates, slices: yaml and zod) is loaded here only, so `paddock runs` stays light. */
+/**
+ * `paddock show`: the run reader (recipe, gates, slices: yaml and zod) is loaded here only, so
+ * `paddock runs` stays light. `--json` has the run's failures (as `paddock failures --json`
+ * prints them, with their reviews and notes) and every review record beside the approvals.
+ */
 export async function showRun(home: string, id: string, opts: { json: boolean }): Promise<number> {
-  const { readRunDefinition } = await import('../src/live/run-reader.js');
+  const { RunReader } = await import('../src/live/run-reader.js');
+  const { failureJson, selectFailures } = await import('./failures.js');
   const store = openReadOnly(home);
   const run = store?.findRun(id);
   if (!store || !run) {
@@ -92,19 +97,25 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
     const stepVerdicts = store.stepVerdicts(run.id);
     const approvals = store.approvals(run.id);
     const artifacts = store.currentArtifacts(run.id);
-    const def = readRunDefinition(store, run);
+    const reader = new RunReader(store);
+    // The run's definition and its failures with their reviews, read once (no replay of the events).
+    const detail = reader.detail(run.id, { replay: false })!;
+    const failures = selectFailures(detail.failures, {});
+    const reviews = reader.reviews(run.id);
     if (opts.json) {
       process.stdout.write(
         `${JSON.stringify({
           run: { ...run, recipe_text: undefined, status: displayStatus(run), lineage: JSON.parse(run.lineage) },
           steps,
-          gates: def.gates,
-          slices: def.slices,
-          notes: def.notes,
+          gates: detail.gates,
+          slices: detail.slices,
+          notes: detail.notes,
           metrics,
           verdicts: verdicts.map((v) => ({ ...v, rationale: JSON.parse(v.rationale) })),
           stepVerdicts: stepVerdicts.map((v) => ({ ...v, rationale: JSON.parse(v.rationale) })),
           approvals,
+          failures: failures.map(failureJson),
+          reviews,
           artifacts,
         })}\n`,
       );
@@ -119,10 +130,10 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
     for (const [name, m] of Object.entries(lineage)) {
       out.push(`model ${name} v${m.version}  onnx ${m.onnx?.sha256.slice(0, 12) ?? '-'}  commit ${m.commit.slice(0, 12)}  dataset ${m.dataset}`);
     }
-    for (const note of def.notes) out.push(`note: ${note}`);
+    for (const note of detail.notes) out.push(`note: ${note}`);
     out.push('', formatTable(['STAGE', 'STEP', 'STATUS', 'TRY', 'HOST', 'TIME', 'NOTE'], steps.map(stepLine)));
-    if (def.gates.length) out.push('', formatTable(['GATE', 'STAGE', 'RULE'], def.gates.map((g) => [g.id, g.stage, g.rule])));
-    for (const x of def.slices) out.push('', slicesSection(x));
+    if (detail.gates.length) out.push('', formatTable(['GATE', 'STAGE', 'RULE'], detail.gates.map((g) => [g.id, g.stage, g.rule])));
+    for (const x of detail.slices) out.push('', slicesSection(x));
     if (metrics.length) {
       out.push('', formatTable(
         ['STEP', 'METRIC', 'TARGET', 'SLICE', 'VALUE', 'N'],
@@ -134,6 +145,12 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
     }
     if (stepVerdicts.length) {
       out.push('', formatTable(['STEP', 'FINDING', 'VERDICT', 'RATIONALE'], stepVerdicts.map((v) => [v.step_id, v.gate, v.verdict.toUpperCase(), (JSON.parse(v.rationale) as string[]).join('; ')])));
+    }
+    if (failures.length) {
+      const bySeverity = ['critical', 'major', 'minor', 'info'].map((s) => [s, failures.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
+      const reviewed = failures.filter((f) => f.reviewed).length;
+      const notes = reviews.filter((r) => r.action === 'note').length;
+      out.push('', `failures ${failures.length} (${bySeverity.map(([s, n]) => `${n} ${s}`).join(', ')}; ${reviewed} reviewed, ${notes} note${notes === 1 ? '' : 's'}): paddock failures ${run.id} lists them with their frames`);
     }
     if (approvals.length) {
       out.push('', formatTable(['GATE', 'ANSWER', 'BY', 'AT', 'REASON'], approvals.map((a) => [a.gate, a.decision, a.actor, new Date(a.at).toISOString(), a.reason ?? ''])));

@@ -8,6 +8,7 @@ import { Box, Text } from 'ink';
 import type { GateRequest } from '../src/pipeline/gate-broker.js';
 import { formatDuration } from '../src/files/format.js';
 import { clip, type Theme } from './theme.js';
+import { fitParts, fitTyped } from './table.js';
 import type { UiState } from './ui-state.js';
 
 export interface HeaderFacts {
@@ -20,11 +21,30 @@ export interface HeaderFacts {
   frozen: boolean;
 }
 
-/** "paddock  r-20261125-215245-a1713b  ✔ succeeded  2m 03s  failures 40  FROZEN" */
-export function headerText(h: HeaderFacts, theme: Theme): string {
+/**
+ * "paddock  r-20261125-215245-a1713b  ✔ succeeded  2m 03s  failures 40  FROZEN"; in `width`,
+ * "paddock" goes first, then the time, then FROZEN, then the status word (its symbol stays): the
+ * run id and the failure count stay.
+ */
+export function headerText(h: HeaderFacts, theme: Theme, width = Infinity): string {
   const st = theme.status[h.status] ?? theme.status.pending;
   const elapsed = h.started ? formatDuration((h.ended ?? h.now) - h.started) : '';
-  return `paddock  ${h.runId ?? '(no run)'}  ${st.symbol} ${h.status}  ${elapsed}${h.failures ? `  failures ${h.failures}` : ''}${h.frozen ? '  FROZEN' : ''}`;
+  const line = (status: string) =>
+    fitParts(
+      [
+        { text: 'paddock', drop: 1 },
+        { text: h.runId ?? '(no run)' },
+        { text: status },
+        { text: elapsed, drop: 2 },
+        { text: h.failures ? `failures ${h.failures}` : '' },
+        { text: h.frozen ? 'FROZEN' : '', drop: 3 },
+      ],
+      width,
+      '  ',
+      theme.unicode,
+    );
+  const full = line(`${st.symbol} ${h.status}`);
+  return full.length < width || !full.endsWith(theme.unicode ? '…' : '...') ? full : line(st.symbol);
 }
 
 /** The screens as tabs, the current one in brackets: "1 runs [2 run] 3 latency", or "1 [2 run] 3" when `room` is short. */
@@ -53,7 +73,8 @@ export function GateBanner({ gate, detailsKey, width, theme }: { gate: GateReque
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold inverse={!theme.color} color={theme.color ? 'yellow' : undefined}>
-        {clip(`GATE ${gate.gate} needs review: ${gate.decision.verdict.toUpperCase()}  (a approve, x reject, ${detailsKey} details)`, width, theme.unicode)}
+        {/* The keys stay; "needs review: VERDICT" gives way first (views/table.ts). */}
+        {fitParts([{ text: `GATE ${gate.gate}` }, { text: ` needs review: ${gate.decision.verdict.toUpperCase()}`, drop: 1 }, { text: `  (a approve, x reject, ${detailsKey} details)` }], width, '', theme.unicode)}
       </Text>
       <Text wrap="truncate">{clip(gate.decision.rationale[0] ?? '', width, theme.unicode)}</Text>
     </Box>
@@ -62,33 +83,53 @@ export function GateBanner({ gate, detailsKey, width, theme }: { gate: GateReque
 
 export interface FooterFacts {
   actor: string;
-  /** The binding table's hints for the mode and screen. */
-  hints: string;
+  /** The binding table's hints for the mode and screen that fit in `room` columns (keymap.ts's footerHints): those that always show when `room` is 0. */
+  hints(room: number): string;
   /** How the live run ended, once it has: "succeeded". */
   ended?: string;
+  /** The footer's width: the hints are fitted to it, and a message leaves room for `? help · q quit`. */
+  width?: number;
 }
 
-/** The bottom line: what is being typed or asked, else a message or the key hints. */
+/**
+ * The bottom line: what is being typed or asked, else the key hints, or a message and the hints
+ * that always show ("3 runs sorted by status · ? help · q quit").
+ */
 export function footerText(ui: UiState, f: FooterFacts, unicode: boolean): string {
   const caret = unicode ? '▏' : '_';
   const sep = unicode ? '·' : '|';
   const said = ui.message ? `${ui.message} ${sep} ` : '';
   const a = ui.asking;
+  const width = f.width ?? Infinity;
   switch (ui.mode) {
     case 'command':
-      return `:${ui.text}${caret}`;
+      return `${said}:${ui.text}${caret}  (Enter runs, Esc cancels)`;
     case 'filter':
-      return `/${ui.text}${caret}  (Enter keeps, Esc clears)`;
+      return `${said}/${ui.text}${caret}  (Enter keeps, Esc clears, Ctrl+W erases a word)`;
     case 'note':
       return `${said}note on ${a?.failure}: ${ui.text}${caret}  (Enter adds, Esc cancels)`;
     case 'reason':
-      return `${said}${a?.what === 'reject' ? 'reason for rejecting (required)' : 'reason for approving (optional)'} ${a?.gate}: ${ui.text}${caret}  (Enter)`;
-    case 'confirm':
-      return `${a?.what} ${a?.gate} as ${f.actor}${a?.reason ? ` because "${a.reason}"` : ''}? y / n`;
+      // The keys and the end of the reason always show; the question gives way (views/table.ts).
+      return fitTyped(`${said}${a?.what === 'reject' ? 'reason for rejecting (required)' : 'reason for approving (optional)'} ${a?.gate}: `, `${ui.text}${caret}`, '  (Enter)', width, unicode);
+    case 'confirm': {
+      // `y / n` always shows: the reason gives way first (the gates screen shows it whole), then the question.
+      const head = `${a?.what} ${a?.gate} as ${f.actor}`;
+      const because = a?.reason ? ` because "${a.reason}"` : '';
+      const room = width - head.length - '? y / n'.length;
+      if (because.length <= room) return `${head}${because}? y / n`;
+      if (room >= 14) return `${head}${clip(because.slice(0, -1), room - 1, unicode)}"? y / n`;
+      return `${clip(head, Math.max(1, width - '? y / n'.length), unicode)}? y / n`;
+    }
     case 'confirm-quit':
       return 'steps are running: stop them and quit? y / n';
-    default:
-      return f.ended ? `run ${f.ended}; q to quit ${sep} ${ui.message ?? f.hints}` : (ui.message ?? f.hints);
+    default: {
+      const lead = f.ended ? `run ${f.ended}; q to quit ${sep} ` : '';
+      const room = width - lead.length;
+      if (!ui.message) return lead + f.hints(room);
+      const kept = f.hints(0);
+      const tail = kept ? ` ${sep} ${kept}` : '';
+      return lead + clip(ui.message, Math.max(10, room - tail.length), unicode) + tail;
+    }
   }
 }
 

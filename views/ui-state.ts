@@ -18,6 +18,8 @@ export interface Jump {
 /** What the reducer reads of a screen's line in the screen table. */
 export interface ScreenFacts {
   id: string;
+  /** The key that shows it, named in messages: "3". */
+  key?: string;
   /** A screen that takes the shared `filter` binding takes words after its `:` command as its filter. */
   bindings: readonly ScreenBinding[];
   rows?: {
@@ -44,12 +46,18 @@ export interface UiContext {
   view?: LiveState;
   /** Who answers gates and reviews failures. */
   actor: string;
+  /** The run's latency targets in the latency screen's order (Tab steps through them); unknown when absent. */
+  targets?: readonly string[];
+  /** The help overlay as laid out: how many lines it has and how many show at once (scrolling stops at its end). */
+  help?: { lines: number; page: number };
 }
 
 /** What the shell does for the reducer. */
 export type UiCommand =
   | { type: 'gate.answer'; gate: string; decision: 'approved' | 'rejected'; reason?: string }
   | { type: 'failure.review'; runId: string; failureId: string; action: 'reviewed' | 'note'; note?: string }
+  /** Prints the failure's frame path into the terminal, above the workbench (it stays there after quitting). */
+  | { type: 'failure.print-path'; runId: string; failureId: string }
   /** Looks a run up by id or prefix and dispatches `run.found` or `run.missing`. */
   | { type: 'run.find'; query: string }
   | { type: 'run.cancel' }
@@ -92,6 +100,7 @@ export interface UiState {
   mode: InputMode;
   /** The line being typed: a command, a filter, a reason, a note, the help's filter. */
   text: string;
+  /** The help's first line shown (it scrolls); back to 0 when its filter changes. */
   helpCursor: number;
   asking?: Asking;
   /** Ctrl+C presses (and quits confirmed) while steps ran: the next one exits at once. */
@@ -105,6 +114,8 @@ export interface UiState {
 
 /** The screen that shows one run: `:run <id>` opens a run there. */
 const RUN_SCREEN = 'run';
+/** The screen that shows the latency target Tab brings to the front. */
+const LATENCY_SCREEN = 'latency';
 
 /** The state a workbench starts in. */
 export function initialUi(opts: { screen: string; runId?: string; now: number }): UiState {
@@ -119,6 +130,51 @@ export function cursorOf(state: UiState, screen: string, count: number): number 
 /** The sort order of a screen: the one chosen, else its first. */
 export function sortOf(state: UiState, screen: string, sorts: readonly string[]): string {
   return state.sort[screen] ?? sorts[0];
+}
+
+/** A column a list can be sorted by (`o` steps through a list's columns, `:sort <name>` picks one). */
+export interface SortColumn<Row> {
+  /** As `:sort` takes it and the list names it: "started". */
+  name: string;
+  /** The order of two rows, the first one shown first. */
+  compare(a: Row, b: Row): number;
+  /** How the order reads, for the list's legend: "newest first". */
+  order?: string;
+}
+
+/** The names of a list's sort columns, the default first: a row model's `sorts`. */
+export function sortNames(columns: readonly SortColumn<never>[]): string[] {
+  return columns.map((c) => c.name);
+}
+
+/** `rows` in the order of the column named `sort` (the first column when it names none), reversed if asked; stable, so ties keep their order. */
+export function sortRows<Row>(rows: readonly Row[], columns: readonly SortColumn<Row>[], sort: string | undefined, reversed: boolean): Row[] {
+  const column = columns.find((c) => c.name === sort) ?? columns[0];
+  const out = column ? rows.slice().sort((a, b) => column.compare(a, b)) : rows.slice();
+  return reversed ? out.reverse() : out;
+}
+
+/** "sorted by started, newest first (reversed)": a list's legend of its order. */
+export function sortLegend(columns: readonly SortColumn<never>[], sort: string | undefined, reversed: boolean): string {
+  const column = columns.find((c) => c.name === sort) ?? columns[0];
+  return column ? `sorted by ${column.name}${column.order ? `, ${column.order}` : ''}${reversed ? ' (reversed)' : ''}` : reversed ? 'reversed' : '';
+}
+
+/** The words of a filter, lower case: "Slice=night  kind=x" gives ["slice=night", "kind=x"]. */
+export function filterWords(filter: string): string[] {
+  return filter.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+/** Whether `text` holds every word of `filter` (an empty filter holds for all). */
+export function matchesFilter(text: string, filter: string): boolean {
+  const t = text.toLowerCase();
+  return filterWords(filter).every((w) => t.includes(w));
+}
+
+/** The line `/` starts editing: the filter kept, with a space after it so that what is typed is a new word. */
+export function filterEditText(filter: string | undefined): string {
+  const f = (filter ?? '').trim();
+  return f ? `${f} ` : '';
 }
 
 /** The next state; commands for the shell are appended to `outbox`. */
@@ -138,26 +194,60 @@ export function reduceUi(state: UiState, action: UiAction): UiState {
 function onKey(state: UiState, name: string, ctx: UiContext): UiState {
   if (name === 'ctrl+c') return act(state, 'interrupt', ctx);
   if (TEXT_MODES.includes(state.mode)) return typed(state, name, ctx);
-  if (state.mode === 'help') {
-    if (name === 'escape') return { ...state, mode: 'normal' };
-    if (name === 'down' || name === 'up') return { ...state, helpCursor: Math.max(0, state.helpCursor + (name === 'down' ? 1 : -1)) };
-    if (name === 'backspace') return { ...state, text: state.text.slice(0, -1) };
-    if (name.length === 1 && name !== '?') return { ...state, text: state.text + name };
-    return state;
-  }
+  if (state.mode === 'help') return inHelp(state, name, ctx);
   const action = ctx.keymap.lookup(state.mode, state.screen, name);
   if (!action) return state;
   return act(state.mode === 'normal' ? { ...state, message: undefined } : state, action, ctx);
 }
 
+/** The line after an erasing action: a character, a word (and the spaces after it), or all of it. */
+function erased(line: string, action: Action): string | undefined {
+  if (action === 'erase-char') return line.slice(0, -1);
+  if (action === 'erase-word') return line.replace(/\S*\s*$/, '');
+  if (action === 'erase-line') return '';
+  return undefined;
+}
+
+/** Keys of the help overlay: its bindings scroll and close it; other characters filter it (from its top again). */
+function inHelp(state: UiState, name: string, ctx: UiContext): UiState {
+  const action = ctx.keymap.lookup('help', state.screen, name);
+  const last = ctx.help ? Math.max(0, ctx.help.lines - ctx.help.page) : Infinity;
+  const page = Math.max(1, (ctx.help?.page ?? 10) - 1);
+  const scroll = (to: number) => ({ ...state, helpCursor: Math.max(0, Math.min(to, last)) });
+  const at = Math.min(state.helpCursor, last);
+  switch (action) {
+    case 'back':
+      return { ...state, mode: 'normal' };
+    case 'down':
+      return scroll(at + 1);
+    case 'up':
+      return scroll(at - 1);
+    case 'page-down':
+      return scroll(at + page);
+    case 'page-up':
+      return scroll(at - page);
+    case 'top':
+      return scroll(0);
+    case 'bottom':
+      return scroll(last === Infinity ? at : last);
+    case undefined:
+      return name.length === 1 ? { ...state, text: state.text + name, helpCursor: 0 } : state;
+    default: {
+      const text = erased(state.text, action);
+      return text === undefined ? act(state, action, ctx) : { ...state, text, helpCursor: 0 };
+    }
+  }
+}
+
 /** Keys of the text modes: a line editor; Enter and Esc end it. */
 function typed(state: UiState, name: string, ctx: UiContext): UiState {
   const { mode, text: line, asking, screen } = state;
-  if (name === 'escape') {
+  const action = ctx.keymap.lookup(mode, screen, name);
+  if (action === 'back') {
     const filter = mode === 'filter' ? { ...state.filter, [screen]: '' } : state.filter;
     return { ...state, filter, asking: undefined, text: '', mode: 'normal' };
   }
-  if (name === 'return') {
+  if (action === 'open') {
     if (mode === 'command') return runCommand({ ...state, mode: 'normal' }, line, ctx);
     if (mode === 'filter') return { ...state, cursor: { ...state.cursor, [screen]: 0 }, mode: 'normal' };
     if (mode === 'note' && asking?.failure && state.runId) {
@@ -171,11 +261,10 @@ function typed(state: UiState, name: string, ctx: UiContext): UiState {
     }
     return state;
   }
-  let next = line;
-  if (name === 'backspace') next = next.slice(0, -1);
-  else if (name.length === 1) next += name;
-  else return state;
-  return { ...state, text: next, message: undefined, filter: mode === 'filter' ? { ...state.filter, [screen]: next } : state.filter };
+  const next = action ? erased(line, action) : name.length === 1 ? line + name : undefined;
+  if (next === undefined) return action ? act(state, action, ctx) : state;
+  // The filter applied is the line without its outer spaces: "night " (a word about to be typed) is "night".
+  return { ...state, text: next, message: undefined, filter: mode === 'filter' ? { ...state.filter, [screen]: next.trim() } : state.filter };
 }
 
 function runCommand(state: UiState, line: string, ctx: UiContext): UiState {
@@ -190,9 +279,12 @@ function runCommand(state: UiState, line: string, ctx: UiContext): UiState {
     return go(filtered, target.id);
   }
   if (cmd === 'sort') {
-    const sorted = ctx.screens.find((s) => s.rows?.sorts);
+    // The list shown, when it has sorts; from a screen without any, the first list that has the column.
+    const here = ctx.screens.find((s) => s.id === state.screen && s.rows?.sorts);
+    const sorted = here ?? ctx.screens.find((s) => s.rows?.sorts?.includes(arg)) ?? ctx.screens.find((s) => s.rows?.sorts);
     const sorts = sorted?.rows?.sorts ?? [];
-    if (!sorted || !sorts.includes(arg)) return { ...state, message: `sort by one of: ${sorts.join(', ')}` };
+    if (!sorted) return { ...state, message: 'no list here has sorts' };
+    if (!sorts.includes(arg)) return { ...state, message: `sort ${sorted.id} by one of: ${sorts.join(', ')}` };
     return go({ ...state, sort: { ...state.sort, [sorted.id]: arg } }, sorted.id);
   }
   if (cmd === 'filter') return { ...state, filter: { ...state.filter, [state.screen]: arg } };
@@ -208,52 +300,69 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
   switch (action) {
     case 'interrupt':
       if (!ctx.active || state.interrupts >= 1) return ctx.active ? send(send(state, { type: 'run.force-quit' }), { type: 'quit' }) : send(state, { type: 'quit' });
-      return send({ ...state, interrupts: 1, message: 'stopping the running steps... (Ctrl+C again to exit at once)' }, { type: 'run.cancel' });
+      // A question asked (answer the gate? quit?) is moot once the steps stop: it goes, so the message shows.
+      return send({ ...state, ...(state.mode === 'confirm' || state.mode === 'confirm-quit' ? { mode: 'normal' as const, asking: undefined } : {}), interrupts: 1, message: 'stopping the running steps... (Ctrl+C again to exit at once)' }, { type: 'run.cancel' });
     case 'quit':
       return ctx.active ? { ...state, mode: 'confirm-quit' } : send(state, { type: 'quit' });
     case 'back': {
+      // Esc first closes the pane expanded on this screen (the failure full-screen), then goes back.
+      if (state.expanded[s]) return { ...state, expanded: { ...state.expanded, [s]: false } };
       const prev = state.history.at(-1);
-      return prev === undefined ? state : go({ ...state, history: state.history.slice(0, -1) }, prev, false);
+      return prev === undefined ? { ...state, message: 'nothing to go back to' } : go({ ...state, history: state.history.slice(0, -1) }, prev, false);
     }
     case 'help':
       return { ...state, text: '', helpCursor: 0, mode: 'help' };
     case 'command':
       return { ...state, text: '', mode: 'command' };
     case 'filter':
-      return { ...state, text: state.filter[s] ?? '', mode: 'filter' };
+      return { ...state, text: filterEditText(state.filter[s]), mode: 'filter' };
     case 'up':
-      return move(state, s, rows.length, (c) => c - 1);
     case 'down':
     case 'next-failure':
-      return move(state, s, rows.length, (c) => c + 1);
     case 'prev-failure':
-      return move(state, s, rows.length, (c) => c - 1);
     case 'top':
-      return move(state, s, rows.length, () => 0);
-    case 'bottom':
-      return move(state, s, rows.length, () => rows.length - 1);
+    case 'bottom': {
+      const to = { up: (c: number) => c - 1, 'prev-failure': (c: number) => c - 1, down: (c: number) => c + 1, 'next-failure': (c: number) => c + 1, top: () => 0, bottom: () => rows.length - 1 }[action];
+      const moved = move(state, s, rows.length, to);
+      return rows.length ? moved : { ...moved, message: facts?.rows ? `nothing to move over: the ${s} list is empty` : `the ${s} screen has no list to move in` };
+    }
     case 'open': {
       const to = selected !== undefined ? facts?.rows?.open?.(selected) : undefined;
       return to ? jump(state, to) : state;
     }
-    case 'next-pane':
-      return { ...state, target: state.target + 1 };
+    case 'next-pane': {
+      const targets = ctx.targets;
+      const next = { ...state, target: state.target + 1 };
+      if (targets === undefined) return next;
+      if (targets.length < 2) return { ...state, message: targets.length ? `${targets[0]} is this run's one latency target` : 'no latency targets in this run yet' };
+      if (s === LATENCY_SCREEN) return next;
+      // Elsewhere Tab changes nothing on the screen: say what it did.
+      const key = ctx.screens.find((x) => x.id === LATENCY_SCREEN)?.key;
+      return { ...next, message: `latency: ${targets[next.target % targets.length]} in front${key ? ` (${key} shows it)` : ''}` };
+    }
     case 'expand':
       return { ...state, expanded: { ...state.expanded, [s]: !state.expanded[s] } };
     case 'freeze':
+      if (!state.frozen && !ctx.view) return { ...state, message: 'nothing to freeze: no run is shown' };
       return { ...state, frozen: state.frozen ? undefined : ctx.view, message: state.frozen ? 'live again' : 'frozen: f to go live' };
     case 'sort': {
       const sorts = facts?.rows?.sorts;
-      if (!sorts) return { ...state, reversed: { ...state.reversed, [s]: !state.reversed[s] } };
-      return { ...state, sort: { ...state.sort, [s]: sorts[(sorts.indexOf(sortOf(state, s, sorts)) + 1) % sorts.length] } };
+      if (!sorts || sorts.length < 2) return { ...state, message: `the ${s} list has one order (O reverses it)` };
+      const next = sorts[(sorts.indexOf(sortOf(state, s, sorts)) + 1) % sorts.length];
+      return { ...state, sort: { ...state.sort, [s]: next }, message: `sorted by ${next} (o next column, O reverses)` };
     }
-    case 'reverse':
-      return { ...state, reversed: { ...state.reversed, [s]: !state.reversed[s] } };
+    case 'reverse': {
+      const reversed = !state.reversed[s];
+      return { ...state, reversed: { ...state.reversed, [s]: reversed }, message: reversed ? 'order reversed (O again: back)' : 'order back to normal' };
+    }
     case 'reviewed': {
       if (selected === undefined || !state.runId) return state;
       const reviewed = send(state, { type: 'failure.review', runId: state.runId, failureId: selected, action: 'reviewed' });
       return move({ ...reviewed, reviews: state.reviews + 1, message: `${selected} marked reviewed by ${ctx.actor}` }, s, rows.length, (c) => c + 1);
     }
+    case 'print-path':
+      if (selected === undefined || !state.runId) return { ...state, message: 'no failure selected' };
+      return { ...send(state, { type: 'failure.print-path', runId: state.runId, failureId: selected }), message: `the frame path of ${selected} is printed above the workbench (it stays after q)` };
     case 'note':
       if (selected === undefined) return state;
       return { ...state, asking: { what: 'note', failure: selected, reason: '' }, text: '', mode: 'note' };

@@ -6,7 +6,7 @@
  * it carries out the reducer's commands.
  */
 import React, { useEffect, useState, useSyncExternalStore } from 'react';
-import { Box, useApp, useInput } from 'ink';
+import { Box, useApp, useInput, useStdout } from 'ink';
 import type { LiveStore } from '../src/live/live-store.js';
 import type { GateBroker } from '../src/pipeline/gate-broker.js';
 import type { RunReader } from '../src/live/run-reader.js';
@@ -18,7 +18,8 @@ import { createUiStore, cursorOf, initialUi, type UiAction, type UiCommand, type
 import { screenOptions, useRun } from './use-run.js';
 import { KEYMAP, SCREEN_TABLE, type Screen } from './screens/index.js';
 import type { ScreenEntry } from './screens/screen.js';
-import { HelpOverlay } from './screens/help.js';
+import { HelpOverlay, helpPage, helpRows } from './screens/help.js';
+import { latencyTargets } from './screens/latency.js';
 import { defaultReadFrame } from './screens/failures.js';
 import { FooterLine, GateBanner, HeaderLine, footerText, headerText, tabsText } from './status-lines.js';
 
@@ -54,6 +55,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   const terminal = useTerminalSize();
   const { columns: width, rows: height } = size ?? terminal;
   const { exit } = useApp();
+  const { write } = useStdout();
   // The UI store is made once, never replaced; its state is read with useSyncExternalStore.
   const [store] = useState(() => createUiStore(initialUi({ screen: initialScreen ?? (live || initialRun ? 'run' : 'runs'), runId: live?.runId ?? initialRun ?? reader.listRuns(1)[0]?.id, now: Date.now() })));
   const ui = useSyncExternalStore(store.subscribe, store.getSnapshot);
@@ -73,10 +75,28 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
     if (!active && ui.interrupts > 0) quit();
   }, [active, ui.interrupts]);
 
-  const ctx: UiContext = { keymap: KEYMAP, screens: TABLE, rows: shown.rowIds, live: isLive, active, pendingGates: data.pending.map((p) => p.gate), view: shown.view, actor };
+  // Layout: header, an optional gate banner, the screen, the footer; never the full height.
+  const frameRows = Math.max(10, height - 1);
+  const gate = data.pending[0];
+  const bodyRows = frameRows - 2 - (gate ? 2 : 0);
+  // Laid out at every render (a few dozen lines), so that a key pressed as the help opens scrolls it.
+  const help = helpRows(KEYMAP.helpSections(ui.mode === 'help' ? ui.text : '', theme.unicode), width);
+
+  const ctx: UiContext = {
+    keymap: KEYMAP,
+    screens: TABLE,
+    rows: shown.rowIds,
+    live: isLive,
+    active,
+    pendingGates: data.pending.map((p) => p.gate),
+    view: shown.view,
+    actor,
+    targets: shown.view ? latencyTargets(shown.view) : undefined,
+    help: { lines: help.length, page: helpPage(bodyRows) },
+  };
   const send = (action: UiAction) => {
     for (const command of store.dispatch(action)) {
-      const next = carryOut(command, { reader, live, actor, quit });
+      const next = carryOut(command, { reader, live, actor, quit, print: write });
       if (next) send(next);
     }
   };
@@ -84,12 +104,9 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
     for (const name of keyNames(input, key)) send({ type: 'key', name, ctx });
   });
 
-  // Layout: header, an optional gate banner, the screen, the footer; never the full height.
-  const frameRows = Math.max(10, height - 1);
-  const gate = data.pending[0];
-  const bodyRows = frameRows - 2 - (gate ? 2 : 0);
-  const header = headerText({ ...shown.header, runId: ui.runId, now: ui.now, frozen: data.frozen }, theme);
-  const footer = footerText(ui, { actor, hints: KEYMAP.footerHints(ui.mode, ui.screen, theme.unicode), ended: shown.liveEnded }, theme.unicode);
+  // The header gets what the compact tabs leave; its failure count is never cut.
+  const header = headerText({ ...shown.header, runId: ui.runId, now: ui.now, frozen: data.frozen }, theme, width - tabsText(TABLE, ui.screen, 0).length - 2);
+  const footer = footerText(ui, { actor, hints: (room) => KEYMAP.footerHints(ui.mode, ui.screen, theme.unicode, room), ended: shown.liveEnded, width }, theme.unicode);
   const entry = TABLE.find((s) => s.id === ui.screen) ?? TABLE[0];
   const rows = shown.rows[entry.id];
 
@@ -99,7 +116,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
       {gate ? <GateBanner gate={gate} detailsKey={TABLE.find((s) => s.id === 'gates')?.key ?? '?'} width={width} theme={theme} /> : null}
       <Box flexDirection="column" height={bodyRows}>
         {ui.mode === 'help' ? (
-          <HelpOverlay lines={KEYMAP.helpLines(ui.screen, ui.text, theme.unicode)} filter={ui.text} width={width} height={bodyRows} theme={theme} cursor={ui.helpCursor} />
+          <HelpOverlay rows={help} filter={ui.text} width={width} height={bodyRows} theme={theme} top={ui.helpCursor} />
         ) : (
           <entry.component rows={rows} cursor={cursorOf(ui, entry.id, rows.length)} options={screenOptions(ui, entry)} data={data} width={width} height={bodyRows} theme={theme} depth={depth} readFrame={readFrame ?? defaultReadFrame} />
         )}
@@ -110,7 +127,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
 }
 
 /** Carries out one of the reducer's commands; a run looked up comes back as an action. */
-function carryOut(command: UiCommand, shell: { reader: RunReader; live?: LiveRun; actor: string; quit(): void }): UiAction | undefined {
+function carryOut(command: UiCommand, shell: { reader: RunReader; live?: LiveRun; actor: string; quit(): void; print(text: string): void }): UiAction | undefined {
   const { reader, live, actor } = shell;
   switch (command.type) {
     case 'gate.answer':
@@ -119,6 +136,12 @@ function carryOut(command: UiCommand, shell: { reader: RunReader; live?: LiveRun
     case 'failure.review':
       reader.recordReview({ runId: command.runId, failureId: command.failureId, action: command.action, note: command.note, actor });
       return;
+    case 'failure.print-path': {
+      // Ink writes it above the live frame: it scrolls into the terminal's history and stays after quitting.
+      const f = reader.detail(command.runId, { replay: false })?.failures.find((x) => x.id === command.failureId);
+      shell.print(`${command.failureId}  ${f?.framePath ?? '(no frame recorded)'}\n`);
+      return;
+    }
     case 'run.find': {
       const found = reader.findRun(command.query);
       return found ? { type: 'run.found', runId: found.id } : { type: 'run.missing', query: command.query };

@@ -12,6 +12,7 @@ import { clip, type Theme } from '../theme.js';
 import type { ScreenBinding } from '../keymap.js';
 import type { RowModel, ScreenProps } from './screen.js';
 import { NoRun, Row, pad, stamp, windowStart } from './list.js';
+import { fitColumns, formatHeader, formatRow, wrapLines, type ColumnSpec } from '../table.js';
 
 /** None of its own: `a` and `x` answer a gate from every screen. */
 export const GATES_BINDINGS: readonly ScreenBinding[] = [];
@@ -55,7 +56,34 @@ function rationaleOf(v: VerdictRow | undefined): string[] {
   }
 }
 
-/** The gate list (up to half the rows) and the selected gate's details below it. */
+/**
+ * The gate list's columns at narrow widths: the rule is cut first (down to 10 columns), then the
+ * gate's name (down to 12), then the rule goes; the verdict or answer and its symbol are always
+ * shown. The detail lines show the selected gate whole: its name and rule, the verdict with its
+ * reasons, every approval with its reason.
+ */
+export function gateColumns(count: number): ColumnSpec[] {
+  return [
+    { id: 'symbol', header: ' ' },
+    { id: 'verdict', header: 'VERDICT' },
+    { id: 'gate', header: `GATES (${count})`, max: 32, min: 12, shrink: 1 },
+    { id: 'rule', header: 'RULE', min: 10, shrink: 0, drop: 1 },
+  ];
+}
+
+/** The selected gate in lines: name and rule, verdict (and the keys that answer it), reasons, approvals. */
+export function gateDetail(id: string, rules: readonly GateRule[], verdict: VerdictRow | undefined, pending: GateRequest | undefined, approvals: readonly ApprovalRow[]): string[] {
+  const rule = rules.find((r) => r.id === id);
+  const lines = [`${id}: ${rule?.rule ?? ''}`];
+  lines.push(`verdict: ${pending ? `${pending.decision.verdict.toUpperCase()}, waiting for a person (a approve, x reject)` : verdict ? verdict.verdict.toUpperCase() : 'not decided yet'}`);
+  for (const r of pending ? pending.decision.rationale : rationaleOf(verdict)) lines.push(`  ${r}`);
+  const mine = approvals.filter((a) => a.gate === id);
+  for (const a of mine) lines.push(`${a.decision} by ${a.actor} at ${stamp(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
+  if (!mine.length && !pending) lines.push('no approvals recorded');
+  return lines;
+}
+
+/** The gate list (up to half the rows) and the selected gate's details below it, wrapped whole. */
 export function GateList({ rules, verdicts, approvals, pending, cursor, width, height, theme }: GateListProps) {
   const ids = gateIdsOf(rules, verdicts, pending);
   const listRows = Math.max(2, Math.min(ids.length, Math.floor((height - 2) / 2)));
@@ -63,40 +91,36 @@ export function GateList({ rules, verdicts, approvals, pending, cursor, width, h
   const sel = ids[cursor];
   const detailRows = height - 2 - listRows;
   const verdictOf = (id: string) => verdicts.find((v) => v.gate === id);
-  const lines: string[] = [];
-  if (sel) {
-    const rule = rules.find((r) => r.id === sel);
-    const v = verdictOf(sel);
-    const p = pending.find((x) => x.gate === sel);
-    lines.push(`${sel}: ${rule?.rule ?? ''}`);
-    lines.push(`verdict: ${p ? `${p.decision.verdict.toUpperCase()}, waiting for a person (a approve, x reject)` : v ? v.verdict.toUpperCase() : 'not decided yet'}`);
-    for (const r of p ? p.decision.rationale : rationaleOf(v)) lines.push(`  ${r}`);
-    const mine = approvals.filter((a) => a.gate === sel);
-    for (const a of mine) lines.push(`${a.decision} by ${a.actor} at ${stamp(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
-    if (!mine.length && !p) lines.push('no approvals recorded');
-  }
+  const cells = ids.map((id) => {
+    const v = verdictOf(id);
+    const p = pending.some((x) => x.gate === id);
+    const a = approvals.filter((x) => x.gate === id).at(-1);
+    const word = p ? 'REVIEW?' : a ? a.decision.toUpperCase() : v ? v.verdict.toUpperCase() : '-';
+    const sym = p ? '?' : v?.verdict === 'pass' || a?.decision === 'approved' ? (theme.unicode ? '✔' : '+') : v?.verdict === 'fail' || a?.decision === 'rejected' ? (theme.unicode ? '✘' : 'x') : ' ';
+    return [sym, word, id, rules.find((r) => r.id === id)?.rule ?? ''];
+  });
+  // Two columns for the row's "> ".
+  const layout = fitColumns(gateColumns(ids.length), cells, width - 2);
+  const wrapped = sel ? wrapLines(gateDetail(sel, rules, verdictOf(sel), pending.find((x) => x.gate === sel), approvals), width, '    ') : [];
+  const lines = detailRows <= 0 ? [] : wrapped.length > detailRows ? [...wrapped.slice(0, Math.max(0, detailRows - 1)), `... ${wrapped.length - detailRows + 1} more lines: a taller terminal shows them`] : wrapped;
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold color={theme.accent}>
-        {clip(`  GATES (${ids.length})   ${'VERDICT'.padEnd(10)} ${'GATE'.padEnd(26)} RULE`, width, theme.unicode)}
+        {clip(`  ${formatHeader(layout, theme.unicode)}`, width, theme.unicode)}
       </Text>
       {ids.slice(start, start + listRows).map((id, i) => {
-        const v = verdictOf(id);
-        const p = pending.some((x) => x.gate === id);
-        const a = approvals.filter((x) => x.gate === id).at(-1);
-        const word = p ? 'REVIEW?' : a ? a.decision.toUpperCase() : v ? v.verdict.toUpperCase() : '-';
-        const sym = p ? '?' : v?.verdict === 'pass' || a?.decision === 'approved' ? (theme.unicode ? '✔' : '+') : v?.verdict === 'fail' || a?.decision === 'rejected' ? (theme.unicode ? '✘' : 'x') : ' ';
+        const [sym, word] = cells[start + i];
         const color = sym === '?' ? 'yellow' : word === 'PASS' || word === 'APPROVED' ? 'green' : word === 'FAIL' || word === 'REJECTED' ? 'red' : undefined;
-        return <Row key={id} text={`${sym} ${word.padEnd(9)} ${id.padEnd(26).slice(0, 26)} ${rules.find((r) => r.id === id)?.rule ?? ''}`} selected={start + i === cursor} theme={theme} width={width} color={color} />;
+        return <Row key={id} text={formatRow(layout, cells[start + i], theme.unicode)} selected={start + i === cursor} theme={theme} width={width} color={color} />;
       })}
       {pad(listRows - Math.min(listRows, ids.length), 'gp')}
       <Text> </Text>
-      {lines.slice(0, detailRows).map((l, i) => (
+      {lines.map((l, i) => (
         <Text key={i} wrap="truncate" bold={i === 0}>
           {clip(l, width, theme.unicode)}
         </Text>
       ))}
-      {pad(detailRows - Math.min(detailRows, lines.length), 'gd')}
+      {pad(detailRows - lines.length, 'gd')}
     </Box>
   );
 }

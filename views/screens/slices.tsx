@@ -1,7 +1,9 @@
 /**
  * The slice table: each slice's AP with its 95% interval, the delta against production with its
  * interval, the adjusted p-value, frames and objects. Regressions are marked "!!" (critical) and
- * "!" so that they show in monochrome too; Enter lists the slice's failures.
+ * "!" so that they show in monochrome too; Enter lists the slice's failures. At narrow widths the
+ * columns give way as SLICE_COLUMNS says (the denominators never do), and the lines under the
+ * table show the selected slice with every value.
  */
 import React from 'react';
 import { Box, Text } from 'ink';
@@ -10,6 +12,7 @@ import { selectSliceRows, type SliceRow } from '../panes.js';
 import type { ScreenBinding } from '../keymap.js';
 import type { RowModel, ScreenProps } from './screen.js';
 import { NoRun, Row, pad, windowStart } from './list.js';
+import { fitColumns, fitParts, formatHeader, formatRow, wrapFields, type ColumnSpec } from '../table.js';
 
 /** Enter lists the slice's failures, o sorts, O reverses, f freezes, / filters. */
 export const SLICES_BINDINGS: readonly ScreenBinding[] = ['open', 'sort', 'reverse', 'freeze', 'filter'];
@@ -65,31 +68,94 @@ export interface SliceTableProps {
   theme: Theme;
 }
 
-/** The table, windowed around the cursor, and a legend line; frames and objects apart from 100 columns on. */
+/**
+ * The slice table's columns at narrow widths: the slice name is cut first (down to 14), then the
+ * AP's interval goes, then the delta's, then the p-value; the marks, AP, delta and the
+ * denominators (frames, objects) are always shown whole. The detail lines below the table show
+ * the selected slice with everything.
+ */
+export const SLICE_COLUMNS: readonly ColumnSpec[] = [
+  // Two columns whatever the marks shown: "!!", "! ", "* ", "  ".
+  { id: 'mark', header: '  ' },
+  { id: 'slice', header: 'SLICE', max: 30, min: 14 },
+  { id: 'ap', header: 'AP', align: 'right' },
+  { id: 'ap-ci', header: '[95% CI]', drop: 1 },
+  { id: 'delta', header: 'DELTA', align: 'right' },
+  { id: 'delta-ci', header: '[95% CI]', drop: 2 },
+  { id: 'p', header: 'P(adj)', align: 'right', drop: 3 },
+  { id: 'frames', header: 'FRAMES', align: 'right' },
+  { id: 'objects', header: 'OBJECTS', align: 'right' },
+];
+
+const f3 = (x?: number) => (x === undefined ? '-' : x.toFixed(3));
+const sg = (x?: number) => (x === undefined ? '-' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
+const regressedOf = (r: SliceRow) => r.deltaHi !== undefined && r.deltaHi < 0;
+
+/** A row's cells in SLICE_COLUMNS' order. */
+export function sliceCells(r: SliceRow): string[] {
+  const mark = regressedOf(r) ? (r.critical ? '!!' : '!') : r.critical ? '*' : '';
+  return [mark, r.slice, f3(r.ap), `[${f3(r.lo)},${f3(r.hi)}]`, sg(r.delta), `[${sg(r.deltaLo)},${sg(r.deltaHi)}]`, r.p === undefined ? '-' : r.p.toFixed(3), String(r.frames ?? '-'), String(r.objects ?? '-')];
+}
+
+/** The selected slice in words, every value whole: "night (critical)", "AP 0.356 [0.312, 0.399]", ..., "objects 5120". */
+export function sliceDetail(r: SliceRow): string[] {
+  const what = [r.critical ? 'critical' : '', regressedOf(r) ? 'regressed: the 95% CI of the delta is below 0' : ''].filter(Boolean).join(', ');
+  return [
+    `${r.slice}${what ? ` (${what})` : ''}:`,
+    `AP ${f3(r.ap)} [${f3(r.lo)}, ${f3(r.hi)}]`,
+    `delta ${sg(r.delta)} [${sg(r.deltaLo)}, ${sg(r.deltaHi)}]`,
+    `p(adj) ${r.p === undefined ? '-' : r.p.toFixed(3)}`,
+    `frames ${r.frames ?? '-'}`,
+    `objects ${r.objects ?? '-'}`,
+  ];
+}
+
+/** Lines under the table for the selected slice: as many as the longest needs, 1 to 3 (kept while the cursor moves). */
+function detailRows(rows: readonly SliceRow[], width: number): number {
+  return Math.max(1, Math.min(3, ...rows.map((r) => wrapFields(sliceDetail(r), width).length)));
+}
+
+/** The table (SLICE_COLUMNS) windowed around the cursor, the selected slice whole, and a legend line. */
 export function SliceTable({ rows, cursor, sort, reverse, filter, width, height, theme }: SliceTableProps) {
-  const f3 = (x?: number) => (x === undefined ? '    -' : x.toFixed(3));
-  const sg = (x?: number) => (x === undefined ? '     -' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
-  const nameW = Math.max(14, Math.min(30, width - 60));
-  const listRows = height - 2;
+  const shownDetail = detailRows(rows, width - 2);
+  const listRows = Math.max(1, height - 2 - shownDetail);
   const start = windowStart(cursor, rows.length, listRows);
-  const wide = width >= 100;
-  const header = `    ${'SLICE'.padEnd(nameW)}    AP [95% CI]        DELTA  [95% CI]        P(adj)  ${wide ? 'FRAMES OBJECTS' : 'OBJ'}`;
+  const cells = rows.map(sliceCells);
+  // Laid out on every row, not only those shown, so that the columns stay put while scrolling; two columns for the row's "> ".
+  const layout = fitColumns(SLICE_COLUMNS, cells, width - 2);
+  const sel = rows[cursor];
+  const detail = sel ? wrapFields(sliceDetail(sel), width - 2).slice(0, shownDetail) : [];
+  const legend = fitParts(
+    [
+      { text: `${rows.length} slices` },
+      { text: `sorted by ${sort}${reverse ? ' (reversed)' : ''}` },
+      { text: filter ? `filter "${filter}"` : '' },
+      { text: '!! critical regressed, ! regressed, * critical', drop: 2 },
+      { text: 'regressed: the 95% CI of the delta below 0', drop: 1 },
+    ],
+    width,
+    '; ',
+    theme.unicode,
+  );
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold color={theme.accent}>
-        {clip(header, width, theme.unicode)}
+        {clip(`  ${formatHeader(layout, theme.unicode)}`, width, theme.unicode)}
       </Text>
       {rows.slice(start, start + listRows).map((r, i) => {
-        const regressed = r.deltaHi !== undefined && r.deltaHi < 0;
-        const mark = regressed ? (r.critical ? '!!' : '! ') : r.critical ? '* ' : '  ';
-        const n = wide ? `${String(r.frames ?? '-').padStart(6)} ${String(r.objects ?? '-').padStart(7)}` : String(r.objects ?? '-').padStart(5);
-        const text = `${mark} ${r.slice.padEnd(nameW).slice(0, nameW)} ${f3(r.ap)} [${f3(r.lo)},${f3(r.hi)}] ${sg(r.delta)} [${sg(r.deltaLo)},${sg(r.deltaHi)}] ${r.p === undefined ? '    -' : r.p.toFixed(3).padStart(6)} ${n}`;
-        return <Row key={r.slice} text={text} selected={start + i === cursor} theme={theme} width={width} color={regressed ? 'red' : undefined} bold={regressed} />;
+        const regressed = regressedOf(r);
+        return <Row key={r.slice} text={formatRow(layout, cells[start + i], theme.unicode)} selected={start + i === cursor} theme={theme} width={width} color={regressed ? 'red' : undefined} bold={regressed} />;
       })}
       {rows.length === 0 ? <Text>{clip(`  no slice metrics${filter ? ` matching "${filter}"` : ' yet (the evaluate step streams them)'}`, width, theme.unicode)}</Text> : null}
       {pad(listRows - Math.min(listRows, rows.length) - (rows.length === 0 ? 1 : 0), 'sp')}
+      {detail.map((l, i) => (
+        <Text key={`sd${i}`} wrap="truncate" bold={i === 0}>
+          {clip(`  ${l}`, width, theme.unicode)}
+        </Text>
+      ))}
+      {pad(shownDetail - detail.length, 'sd-')}
       <Text wrap="truncate" dimColor={theme.dim}>
-        {clip(`${rows.length} slices; sorted by ${sort}${reverse ? ' (reversed)' : ''}; !! critical regression, ! regression (95% CI of the delta below 0), * critical`, width, theme.unicode)}
+        {legend}
       </Text>
     </Box>
   );
