@@ -4,11 +4,13 @@
  *   12:03:04 package/bench-candidate started (local)
  *   12:03:05 package/bench-candidate latency cpu-fp32 p50 3.12 ms  p95 3.40  p99 3.90  n=312
  *   12:03:09 package/gate:latency-p99 verdict PASS latency.p99_ms (target cpu-fp32) = 3.90 meets <= 50.0
+ *   12:04:10 evaluate/evaluate progress [########------------] 420/1000 frames 42% 312 frames/s ETA 1.9s (candidate inference)
  */
 import type { PaddockEvent } from '../src/schema/events.js';
 import { reduceLatency, type TargetLatency } from '../src/live/live-state.js';
 import { quantile } from '../src/metrics/latency-histogram.js';
 import { formatNumber } from '../src/files/format.js';
+import { ASCII_GLYPHS, formatProgress, progressBar, reduceProgressRate, type ProgressRate } from '../views/charts.js';
 
 export interface Reporter {
   onEvent(e: PaddockEvent): void;
@@ -22,7 +24,18 @@ function clock(ts: number | undefined): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** A progress line is printed when a tenth more is done (or, without a total, every 5 intervals) ... */
+export const PROGRESS_STEP = 0.1;
+/** ... or, however slowly it goes, every 30 intervals; and never twice in one interval. */
+export const PROGRESS_HEARTBEAT = 30;
+
+/**
+ * `intervalMs`: at most one latency summary per target and one progress line per step in this
+ * time (event time, so a replayed stream prints the same lines).
+ */
 export function createLineReporter(write: (line: string) => void, stageOf: (step: string | undefined) => string | undefined, intervalMs = 1000): Reporter {
+  // Per step: its progress phase, when a line was printed last and how much was done then.
+  const progress = new Map<string, { rate: ProgressRate; printedAt: number; printedDone: number; printedInPhase: boolean }>();
   const latency = new Map<string, { state: TargetLatency; step?: string; lastPrint: number; unprinted: number }>();
   const where = (step: string | undefined) => {
     if (!step) return 'run';
@@ -53,7 +66,10 @@ export function createLineReporter(write: (line: string) => void, stageOf: (step
           write(`${t} ${where(e.step)} ${e.status}${e.status === 'started' && e.runner ? ` [${e.runner}${e.host && e.host !== 'local' ? ` on ${e.host}` : ''}]` : ''}${e.error ? `: ${e.error}` : ''}`);
           // Why a step failed is in its last stderr lines: show them with the failure.
           if (e.status === 'failed' && e.step) for (const line of stderrTail.get(e.step) ?? []) write(`${t} ${where(e.step)}   ${line}`);
-          if (e.step && e.status !== 'started') stderrTail.delete(e.step);
+          if (e.step && e.status !== 'started') {
+            stderrTail.delete(e.step);
+            progress.delete(e.step);
+          }
           break;
         case 'log':
           if (e.stream === 'stderr' && e.step && e.level !== 'warn' && e.level !== 'error') {
@@ -90,8 +106,27 @@ export function createLineReporter(write: (line: string) => void, stageOf: (step
         case 'gate':
           write(`${t} ${where(e.step)} gate ${e.gate} ${e.status}${e.actor ? ` by ${e.actor}` : ''}${e.reason ? `: ${e.reason}` : ''}`);
           break;
-        case 'progress':
+        case 'progress': {
+          if (!e.step) break;
+          const at = e.ts ?? Date.now();
+          const prev = progress.get(e.step);
+          const rate = reduceProgressRate(prev?.rate, e, at);
+          const newPhase = !prev || rate.since !== prev.rate.since;
+          // The step's first report starts the clock: a step that ends within an interval prints none.
+          const p = { rate, printedAt: prev?.printedAt ?? at, printedDone: newPhase ? 0 : prev.printedDone, printedInPhase: newPhase ? false : prev.printedInPhase };
+          progress.set(e.step, p);
+          const since = at - p.printedAt;
+          const finished = rate.total !== undefined && rate.done >= rate.total;
+          const enough = rate.total ? rate.done - p.printedDone >= rate.total * PROGRESS_STEP : since >= 5 * intervalMs;
+          const due = since >= intervalMs && (enough || since >= PROGRESS_HEARTBEAT * intervalMs);
+          // The last report of a phase that printed lines closes it, so the log shows it done.
+          if (due || (finished && p.printedInPhase)) {
+            const bar = rate.total ? `[${progressBar(rate.done / rate.total, 20, ASCII_GLYPHS)}] ` : '';
+            write(`${t} ${where(e.step)} progress ${bar}${formatProgress(rate)}`);
+            Object.assign(p, { printedAt: at, printedDone: rate.done, printedInPhase: !finished });
+          }
           break;
+        }
       }
     },
     end() {

@@ -40,10 +40,11 @@ export function parseManifest(text: string, file: string, name = file): LoadedMa
   return { name, file, rows: parsed.rows, violations };
 }
 
-/** Checks that every row's image exists under `root` and matches its sha256. */
-export function checkFiles(m: LoadedManifest, root: string): Violation[] {
+/** Checks that every row's image exists under `root` and matches its sha256; `onFile` is told how many are checked. */
+export function checkFiles(m: LoadedManifest, root: string, onFile?: (done: number, total: number) => void): Violation[] {
   const out: Violation[] = [];
-  for (const { line, row } of m.rows) {
+  for (const [i, { line, row }] of m.rows.entries()) {
+    onFile?.(i, m.rows.length);
     const path = join(root, row.path);
     if (!existsSync(path)) {
       out.push({ check: 'missing-file', manifest: m.name, line, frameId: row.frame_id, message: `image ${row.path} is missing` });
@@ -52,6 +53,7 @@ export function checkFiles(m: LoadedManifest, root: string): Violation[] {
     const got = createHash('sha256').update(readFileSync(path)).digest('hex');
     if (got !== row.sha256) out.push({ check: 'hash-mismatch', manifest: m.name, line, frameId: row.frame_id, message: `image ${row.path} has sha256 ${got}, the manifest says ${row.sha256}` });
   }
+  onFile?.(m.rows.length, m.rows.length);
   return out;
 }
 

@@ -233,3 +233,61 @@ export function toLinearBins(
   }
   return { edges, counts };
 }
+
+/**
+ * Counts per bin between consecutive `edges` (ascending), for drawing on an axis that several
+ * histograms share. A sample may lie anywhere in its bucket (gamma^(i-1), gamma^i], so each
+ * bucket's count is spread evenly over the part of that interval within [min, max]: a bin
+ * narrower than a bucket gets its share, where placing the whole bucket at one point would draw
+ * a comb of spikes and gaps. What lies below edges[0] counts in the first bin, what lies above
+ * the last edge in the last one, so every count is kept (the counts are fractional).
+ *   binCounts(recordSamples(emptyHistogram(), [1, 2, 2, 9]), [0, 5, 10]) -> [3, 1]
+ */
+export function binCounts(h: LatencyHistogram, edges: readonly number[]): number[] {
+  const bins = edges.length - 1;
+  if (bins < 1) throw new Error(`binCounts needs at least two edges, got ${edges.length}`);
+  for (let k = 0; k < bins; k++) if (!(edges[k + 1] > edges[k])) throw new Error(`binCounts: edges must ascend, got ${edges[k]} then ${edges[k + 1]} at ${k}`);
+  const counts = new Array<number>(bins).fill(0);
+  if (h.count === 0) return counts;
+  const first = edges[0];
+  const last = edges[bins];
+  // The bin of a single value: binary search, clamped to the ends.
+  const binOf = (v: number) => {
+    if (v < edges[1]) return 0;
+    if (v >= edges[bins - 1]) return bins - 1;
+    let lo = 1;
+    let hi = bins - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (edges[mid] <= v) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const spread = (a: number, b: number, c: number) => {
+    if (!(b > a)) {
+      counts[binOf(a)] += c;
+      return;
+    }
+    const perMs = c / (b - a);
+    if (a < first) counts[0] += (Math.min(b, first) - a) * perMs;
+    if (b > last) counts[bins - 1] += (b - Math.max(a, last)) * perMs;
+    const lo = Math.max(a, first);
+    const hi = Math.min(b, last);
+    if (hi <= lo) return;
+    for (let k = binOf(lo); k < bins && edges[k] < hi; k++) counts[k] += (Math.min(hi, edges[k + 1]) - Math.max(lo, edges[k])) * perMs;
+  };
+  if (h.zeroCount > 0) counts[binOf(Math.max(0, h.min))] += h.zeroCount;
+  const lnG = cachedLnGamma(h.alpha);
+  for (let j = 0; j < h.counts.length; j++) {
+    const c = h.counts[j];
+    if (c === 0) continue;
+    const i = j + h.offset;
+    const a = Math.max(h.min, Math.exp((i - 1) * lnG));
+    const b = Math.min(h.max, Math.exp(i * lnG));
+    // A bucket the extremes cut to nothing (rounding at its edge) holds its samples at min or max.
+    if (b < a) counts[binOf(Math.min(h.max, Math.max(h.min, bucketValue(i, h.alpha))))] += c;
+    else spread(a, b, c);
+  }
+  return counts;
+}

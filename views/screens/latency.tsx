@@ -1,13 +1,17 @@
 /**
- * Live latency, candidate next to production: one target's histogram and percentiles over time,
- * and the same target of the other model beside it (from 120 columns) or below it. Tab brings the
- * next target to the front, `e` gives it the whole screen, `f` freezes the data.
+ * Live latency, candidate against production: the target in front and its counterpart (the same
+ * target of the other model) as histograms stacked on one shared x axis, so that a column means
+ * the same milliseconds in both, then p50 and p99 over time with both targets overlaid (solid
+ * and dotted, a legend, values on both axes). Tab brings the next target to the front, `e` shows
+ * it alone, `f` freezes the data.
  */
 import React from 'react';
 import { Box, Text } from 'ink';
-import type { LiveState } from '../../src/live/live-state.js';
+import type { LiveState, TargetLatency } from '../../src/live/live-state.js';
+import { quantile } from '../../src/metrics/latency-histogram.js';
+import { formatMs } from '../../src/files/format.js';
 import { clip, type Theme } from '../theme.js';
-import { LatencyPane } from '../panes.js';
+import { histogramAxis, histogramBars, latencyScale, plotOverTime, visibleLength } from '../charts.js';
 import type { ScreenBinding } from '../keymap.js';
 import type { ScreenProps } from './screen.js';
 import { NoRun, pad } from './list.js';
@@ -41,10 +45,24 @@ export interface LatencyPanesProps {
   expanded?: boolean;
 }
 
-/** The panes of the target in front and of its counterpart; candidates before production. */
+/** The targets in the order Tab steps through them: candidates before production, then by name. */
+export function latencyTargets(state: LiveState): string[] {
+  return Object.keys(state.latency).sort((a, b) => Number(/prod|baseline/.test(a)) - Number(/prod|baseline/.test(b)) || a.localeCompare(b));
+}
+
+/** The target in front and its counterpart (none when expanded or when it has none). */
+export function shownTargets(state: LiveState, targetIndex: number, expanded = false): string[] {
+  const targets = latencyTargets(state);
+  if (!targets.length) return [];
+  const main = targets[targetIndex % targets.length];
+  const other = expanded ? undefined : counterpartOf(main, targets);
+  return other ? [main, other] : [main];
+}
+
+/** The panes of the target in front and of its counterpart, from latencyLines. */
 export function LatencyPanes({ state, targetIndex, width, height, theme, frozen, expanded = false }: LatencyPanesProps) {
-  const targets = Object.keys(state.latency).sort((a, b) => Number(/prod|baseline/.test(a)) - Number(/prod|baseline/.test(b)) || a.localeCompare(b));
-  if (!targets.length) {
+  const shown = shownTargets(state, targetIndex, expanded);
+  if (!shown.length) {
     return (
       <Box flexDirection="column">
         <Text bold color={theme.accent}>
@@ -55,29 +73,96 @@ export function LatencyPanes({ state, targetIndex, width, height, theme, frozen,
       </Box>
     );
   }
-  const main = targets[targetIndex % targets.length];
-  const other = expanded ? undefined : counterpartOf(main, targets);
-  const side = width >= 120 && other;
-  if (!other) return <LatencyPane latency={state.latency[main]} targets={targets} width={width} rows={height - 1} theme={theme} frozen={frozen} />;
-  if (side) {
-    const half = Math.floor((width - 1) / 2);
-    return (
-      <Box flexDirection="row">
-        <Box width={half} flexDirection="column">
-          <LatencyPane latency={state.latency[main]} targets={targets} width={half} rows={height - 1} theme={theme} frozen={frozen} />
-        </Box>
-        <Box width={1} />
-        <Box width={width - half - 1} flexDirection="column">
-          <LatencyPane latency={state.latency[other]} targets={targets} width={width - half - 1} rows={height - 1} theme={theme} frozen={frozen} />
-        </Box>
-      </Box>
-    );
-  }
-  const top = Math.floor(height / 2);
+  const lines = latencyLines(shown.map((t) => state.latency[t]), { width, height, theme, frozen, targets: latencyTargets(state) });
   return (
     <Box flexDirection="column">
-      <LatencyPane latency={state.latency[main]} targets={targets} width={width} rows={top - 1} theme={theme} frozen={frozen} />
-      <LatencyPane latency={state.latency[other]} targets={targets} width={width} rows={height - top - 1} theme={theme} frozen={frozen} />
+      {lines.map((l, i) => (
+        <Text key={i} wrap="truncate" bold={l.bold} color={theme.color ? l.color : undefined}>
+          {l.text}
+        </Text>
+      ))}
     </Box>
   );
+}
+
+/** One line of the latency screen, with its color. */
+export interface LatencyLine {
+  text: string;
+  color?: string;
+  bold?: boolean;
+}
+
+/** The colors of the target in front and of its counterpart, in histograms and lines alike. */
+export const TARGET_COLORS = ['cyan', 'magenta'] as const;
+
+/** "candidate/cpu-fp32" -> "candidate": the model part, which tells a pair apart. */
+const modelOf = (target: string) => target.split('/')[0] || target;
+
+const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `x${(a / b).toFixed(2)}` : '-');
+
+/**
+ * The latency screen as lines, exactly `height` of them and none wider than `width`: for each
+ * target shown (one, or the one in front and its counterpart) its title with p50/p95/p99 and n;
+ * their histograms on one x axis (ms, the axis values under them); then p50 and p99 over time,
+ * the targets overlaid, side by side when there is room.
+ *   LATENCY candidate/cpu-fp32  p50 9.25  p95 9.25  p99 9.44 ms  n=300  [1/2 Tab]
+ *   LATENCY production/cpu-fp32  p50 6.02  p95 6.08  p99 6.65 ms  n=300  [2/2 Tab]
+ *   HISTOGRAMS, one x axis (ms, linear)  candidate/production p50 x1.54 p99 x1.42
+ *   candidate                                               ▂█▅
+ *   production  ▁▅█▇▂
+ *               ┴──────────┴──────────┴──────────┴─────────────┴
+ *            ms 5.91       7          8          9          9.44
+ */
+export function latencyLines(latencies: readonly TargetLatency[], opts: { width: number; height: number; theme: Theme; frozen: boolean; targets: readonly string[] }): LatencyLine[] {
+  const { width, height, theme, frozen, targets } = opts;
+  const glyphs = theme.glyphs;
+  const n = latencies.length;
+  const out: LatencyLine[] = [];
+  const fit = (s: string) => clip(s, width, theme.unicode).padEnd(width);
+  for (const l of latencies) {
+    const h = l.total;
+    const more = targets.length > 1 ? `  [${targets.indexOf(l.target) + 1}/${targets.length} Tab]` : '';
+    out.push({ text: fit(`${frozen ? 'FROZEN (f) ' : ''}LATENCY ${l.target}  p50 ${formatMs(quantile(h, 0.5))}  p95 ${formatMs(quantile(h, 0.95))}  p99 ${formatMs(quantile(h, 0.99))} ms  n=${h.count}${more}`), bold: true, color: theme.accent });
+  }
+  const names = latencies.map((l) => modelOf(l.target));
+  const scale = latencyScale(latencies.map((l) => l.total));
+  const fixed = n + 4;
+  const rest = Math.max(0, height - fixed);
+  const barRows = Math.max(1, Math.floor((rest * 0.45) / n));
+  const chartRows = rest - barRows * n;
+  // Histograms: the model's name in a gutter, the bars on the shared scale.
+  const gutter = Math.min(12, Math.max(...names.map((s) => s.length))) + 1;
+  const barWidth = Math.max(4, width - gutter);
+  const scaleName = scale?.log ? 'log' : 'linear';
+  const compare = n > 1 ? `  ${names[0]}/${names[1]} p50 ${ratio(quantile(latencies[0].total, 0.5), quantile(latencies[1].total, 0.5))} p99 ${ratio(quantile(latencies[0].total, 0.99), quantile(latencies[1].total, 0.99))}` : '';
+  out.push({ text: fit(`${n > 1 ? 'HISTOGRAMS, one x axis' : 'HISTOGRAM'} (ms, ${scaleName})${compare}`), bold: true });
+  latencies.forEach((l, k) => {
+    const bars = scale && l.total.count ? histogramBars(l.total, { width: barWidth, height: barRows, scale, glyphs }) : Array.from({ length: barRows }, (_, r) => (r === barRows - 1 ? 'waiting for samples' : ''));
+    bars.forEach((b, r) => out.push({ text: fit(`${(r === 0 ? clip(names[k], gutter - 1, theme.unicode) : '').padEnd(gutter)}${b}`), color: TARGET_COLORS[k] }));
+  });
+  if (scale) {
+    const beyond = latencies.some((l) => l.total.count && l.total.max > scale.hi);
+    const [line, labels] = histogramAxis(scale, barWidth, glyphs, { beyond });
+    out.push({ text: fit(`${' '.repeat(gutter)}${line}`) });
+    out.push({ text: fit(`${'ms'.padStart(gutter - 1)} ${labels}`) });
+  } else {
+    out.push({ text: fit('') }, { text: fit('') });
+  }
+  // Percentiles over time: p50 and p99 side by side (p99 alone when narrow), the targets overlaid.
+  out.push({ text: fit(`PERCENTILES OVER TIME  x: seconds since ${n > 1 ? "each target's" : 'the'} first window`), bold: true });
+  if (chartRows >= 4) {
+    const timeLines = latencies.map((l, k) => ({ name: names[k], points: l.series }));
+    const colors = theme.color ? [...TARGET_COLORS] : undefined;
+    const both = width >= 60;
+    const half = both ? Math.floor((width - 2) / 2) : width;
+    const p99 = plotOverTime(timeLines, 'p99', { width: both ? width - half - 2 : width, height: chartRows, glyphs, colors });
+    const p50 = both ? plotOverTime(timeLines, 'p50', { width: half, height: chartRows, glyphs, colors }) : undefined;
+    for (let r = 0; r < chartRows; r++) {
+      const row = p50 ? `${p50[r]}${' '.repeat(Math.max(0, half - visibleLength(p50[r])))}  ${p99[r]}` : p99[r];
+      out.push({ text: row });
+    }
+  } else {
+    for (let r = 0; r < chartRows; r++) out.push({ text: fit('') });
+  }
+  return out.slice(0, height);
 }

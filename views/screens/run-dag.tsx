@@ -1,15 +1,18 @@
 /**
  * One run: its steps and gates in plan order with status, where each ran and how long it took,
- * what each needs; the selected step's error or container below, then the run's last log lines.
- * Tab and `f` act on the live data (next latency target, freeze).
+ * what each needs; a progress bar (done/total, rate, ETA) for each running step that reports
+ * progress; the selected step whole (name, needs, error or container: what the table cuts at 80
+ * columns); then the run's last log lines. Tab and `f` act on the live data (next latency target,
+ * freeze).
  */
-import React from 'react';
+import React, { useRef } from 'react';
 import { Box, Text } from 'ink';
 import type { LiveState, LiveStep } from '../../src/live/live-state.js';
 import type { PlanRow } from '../../src/live/run-reader.js';
 import type { StepRow } from '../../src/store/run-store.js';
 import { formatDuration } from '../../src/files/format.js';
 import { clip, type Theme } from '../theme.js';
+import { formatProgress, progressBar, reduceProgressRate, type ProgressRate } from '../charts.js';
 import type { ScreenBinding } from '../keymap.js';
 import type { RowModel, ScreenProps } from './screen.js';
 import { NoRun, Row, pad, windowStart } from './list.js';
@@ -31,11 +34,32 @@ export const STEP_ROWS: RowModel<DagNode> = {
   id: (n) => n.id,
 };
 
-/** The run screen: the shown run's nodes as a StepDag, with the live steps and logs. */
+/**
+ * The rate of each running step's progress, from when this screen saw its counts change (the live
+ * state keeps only the latest count): a phase's first sight starts its clock, so the rate and ETA
+ * show from the second.
+ */
+export function useProgressRates(steps: readonly LiveStep[]): ReadonlyMap<string, ProgressRate> {
+  const seen = useRef(new Map<string, ProgressRate>());
+  const rates = seen.current;
+  for (const s of steps) {
+    if (s.status !== 'started' || !s.progress) {
+      rates.delete(s.id);
+      continue;
+    }
+    const prev = rates.get(s.id);
+    const p = s.progress;
+    if (!prev || prev.done !== p.done || prev.total !== p.total || prev.unit !== p.unit || prev.message !== p.message) rates.set(s.id, reduceProgressRate(prev, p, Date.now()));
+  }
+  return rates;
+}
+
+/** The run screen: the shown run's nodes as a StepDag, with the live steps, their progress and logs. */
 export function RunScreen({ rows, cursor, data, width, height, theme }: ScreenProps<DagNode>) {
+  const rates = useProgressRates(data.run?.view.steps ?? []);
   if (!data.run) return <NoRun runId={data.runId} width={width} theme={theme} />;
   const { detail, view } = data.run;
-  return <StepDag nodes={rows} steps={view.steps} stored={detail.steps} cursor={cursor} width={width} height={height} theme={theme} now={data.now} logs={view.logs} />;
+  return <StepDag nodes={rows} steps={view.steps} stored={detail.steps} cursor={cursor} width={width} height={height} theme={theme} now={data.now} logs={view.logs} rates={rates} />;
 }
 
 export interface StepDagProps {
@@ -50,22 +74,110 @@ export interface StepDagProps {
   theme: Theme;
   now: number;
   logs: LiveState['logs'];
+  /** Each running step's progress with its rate (useProgressRates); without it, done/total alone. */
+  rates?: ReadonlyMap<string, ProgressRate>;
 }
 
-/** The step list windowed around the cursor, a detail line, and a quarter of the rows for the log. */
-export function StepDag({ nodes, steps, stored, cursor, width, height, theme, now, logs }: StepDagProps) {
+/** At most this many progress bars (running steps) above the detail lines. */
+export const MAX_PROGRESS_LINES = 3;
+
+/**
+ * A running step's progress line: its id, a bar, done/total, percent, and the rate and ETA as of
+ * its latest report, then what it does.
+ *   evaluate ████████▍░░░░░░░░░░░ 420/1000 frames 42% 312 frames/s ETA 1.9s (candidate inference)
+ */
+export function progressLine(id: string, rate: ProgressRate, width: number, theme: Theme): string {
+  const barWidth = width >= 100 ? 30 : 20;
+  const bar = rate.total ? progressBar(rate.done / rate.total, barWidth, theme.glyphs) : theme.glyphs.todo.repeat(barWidth);
+  return clip(`  ${clip(id, 20, theme.unicode)} ${bar} ${formatProgress(rate)}`, width, theme.unicode);
+}
+
+/**
+ * The NEEDS cell in `width` columns: the whole list when it fits; else the first name and how many
+ * more, or only how many (the detail lines below the table list them all).
+ *   needsCell(['bench-production', 'bench-candidate', 'world'], 21, true) -> '← bench-production +2'
+ *   needsCell(['bench-production', 'bench-candidate', 'world'], 8, true) -> '← 3'
+ */
+export function needsCell(needs: readonly string[], width: number, unicode: boolean): string {
+  if (!needs.length) return '';
+  const arrow = unicode ? '←' : '<-';
+  const whole = `${arrow} ${needs.join(', ')}`;
+  if (whole.length <= width || needs.length === 1) return whole;
+  const more = ` +${needs.length - 1}`;
+  const room = width - arrow.length - 1 - more.length;
+  return room >= Math.min(needs[0].length, 6) ? `${arrow} ${clip(needs[0], room, unicode)}${more}` : `${arrow} ${needs.length}`;
+}
+
+/**
+ * Words to lines of at most `width` columns, at most `max` lines (the last cut with an ellipsis):
+ * the selected step's detail, whole where the table cuts it.
+ */
+export function wrapWords(text: string, width: number, max: number, unicode: boolean): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(/ +/)) {
+    const next = cur ? `${cur} ${word}` : word;
+    if (next.length <= width) {
+      cur = next;
+      continue;
+    }
+    if (cur) lines.push(cur);
+    // A word longer than the line (a path) is cut into line-sized pieces.
+    let w = word;
+    while (w.length > width) {
+      lines.push(w.slice(0, width));
+      w = w.slice(width);
+    }
+    cur = w;
+  }
+  if (cur) lines.push(cur);
+  if (lines.length <= max) return lines;
+  return [...lines.slice(0, max - 1), clip(`${lines[max - 1]} ${lines.slice(max).join(' ')}`, width, unicode)];
+}
+
+/**
+ * The step list windowed around the cursor, a progress bar per running step that reports
+ * progress, the selected step in full (two lines, three from 30 rows), and a quarter of the rest
+ * for the log.
+ */
+export function StepDag({ nodes, steps, stored, cursor, width, height, theme, now, logs, rates }: StepDagProps) {
   const byId = new Map(steps.map((s) => [s.id, s]));
   const rowOf = new Map(stored.map((s) => [s.step_id, s]));
-  const logRows = Math.max(2, Math.floor((height - 3) / 4));
-  const listRows = Math.max(3, height - 3 - logRows);
+  const running = steps.filter((s) => s.status === 'started' && s.progress).slice(0, MAX_PROGRESS_LINES);
+  const bars = running.map((s) => {
+    const rate = rates?.get(s.id) ?? reduceProgressRate(undefined, s.progress!, now);
+    return progressLine(s.id, rate, width, theme);
+  });
+  const detailRows = height >= 30 ? 3 : 2;
+  const fixed = 2 + detailRows + bars.length;
+  const logRows = Math.max(2, Math.floor((height - fixed) / 4));
+  const listRows = Math.max(3, height - fixed - logRows);
   const start = windowStart(cursor, nodes.length, listRows);
   const sel = nodes[cursor];
   const selStep = sel ? byId.get(sel.id) : undefined;
   const selRow = sel ? rowOf.get(sel.id) : undefined;
+  const labelOf = (n: DagNode) => `${n.kind === 'gate' ? (theme.unicode ? '◆ ' : '<> ') : ''}${n.stage}/${n.id}`;
+  // As wide as the longest name where there is room; from 80 columns down the names give way first.
+  const nameW = Math.max(18, Math.min(Math.max(0, ...nodes.map((n) => labelOf(n).length)), width - 50));
+  // What is left of the row for NEEDS: "> ", name, status, target@host, took.
+  const needsW = Math.max(3, width - (2 + nameW + 1 + 11 + 1 + 18 + 1 + 6 + 2));
+  const whereOf = (n: DagNode) => {
+    const host = byId.get(n.id)?.host ?? rowOf.get(n.id)?.host ?? n.host ?? '';
+    return n.target ? `${n.target}@${host || 'local'}` : host || 'local';
+  };
   const detail = sel
-    ? `${sel.id}: ${selStep?.error ?? (selRow?.container ? `container ${selRow.container.slice(0, 12)} image ${selRow.image ?? '?'}` : selRow?.input_digest ? `inputs ${selRow.input_digest.slice(0, 12)}` : '')}`
-    : '';
-  const nameW = Math.min(34, Math.max(18, width - 50));
+    ? wrapWords(
+        [
+          `${sel.stage}/${sel.id}`,
+          `(${selStep?.status === 'started' ? 'running' : selStep?.status ?? 'pending'}, ${whereOf(sel)}${selStep?.startedAt ? `, ${formatDuration((selStep.endedAt ?? now) - selStep.startedAt)}` : ''})`,
+          sel.needs.length ? `needs ${sel.needs.join(', ')}.` : 'needs nothing.',
+          selStep?.error ? `error: ${selStep.error.replace(/\s+/g, ' ')}` : selRow?.container ? `container ${selRow.container.slice(0, 12)} image ${selRow.image ?? '?'}` : selRow?.input_digest ? `inputs ${selRow.input_digest.slice(0, 12)}` : '',
+        ].filter(Boolean).join(' '),
+        width,
+        detailRows,
+        theme.unicode,
+      )
+    : [];
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold color={theme.accent}>
@@ -73,22 +185,27 @@ export function StepDag({ nodes, steps, stored, cursor, width, height, theme, no
       </Text>
       {nodes.slice(start, start + listRows).map((n, i) => {
         const s = byId.get(n.id);
-        const row = rowOf.get(n.id);
         const status = s?.status ?? 'pending';
         const st = theme.status[status === 'started' ? 'running' : status] ?? theme.status.pending;
-        const host = s?.host ?? row?.host ?? n.host ?? '';
-        const target = n.target ?? '';
         const took = s?.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
-        const needs = n.needs.length ? `${theme.unicode ? '←' : '<-'} ${n.needs.join(', ')}` : '';
-        const label = `${n.kind === 'gate' ? (theme.unicode ? '◆ ' : '<> ') : ''}${n.stage}/${n.id}`;
-        const where = target ? `${target}@${host || 'local'}` : host || 'local';
-        const text = `${label.padEnd(nameW).slice(0, nameW)} ${st.symbol} ${(status === 'started' ? 'running' : status).padEnd(9)} ${where.padEnd(18).slice(0, 18)} ${took.padStart(6)}  ${needs}`;
+        const needs = needsCell(n.needs, needsW, theme.unicode);
+        const label = labelOf(n);
+        const where = whereOf(n);
+        const text = `${clip(label, nameW, theme.unicode).padEnd(nameW)} ${st.symbol} ${(status === 'started' ? 'running' : status).padEnd(9)} ${clip(where, 18, theme.unicode).padEnd(18)} ${took.padStart(6)}  ${needs}`;
         return <Row key={n.id} text={text} selected={start + i === cursor} theme={theme} width={width} color={st.color} />;
       })}
       {pad(listRows - Math.min(listRows, nodes.length), 'dp')}
-      <Text wrap="truncate" dimColor={theme.dim}>
-        {clip(detail, width, theme.unicode)}
-      </Text>
+      {bars.map((b, i) => (
+        <Text key={`pb${i}`} wrap="truncate" color={theme.color ? 'cyan' : undefined}>
+          {b}
+        </Text>
+      ))}
+      {detail.map((l, i) => (
+        <Text key={`dl${i}`} wrap="truncate" dimColor={theme.dim}>
+          {l}
+        </Text>
+      ))}
+      {pad(detailRows - detail.length, 'dl')}
       <Text wrap="truncate" bold>
         LOG
       </Text>

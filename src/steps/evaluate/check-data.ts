@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { emit } from '../emit.js';
+import { emit, progressReporter } from '../emit.js';
 import { checkFiles, checkLeakage, parseManifest, type Violation } from '../../evaluate/data-checks.js';
 import { CheckDataParams } from './check-data.step.js';
 
@@ -36,9 +36,14 @@ export function runCheckData(p: z.infer<typeof CheckDataParams>): number {
   if (manifests.some((m) => !m)) return 1;
   const ms = manifests as NonNullable<(typeof manifests)[number]>[];
   const violations: Violation[] = [];
+  // Hashing every image is the long part: progress over all the splits' files.
+  const report = progressReporter('files');
+  const files = ms.reduce((n, m) => n + m.rows.length, 0);
+  let before = 0;
   for (const m of ms) {
     violations.push(...m.violations);
-    if (p.files) violations.push(...checkFiles(m, p.root ?? dirname(dirname(m.file))));
+    if (p.files) violations.push(...checkFiles(m, p.root ?? dirname(dirname(m.file)), (done) => report(before + done, files, `hashing ${m.name}`)));
+    before += m.rows.length;
     emit({ type: 'metric', name: 'data.frames', value: m.rows.length, slice: m.name, denominators: { frames: m.rows.length, scenes: new Set(m.rows.map((r) => r.row.scene_id)).size } });
   }
   violations.push(...checkLeakage(ms, { minGapDays: p.min_gap_days, disjointCities: p.disjoint_cities }));

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { emit } from '../emit.js';
+import { emit, progressReporter } from '../emit.js';
 import { runInference } from '../../model/infer.js';
 import { evaluateCoco, STAT_NAMES } from '../../metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../../metrics/coco-load.js';
@@ -111,12 +111,14 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
     });
   }
 
-  // Slices, streamed as they are computed.
+  // Slices, streamed as they are computed; the bootstrap is most of the step's time, so it reports progress.
+  const bootstrapProgress = progressReporter('replicates');
   const images = gtJson.images.slice().sort((a: { id: number }, b: { id: number }) => a.id - b.id);
   const sliceMetrics = evaluateSlices(gt.index, images, slices, { dt: cand.dt.index, result: cand.result }, base ? { dt: base.dt.index, result: base.result } : undefined, {
     replicates: p.replicates,
     seed: p.seed,
     onSlice: (m) => emitSlice(m, p.candidate.name, p.baseline?.name),
+    onProgress: (done, total, slice) => bootstrapProgress(done, total, `bootstrap, slice ${slice}`),
   });
   // Adjusted p-values are known only when every slice is done.
   for (const m of sliceMetrics) if (m.delta) emit({ type: 'metric', name: 'coco.AP.delta_p_adjusted', value: m.delta.pAdjusted, slice: m.slice, target: p.candidate.name, unit: m.delta.adjustment });

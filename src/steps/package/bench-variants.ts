@@ -25,10 +25,15 @@ export async function runBenchVariants(p: z.infer<typeof BenchVariantsParams>): 
   await holdPack(p.pack);
   const ort = await import('onnxruntime-node');
   const results: BenchSummary[] = [];
+  // One count over every variant and batch, so the step's bar and ETA are the whole step's.
+  const total = p.variants.length * p.batches.length * p.iterations;
+  let before = 0;
   for (const v of p.variants) {
     const session = await ort.InferenceSession.create(v.model, { intraOpNumThreads: p.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
     for (const batch of p.batches) {
-      const r = await timeSession(ort, session, { ...p, batch, target: `${p.model}/${v.name}/b${batch}` });
+      const target = `${p.model}/${v.name}/b${batch}`;
+      const r = await timeSession(ort, session, { ...p, batch, target }, { before, total, message: target });
+      before += p.iterations;
       results.push(r);
       log(`${r.target}: p50 ${r.p50_ms.toFixed(3)} ms, p99 ${r.p99_ms.toFixed(3)} ms, ${r.items_per_s.toFixed(1)} items/s`);
     }

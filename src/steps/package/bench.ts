@@ -80,11 +80,21 @@ export interface BenchSummary {
   items_per_s: number;
 }
 
+/** Where one session's runs fall in a longer count (bench-variants times several in one step). */
+export interface RunsProgress {
+  /** Timed runs of the step before this session's. */
+  before: number;
+  total: number;
+  message: string;
+}
+
 /**
  * Times one session: warm-up, then `iterations` timed runs on seeded inputs, latency batches
- * streamed every `reportMs`, and the summary metrics emitted for `target`.
+ * streamed every `reportMs` with progress (this session's runs, or the step's with `progress`),
+ * and the summary metrics emitted for `target`.
  */
-export async function timeSession(ort: Ort, session: import('onnxruntime-node').InferenceSession, p: Pick<BenchParams, 'target' | 'iterations' | 'warmup' | 'batch' | 'threads' | 'reportMs' | 'seed'>): Promise<BenchSummary> {
+export async function timeSession(ort: Ort, session: import('onnxruntime-node').InferenceSession, p: Pick<BenchParams, 'target' | 'iterations' | 'warmup' | 'batch' | 'threads' | 'reportMs' | 'seed'>, progress?: RunsProgress): Promise<BenchSummary> {
+  const runs = (done: number) => emit({ type: 'progress', done: (progress?.before ?? 0) + done, total: progress?.total ?? p.iterations, unit: 'runs', ...(progress ? { message: progress.message } : {}) });
   const { feeds, shapes } = makeFeeds(ort, session, p.batch, p.seed);
   emit({
     type: 'log',
@@ -105,7 +115,7 @@ export async function timeSession(ort: Ort, session: import('onnxruntime-node').
     batchSamples.push(e - s);
     if (e - lastReport >= p.reportMs) {
       emit({ type: 'latency', target: p.target, samples: batchSamples });
-      emit({ type: 'progress', done: i + 1, total: p.iterations, unit: 'runs' });
+      runs(i + 1);
       hist = recordSamples(hist, batchSamples);
       batchSamples = [];
       lastReport = performance.now();
@@ -116,7 +126,7 @@ export async function timeSession(ort: Ort, session: import('onnxruntime-node').
     emit({ type: 'latency', target: p.target, samples: batchSamples });
     hist = recordSamples(hist, batchSamples);
   }
-  emit({ type: 'progress', done: p.iterations, total: p.iterations, unit: 'runs' });
+  runs(p.iterations);
   const s = summarize(hist);
   const den = { samples: s.count, batch: p.batch };
   const metric = (name: string, value: number, unit: string) => emit({ type: 'metric', name, value, unit, target: p.target, denominators: den });
