@@ -286,31 +286,6 @@ export function visibleLength(s: string): number {
   return s.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
-/**
- * p99 and p50 of one target over time, newest on the right, `height` rows (the legend first).
- * Kept for callers that show one target alone; plotOverTime overlays two.
- */
-export function plotPercentiles(series: readonly PercentilePoint[], opts: { width: number; height: number; glyphs?: Glyphs; colors?: boolean }): string[] {
-  const { width, height } = opts;
-  const glyphs = opts.glyphs ?? UNICODE_GLYPHS;
-  const labelWidth = 6;
-  const points = Math.max(2, width - labelWidth - 1);
-  if (series.length < 2 || height < 3) {
-    const msg = series.length < 2 ? 'percentiles appear after 2 s' : '';
-    return Array.from({ length: height }, (_, i) => (i === 0 ? msg : '').slice(0, width).padEnd(width));
-  }
-  const tail = series.slice(-points);
-  const chart = asciichart.plot([tail.map((p) => p.p99), tail.map((p) => p.p50)], {
-    height: height - 2,
-    offset: 2,
-    format: (x: number) => formatMs(x).padStart(labelWidth),
-    symbols: [...glyphs.chart],
-    colors: opts.colors ? [asciichart.red, asciichart.green] : undefined,
-  });
-  const legend = `ms: p99 (upper line${opts.colors ? ', red' : ''}), p50 (lower${opts.colors ? ', green' : ''})`;
-  return [legend.slice(0, width).padEnd(width), ...chart.split('\n')].slice(0, height);
-}
-
 /** How a long piece of work goes: what was done of what, and how fast (from the events' times). */
 export interface ProgressRate {
   done: number;

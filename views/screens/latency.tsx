@@ -12,6 +12,7 @@ import { quantile } from '../../src/metrics/latency-histogram.js';
 import { formatMs } from '../../src/files/format.js';
 import { clip, type Theme } from '../theme.js';
 import { histogramAxis, histogramBars, latencyScale, plotOverTime, visibleLength } from '../charts.js';
+import { fitParts, type LinePart } from '../table.js';
 import type { ScreenBinding } from '../keymap.js';
 import type { ScreenProps } from './screen.js';
 import { NoRun, pad } from './list.js';
@@ -101,6 +102,21 @@ const modelOf = (target: string) => target.split('/')[0] || target;
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `x${(a / b).toFixed(2)}` : '-');
 
 /**
+ * A latency title in `width`: "LATENCY candidate/cpu-fp32  p50 9.25  p95 9.25  p99 9.44 ms
+ * n=300  [1/2 Tab]". When it is too long p95 goes first, then p50; FROZEN, the target, p99, the
+ * sample count and the Tab hint always stay.
+ */
+export function latencyTitle(latency: TargetLatency | undefined, targets: readonly string[], frozen: boolean, width: number, unicode: boolean): string {
+  const h = latency?.total;
+  const parts: LinePart[] = latency && h
+    ? [{ text: `LATENCY ${latency.target}` }, { text: `p50 ${formatMs(quantile(h, 0.5))}`, drop: 2 }, { text: `p95 ${formatMs(quantile(h, 0.95))}`, drop: 1 }, { text: `p99 ${formatMs(quantile(h, 0.99))} ms` }, { text: `n=${h.count}` }]
+    : [{ text: 'LATENCY' }, { text: 'no samples yet' }];
+  if (targets.length > 1) parts.push({ text: `[${targets.indexOf(latency?.target ?? '') + 1}/${targets.length} Tab]` });
+  if (frozen) parts.unshift({ text: 'FROZEN (f)' });
+  return fitParts(parts, width, '  ', unicode);
+}
+
+/**
  * The latency screen as lines, exactly `height` of them and none wider than `width`: for each
  * target shown (one, or the one in front and its counterpart) its title with p50/p95/p99 and n;
  * their histograms on one x axis (ms, the axis values under them); then p50 and p99 over time,
@@ -120,9 +136,7 @@ export function latencyLines(latencies: readonly TargetLatency[], opts: { width:
   const out: LatencyLine[] = [];
   const fit = (s: string) => clip(s, width, theme.unicode).padEnd(width);
   for (const l of latencies) {
-    const h = l.total;
-    const more = targets.length > 1 ? `  [${targets.indexOf(l.target) + 1}/${targets.length} Tab]` : '';
-    out.push({ text: fit(`${frozen ? 'FROZEN (f) ' : ''}LATENCY ${l.target}  p50 ${formatMs(quantile(h, 0.5))}  p95 ${formatMs(quantile(h, 0.95))}  p99 ${formatMs(quantile(h, 0.99))} ms  n=${h.count}${more}`), bold: true, color: theme.accent });
+    out.push({ text: fit(latencyTitle(l, targets, frozen, width, theme.unicode)), bold: true, color: theme.accent });
   }
   const names = latencies.map((l) => modelOf(l.target));
   const scale = latencyScale(latencies.map((l) => l.total));
