@@ -2,9 +2,11 @@
 // Builds dist/ with esbuild: one ESM bundle per entry point, code-split so that
 // `paddock --help` loads a few kilobytes and the heavy parts (Ink, React, SQLite, ONNX Runtime)
 // load only when a command needs them. bench/startup.ts measures this against tsc's output.
-// Native addons stay external: they are loaded from node_modules at run time.
+// Native addons stay external: they are loaded from node_modules at run time. dist/paddock.js,
+// the `paddock` command, is scripts/launcher.mjs: it starts dist/paddock-cli.js (bin/paddock.ts)
+// on the Node the native addons were built for (scripts/bootstrap.mjs records it).
 import { build } from 'esbuild';
-import { rmSync, writeFileSync, chmodSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync, writeFileSync, chmodSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -12,7 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist');
 
 export const ENTRY_POINTS = {
-  paddock: 'bin/paddock.ts',
+  'paddock-cli': 'bin/paddock.ts',
   step: 'src/steps/step-main.ts',
   'frame-reader': 'src/model/frame-reader-worker.ts',
 };
@@ -50,12 +52,16 @@ export async function buildDist({ outdir = out, entryPoints = ENTRY_POINTS, mini
     define: { 'process.env.DEV': '"false"', 'process.env.NODE_ENV': '"production"' },
   });
   writeFileSync(join(fresh, 'package.json'), '{"type":"module"}\n');
-  chmodSync(join(fresh, 'paddock.js'), 0o755);
+  const launcher = 'paddock-cli' in entryPoints;
+  if (launcher) copyFileSync(join(root, 'scripts', 'launcher.mjs'), join(fresh, 'paddock.js'));
+  for (const f of ['paddock.js', 'paddock-cli.js']) if (existsSync(join(fresh, f))) chmodSync(join(fresh, f), 0o755);
   mkdirSync(outdir, { recursive: true });
   const built = new Set(readdirSync(fresh));
-  // Chunks first, entry points last: a new entry point never imports a chunk not yet in place.
+  // Chunks first, entry points next, the launcher last: a new entry point never imports a chunk
+  // not yet in place, and the launcher never starts a paddock-cli.js not yet in place.
   const entries = new Set(Object.keys(entryPoints).map((e) => `${e}.js`));
-  for (const f of [...built].sort((a, b) => Number(entries.has(a)) - Number(entries.has(b)))) renameSync(join(fresh, f), join(outdir, f));
+  const order = (f) => (f === 'paddock.js' && launcher ? 2 : Number(entries.has(f)));
+  for (const f of [...built].sort((a, b) => order(a) - order(b))) renameSync(join(fresh, f), join(outdir, f));
   rmSync(fresh, { recursive: true, force: true });
   const hourAgo = Date.now() - 3600_000;
   for (const f of readdirSync(outdir)) {

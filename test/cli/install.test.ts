@@ -8,7 +8,7 @@
  *
  * npm must be here: a missing npm (or python3-torch, which the demo's export needs) fails the setup,
  * it never skips. The install uses the local npm cache (--prefer-offline) and skips
- * onnxruntime-node's download (npm_config_onnxruntime_node_install=skip); better-sqlite3 compiles
+ * onnxruntime-node's download (ONNXRUNTIME_NODE_INSTALL=skip); better-sqlite3 compiles
  * from source (about 2 minutes on 2 cores).
  *
  * The world: the installed demo writes its outputs under ~/.cache/paddock/demo (never into the
@@ -139,7 +139,7 @@ describe('paddock from npm pack, installed with npm install -g', () => {
     expect(pack.exitCode, tail(pack.stderr)).toBe(0);
     const [info] = JSON.parse(pack.stdout) as { filename: string; size: number; unpackedSize: number; entryCount: number; files: { path: string }[] }[];
     const paths = info.files.map((f) => f.path);
-    for (const needed of ['package.json', 'README.md', 'dist/paddock.js', 'dist/step.js', 'dist/frame-reader.js', 'dist/package.json', 'fixtures/demo/paddock.yaml', 'fixtures/demo/gates.yaml', 'fixtures/world/slices.yaml', 'fixtures/world/train_detector.py', 'fixtures/world/models/candidate/model.onnx', 'fixtures/world/models/candidate/model.pt', 'fixtures/world/models/production/model.onnx', 'data/operators/onnxruntime-cpu-1.30.json', 'runners/python/export.py', 'runners/python/paddock_events.py', 'runners/triton/preprocess.py', 'docs/usage.md']) {
+    for (const needed of ['package.json', 'README.md', 'dist/paddock.js', 'dist/paddock-cli.js', 'dist/step.js', 'dist/frame-reader.js', 'dist/package.json', 'fixtures/demo/paddock.yaml', 'fixtures/demo/gates.yaml', 'fixtures/world/slices.yaml', 'fixtures/world/train_detector.py', 'fixtures/world/models/candidate/model.onnx', 'fixtures/world/models/candidate/model.pt', 'fixtures/world/models/production/model.onnx', 'data/operators/onnxruntime-cpu-1.30.json', 'runners/python/export.py', 'runners/python/paddock_events.py', 'runners/triton/preprocess.py', 'docs/usage.md']) {
       expect(paths, needed).toContain(needed);
     }
     // Only what runs: no sources, tests, benchmarks, caches or build outputs.
@@ -153,7 +153,7 @@ describe('paddock from npm pack, installed with npm install -g', () => {
     const t0 = Date.now();
     const install = await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
       cwd: work.dir,
-      env: cleanEnv({ npm_config_onnxruntime_node_install: 'skip' }),
+      env: cleanEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' }),
       timeout: 8 * MINUTE,
     });
     const installSeconds = (Date.now() - t0) / 1000;
