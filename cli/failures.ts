@@ -44,17 +44,9 @@ export function failureJson(f: FailureItem): FailureJson {
   };
 }
 
-/** The failures that match, by contribution to the regression (largest first), as the workbench orders them. */
-export function selectFailures(items: readonly FailureItem[], filter: { slice?: string; kind?: string }): FailureItem[] {
-  return items
-    .filter((x) => !filter.kind || x.kind.startsWith(filter.kind))
-    .filter((x) => !filter.slice || x.slices.includes(filter.slice))
-    .sort((a, b) => b.contribution - a.contribution || a.id.localeCompare(b.id));
-}
-
 /** Prints the failures of `runId` (an id or its start); 0 when listed (none matching included), 2 for a run or slice that is not there. */
 export async function failuresCommand(opts: { home: string; runId: string; slice?: string; kind?: string; json: boolean }): Promise<number> {
-  const { RunReader } = await import('../src/live/run-reader.js');
+  const { RunReader, arrangeFailures } = await import('../src/live/run-reader.js');
   const store = openReadOnly(opts.home);
   const run = store?.findRun(opts.runId);
   if (!store || !run) {
@@ -73,7 +65,7 @@ export async function failuresCommand(opts: { home: string; runId: string; slice
         return 2;
       }
     }
-    const shown = selectFailures(detail.failures, opts);
+    const shown = arrangeFailures(detail.failures, { slice: opts.slice, kind: opts.kind });
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(shown.map(failureJson))}\n`);
       return 0;

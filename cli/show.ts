@@ -80,8 +80,8 @@ function slicesSection(x: RunSlices): string {
  * prints them, with their reviews and notes) and every review record beside the approvals.
  */
 export async function showRun(home: string, id: string, opts: { json: boolean }): Promise<number> {
-  const { RunReader } = await import('../src/live/run-reader.js');
-  const { failureJson, selectFailures } = await import('./failures.js');
+  const { RunReader, arrangeFailures } = await import('../src/live/run-reader.js');
+  const { failureJson } = await import('./failures.js');
   const store = openReadOnly(home);
   const run = store?.findRun(id);
   if (!store || !run) {
@@ -100,7 +100,7 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
     const reader = new RunReader(store);
     // The run's definition and its failures with their reviews, read once (no replay of the events).
     const detail = reader.detail(run.id, { replay: false })!;
-    const failures = selectFailures(detail.failures, {});
+    const failures = arrangeFailures(detail.failures, {});
     const reviews = reader.reviews(run.id);
     if (opts.json) {
       process.stdout.write(

@@ -55,6 +55,25 @@ export interface FailureItem {
   notes: { actor: string; at: number; text: string }[];
 }
 
+/** Which failures to show: a kind (or its start), a class, a slice they belong to, words of the title or id. */
+export interface FailureFilter {
+  kind?: string;
+  slice?: string;
+  class?: string;
+  text?: string;
+}
+
+/** Failures matching a filter, by contribution to the regression (largest first), ties by id; the workbench, `paddock failures` and `paddock show` list them so. */
+export function arrangeFailures(items: readonly FailureItem[], filter: FailureFilter, reverse = false): FailureItem[] {
+  const out = items
+    .filter((x) => !filter.kind || x.kind.startsWith(filter.kind))
+    .filter((x) => !filter.class || x.class === filter.class)
+    .filter((x) => !filter.slice || x.slices.includes(filter.slice))
+    .filter((x) => !filter.text || x.title.toLowerCase().includes(filter.text.toLowerCase()) || x.id.includes(filter.text))
+    .sort((a, b) => b.contribution - a.contribution || a.id.localeCompare(b.id));
+  return reverse ? out.reverse() : out;
+}
+
 export interface ReviewRow {
   id: number;
   run_id: string;

@@ -9,7 +9,7 @@
 import React, { useMemo } from 'react';
 import { readFileSync } from 'node:fs';
 import { Box, Text } from 'ink';
-import type { FailureItem } from '../../src/live/run-reader.js';
+import { arrangeFailures, type FailureFilter, type FailureItem } from '../../src/live/run-reader.js';
 import { decodePngRgb } from '../../src/model/png.js';
 import { clip, type Theme } from '../theme.js';
 import { renderFrameCells, type FrameBox, type RgbFrame } from '../frame-cells.js';
@@ -37,13 +37,6 @@ export const FAILURES_BINDINGS: readonly ScreenBinding[] = [
   'filter',
 ];
 
-export interface FailureFilter {
-  kind?: string;
-  slice?: string;
-  class?: string;
-  text?: string;
-}
-
 /** Parses "kind=lost-object class=pedestrian slice=night words" into a filter. */
 export function parseFailureFilter(s: string): FailureFilter {
   const f: FailureFilter = {};
@@ -55,17 +48,6 @@ export function parseFailureFilter(s: string): FailureFilter {
   }
   if (words.length) f.text = words.join(' ');
   return f;
-}
-
-/** Failures matching a filter, by contribution to the regression (largest first) unless sorted otherwise. */
-export function arrangeFailures(items: readonly FailureItem[], filter: FailureFilter, reverse = false): FailureItem[] {
-  const out = items
-    .filter((x) => !filter.kind || x.kind.startsWith(filter.kind))
-    .filter((x) => !filter.class || x.class === filter.class)
-    .filter((x) => !filter.slice || x.slices.includes(filter.slice))
-    .filter((x) => !filter.text || x.title.toLowerCase().includes(filter.text.toLowerCase()) || x.id.includes(filter.text))
-    .sort((a, b) => b.contribution - a.contribution || a.id.localeCompare(b.id));
-  return reverse ? out.reverse() : out;
 }
 
 const byContribution = (a: FailureItem, b: FailureItem) => b.contribution - a.contribution || a.id.localeCompare(b.id);
