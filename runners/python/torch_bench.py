@@ -12,6 +12,11 @@ On CUDA each iteration is timed with a pair of CUDA events on the stream (after 
 events read once per report batch, so the host does not wait between iterations); on the CPU with
 perf_counter. Inputs rotate among 4 seeded batches so repeated runs do not measure one cached
 buffer. Targets are "<model>/torch-<mode>/b<batch>" (on CUDA) or ".../cpu-torch-<mode>/b<batch>".
+
+Percentiles are paddock's one definition (src/metrics/percentile.ts, mirrored by `percentile`
+below and tested against it): numpy's linear interpolation, type 7, on the exact samples.
+reports/torch-bench.json also says on which host (paddock_model.host_info), with which options
+(device, threads, cudnn.benchmark, how each mode is built) and each mode's peak resident memory.
 """
 import json
 import os
@@ -23,12 +28,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 from paddock_events import latency, log, metric, progress  # noqa: E402
-from paddock_model import SpecError, load_model, seeded_input  # noqa: E402
+from paddock_model import SpecError, host_info, load_model, peak_rss, reset_peak_rss, seeded_input  # noqa: E402
 
 MODES = ("fp32", "fp16-autocast", "torchscript", "cuda-graph")
 
 
+PERCENTILE_DEFINITION = "linear (numpy default, Hyndman-Fan type 7)"
+MODE_BUILD = {
+    "fp32": "the eager module, float32",
+    "fp16-autocast": "the eager module under torch.autocast('cuda', dtype=torch.float16)",
+    "torchscript": "torch.jit.trace on the first input, then torch.jit.freeze",
+    "cuda-graph": "the eager module captured once in a torch.cuda.CUDAGraph, replayed",
+}
+
+
 def percentile(sorted_xs, q):
+    """The q-quantile (0..1) of samples sorted ascending: paddock's one definition, numpy's linear
+    interpolation (type 7), as src/metrics/percentile.ts percentileSorted computes it."""
     if not sorted_xs:
         return float("nan")
     k = (len(sorted_xs) - 1) * q
@@ -115,6 +131,7 @@ def main():
                 if cuda:
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
+                reset = reset_peak_rss()
                 for i in range(warmup):
                     run(i)
                 if cuda:
@@ -156,7 +173,8 @@ def main():
             summary.append("%s p50 %.3f ms p99 %.3f ms" % (target, percentile(s, 0.5), percentile(s, 0.99)))
             results.append({"target": target, "mode": mode, "batch": batch, "samples": len(s), "p50_ms": percentile(s, 0.5),
                             "p95_ms": percentile(s, 0.95), "p99_ms": percentile(s, 0.99), "mean_ms": statistics.fmean(s),
-                            "items_per_s": len(s) * batch / wall,
+                            "items_per_s": len(s) * batch / wall, "percentiles": PERCENTILE_DEFINITION,
+                            "memory": peak_rss(reset),
                             "gpu_peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None})
     for line in summary:
         log("info", line)
@@ -165,8 +183,13 @@ def main():
         out = os.path.join(p["pack"], "reports", "torch-bench.json")
         os.makedirs(os.path.dirname(out), exist_ok=True)
         with open(out + ".tmp", "w") as f:
-            json.dump({"step": "torch-bench", "status": "succeeded", "device": gpu, "torch": torch.__version__,
-                       "cuda": torch.version.cuda if cuda else None, "iterations": iters, "warmup": warmup, "results": results}, f, indent=1)
+            options = {"device": want, "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+                       "cudnn_benchmark": bool(torch.backends.cudnn.benchmark) if cuda else None, "no_grad": True,
+                       "timing": "CUDA events around each run" if cuda else "time.perf_counter around each run",
+                       "modes": {m: MODE_BUILD.get(m) for m in modes}}
+            json.dump({"step": "torch-bench", "written": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z", "status": "succeeded", "device": gpu, "torch": torch.__version__,
+                       "cuda": torch.version.cuda if cuda else None, "host": host_info(want), "options": options,
+                       "percentiles": PERCENTILE_DEFINITION, "iterations": iters, "warmup": warmup, "results": results}, f, indent=1)
         os.replace(out + ".tmp", out)
     return 0
 

@@ -154,14 +154,28 @@ export function mergeHistograms(a: LatencyHistogram, b: LatencyHistogram): Laten
 }
 
 /**
- * The q-quantile (0..1) of the recorded samples: within `alpha` relative error of the sample of
- * rank floor(q * (count - 1)) in sorted order. NaN when empty.
+ * The q-quantile (0..1) of the recorded samples, an estimate of paddock's one percentile
+ * definition (src/metrics/percentile.ts: numpy's linear interpolation, type 7): the estimates of
+ * the samples of rank floor(h) and floor(h) + 1, h = q (count - 1), interpolated as type 7 does.
+ * Each is within `alpha` relative error of its sample and the weights are positive, so the result
+ * is within `alpha` of the exact type 7 value. An estimate, for the live views and the headless
+ * line; the benches' reported figures are computed exactly from their samples. NaN when empty.
  */
 export function quantile(h: LatencyHistogram, q: number): number {
   if (h.count === 0) return NaN;
   if (q <= 0) return h.min;
   if (q >= 1) return h.max;
-  const rank = Math.floor(q * (h.count - 1));
+  const pos = q * (h.count - 1);
+  const rank = Math.floor(pos);
+  const lo = rankValue(h, rank);
+  const frac = pos - rank;
+  return frac === 0 || rank + 1 >= h.count ? lo : lo + frac * (rankValue(h, rank + 1) - lo);
+}
+
+/** The estimate of the sample of 0-based rank `rank` in sorted order. */
+function rankValue(h: LatencyHistogram, rank: number): number {
+  if (rank <= 0) return h.min;
+  if (rank >= h.count - 1) return h.max;
   if (rank < h.zeroCount) return Math.max(0, h.min);
   let seen = h.zeroCount;
   for (let j = 0; j < h.counts.length; j++) {

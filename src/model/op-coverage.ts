@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { type OnnxModel, opsetOf, walkNodes } from './onnx-proto.js';
+import { type OnnxModel, opsetOf, toNumber, walkNodes } from './onnx-proto.js';
 
 export const OperatorList = z
   .object({
@@ -121,4 +121,29 @@ export function formatProblem(p: CoverageProblem, maxNodes = 5): string {
   if (p.op === '*') return p.reason;
   const nodes = p.nodes.slice(0, maxNodes).join(', ') + (p.nodes.length > maxNodes ? ` and ${p.nodes.length - maxNodes} more` : '');
   return `${p.op} (${p.domain} opset ${p.opset}) at ${nodes || 'no node'}: ${p.reason}`;
+}
+
+/** What the export report says of an ONNX model: IR version, the opsets it imports, its producer, its operators with counts. */
+export interface ModelInventory {
+  ir_version: number;
+  /** The default domain's opset (ai.onnx). */
+  opset: number | null;
+  opsets: { domain: string; version: number }[];
+  producer: string | null;
+  nodes: number;
+  operators: { domain: string; op: string; opset: number; count: number }[];
+}
+
+/** The model's inventory (nodes in subgraphs counted too, as listOperators walks them). */
+export function modelInventory(model: OnnxModel): ModelInventory {
+  const uses = listOperators(model);
+  const opsets = model.opsetImport.map((o) => ({ domain: normDomain(o.domain), version: toNumber(o.version) })).sort((a, b) => a.domain.localeCompare(b.domain));
+  return {
+    ir_version: toNumber(model.irVersion),
+    opset: opsetOf(model, '') ?? null,
+    opsets,
+    producer: model.producerName ? `${model.producerName}${model.producerVersion ? ` ${model.producerVersion}` : ''}` : null,
+    nodes: uses.reduce((a, u) => a + u.count, 0),
+    operators: uses.map((u) => ({ domain: u.domain, op: u.op, opset: u.opset, count: u.count })),
+  };
 }

@@ -3,8 +3,15 @@
  * same metrics as its own benchmarks: trtexec's console log (version, device, options, the
  * performance summary, warnings, the per-layer profile), its --exportTimes and --exportProfile
  * JSON, and perf_analyzer's console summary and CSV. Errors name the file and line.
+ *
+ * Their percentiles are the tools' own, not paddock's (src/metrics/percentile.ts): trtexec takes
+ * the nearest rank, perf_analyzer the sample nearest type 7's position. Each parse result and
+ * each metric from them says which (`percentileDefinition`), so an imported p99 is never read
+ * as one paddock computed. --exportTimes records are raw samples: paddock's own definition
+ * applies to them.
  */
 import { InputError } from '../files/input-error.js';
+import { PERCENTILE_DEFINITION, TOOL_PERCENTILES } from '../metrics/percentile.js';
 
 export class ToolOutputError extends InputError {}
 
@@ -19,6 +26,8 @@ export interface Stat {
 
 export interface TrtexecLog {
   tensorrtVersion?: string;
+  /** How trtexec computed the summary's percentiles and median (TOOL_PERCENTILES.trtexec). */
+  percentileDefinition: string;
   passed: boolean;
   command?: string;
   device?: { name: string; computeCapability?: string; memoryMiB?: number };
@@ -51,7 +60,7 @@ function parseStat(text: string, where: string): Stat {
 const SUMMARY_KEYS = ['Latency', 'Enqueue Time', 'H2D Latency', 'GPU Compute Time', 'D2H Latency', 'End-to-End Host Latency'];
 
 export function parseTrtexecLog(text: string, file = 'trtexec.log'): TrtexecLog {
-  const out: TrtexecLog = { passed: false, options: {}, summary: {}, warnings: [] };
+  const out: TrtexecLog = { passed: false, percentileDefinition: TOOL_PERCENTILES.trtexec, options: {}, summary: {}, warnings: [] };
   let section = '';
   let sawSummary = false;
   const lines = text.split('\n');
@@ -168,6 +177,8 @@ export function parseTrtexecProfile(text: string, file = 'profile.json'): { coun
 }
 
 export interface PerfAnalyzerRun {
+  /** How perf_analyzer computed the client percentiles (TOOL_PERCENTILES.perf_analyzer). */
+  percentileDefinition: string;
   batchSize?: number;
   concurrency?: number;
   protocol?: 'http' | 'grpc';
@@ -187,7 +198,7 @@ export function parsePerfAnalyzerConsole(text: string, file = 'perf_analyzer.txt
     let m;
     if ((m = /^Batch size: (\d+)/.exec(line))) batch = Number(m[1]);
     else if ((m = /^Request concurrency: (\d+)/.exec(line))) {
-      cur = { batchSize: batch, concurrency: Number(m[1]), client: { throughput: NaN, percentilesUs: {} } };
+      cur = { percentileDefinition: TOOL_PERCENTILES.perf_analyzer, batchSize: batch, concurrency: Number(m[1]), client: { throughput: NaN, percentilesUs: {} } };
       runs.push(cur);
     } else if (line === 'Client:' || line === 'Server:') block = line;
     else if (cur && block === 'Client:') {
@@ -215,8 +226,8 @@ export function parsePerfAnalyzerConsole(text: string, file = 'perf_analyzer.txt
   return runs;
 }
 
-/** perf_analyzer -f CSV: rows by column name, all numbers (microseconds for latencies). */
-export function parsePerfAnalyzerCsv(text: string, file = 'perf.csv'): { columns: string[]; rows: Record<string, number>[] } {
+/** perf_analyzer -f CSV: rows by column name, all numbers (microseconds for latencies; percentiles by TOOL_PERCENTILES.perf_analyzer). */
+export function parsePerfAnalyzerCsv(text: string, file = 'perf.csv'): { columns: string[]; rows: Record<string, number>[]; percentileDefinition: string } {
   const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim());
   if (!lines.length) throw new ToolOutputError(`${file}: empty`);
   const columns = lines[0].split(',');
@@ -234,18 +245,38 @@ export function parsePerfAnalyzerCsv(text: string, file = 'perf.csv'): { columns
       }),
     );
   });
-  return { columns, rows };
+  return { columns, rows, percentileDefinition: TOOL_PERCENTILES.perf_analyzer };
+}
+
+/** An imported figure: a latency percentile or median says how the tool computed it. */
+export interface ImportedMetric {
+  name: string;
+  value: number;
+  unit: string;
+  percentileDefinition?: string;
 }
 
 /** The latency metrics paddock records for a trtexec run (ms), named as its own benchmarks name them. */
-export function trtexecMetrics(log: TrtexecLog, batch = 1): { name: string; value: number; unit: string }[] {
+export function trtexecMetrics(log: TrtexecLog, batch = 1): ImportedMetric[] {
   const lat = log.summary['GPU Compute Time'] ?? log.summary.Latency;
   if (!lat) return [];
-  const out = [
-    { name: 'latency.p50_ms', value: lat.median, unit: 'ms' },
+  const how = log.percentileDefinition;
+  const out: ImportedMetric[] = [
+    { name: 'latency.p50_ms', value: lat.median, unit: 'ms', percentileDefinition: how },
     { name: 'latency.mean_ms', value: lat.mean, unit: 'ms' },
-    ...Object.entries(lat.percentiles).map(([p, v]) => ({ name: `latency.p${p.replace('.', '_')}_ms`, value: v, unit: 'ms' })),
+    ...Object.entries(lat.percentiles).map(([p, v]) => ({ name: `latency.p${p.replace('.', '_')}_ms`, value: v, unit: 'ms', percentileDefinition: how })),
   ];
   if (log.throughputQps !== undefined) out.push({ name: 'throughput.items_per_s', value: log.throughputQps * batch, unit: 'items/s' });
   return out;
 }
+
+/** The latency metrics of perf_analyzer runs (console summary), per concurrency, in ms. */
+export function perfAnalyzerMetrics(runs: PerfAnalyzerRun[]): (ImportedMetric & { concurrency?: number })[] {
+  return runs.flatMap((r) => [
+    { concurrency: r.concurrency, name: 'throughput.items_per_s', value: r.client.throughput, unit: 'items/s' },
+    ...Object.entries(r.client.percentilesUs).map(([q, us]) => ({ concurrency: r.concurrency, name: `latency.p${q}_ms`, value: us / 1000, unit: 'ms', percentileDefinition: r.percentileDefinition })),
+  ]);
+}
+
+/** --exportTimes records are raw samples: percentiles of them are paddock's own definition. */
+export const TRTEXEC_TIMES_PERCENTILES = PERCENTILE_DEFINITION;

@@ -22,6 +22,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSyn
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { sha256FileSync } from '../files/digest.js';
+import { parseExportReport } from '../schema/export-report.js';
 
 export const REPORT = 'export_report.json';
 export const SIGNATURE = 'export_report.json.sig';
@@ -407,7 +408,8 @@ function readInside(root: string, rel: string): { bytes: Buffer } | { problem: s
 
 /**
  * Verifies a pack: the signer (a trusted key, or, without any, the pack's own cosign.pub: said
- * in `trust`), the .sig and the Sigstore bundle over export_report.json, every listed file's
+ * in `trust`), the .sig and the Sigstore bundle over export_report.json, the report against its
+ * versioned schema (src/schema/export-report.ts, each problem located), every listed file's
  * sha256 and size, and that the pack holds nothing else. Never throws on what is in the pack.
  */
 export function verifyPack(dir: string, opts: VerifyOptions = {}): PackVerification {
@@ -493,6 +495,9 @@ export function verifyPack(dir: string, opts: VerifyOptions = {}): PackVerificat
   }
   const listed = parseReportFiles(doc);
   problems.push(...listed.problems);
+  // The rest of the report against its versioned schema (src/schema/export-report.ts), each
+  // problem located; `files` is checked above, with its own messages.
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) problems.push(...parseExportReport(doc, { file: REPORT, skip: ['files'] }).problems);
   let checked = 0;
   for (const f of listed.files) {
     const got = locateInside(root, f.path);

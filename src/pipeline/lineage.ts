@@ -30,7 +30,12 @@ export interface ResolvedModel {
 
 export class LineageError extends InputError {}
 
-async function gitHead(dir: string): Promise<{ commit: string; dirty?: boolean }> {
+/**
+ * The commit checked out in `dir` and whether the tree has uncommitted changes (simple-git), or
+ * `unknown (why)` when `dir` is not in a git repository or git cannot be run. The run store and
+ * the sign step (export_report.json's lineage.commit) resolve "auto" with it, the same way.
+ */
+export async function gitHead(dir: string): Promise<{ commit: string; dirty?: boolean }> {
   try {
     const { simpleGit } = await import('simple-git');
     const git = simpleGit({ baseDir: dir, timeout: { block: 5000 } });

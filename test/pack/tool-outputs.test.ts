@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePerfAnalyzerConsole, parsePerfAnalyzerCsv, parseTrtexecLog, parseTrtexecProfile, parseTrtexecTimes, trtexecMetrics } from '../../src/pack/tool-outputs.js';
+import { parsePerfAnalyzerConsole, parsePerfAnalyzerCsv, parseTrtexecLog, parseTrtexecProfile, parseTrtexecTimes, perfAnalyzerMetrics, trtexecMetrics } from '../../src/pack/tool-outputs.js';
+import { PERCENTILE_DEFINITION, TOOL_PERCENTILES, percentile } from '../../src/metrics/percentile.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 const ref = (dir: string, f: string) => readFileSync(join(FIXTURES, 'reference', dir, f), 'utf8');
@@ -108,6 +109,66 @@ describe('import-bench step: tool outputs as paddock metrics', () => {
       const csv = await run({ tool: 'perf_analyzer-csv', file: join(FIXTURES, 'reference', 'perf_analyzer', 'pa_perf_csv_inception_graphdef_docs.csv'), target: 'incep' });
       const c1 = csv.find((e) => e.type === 'metric' && e.target === 'incep/c1' && e.name === 'latency.p99_ms');
       expect(c1 && c1.type === 'metric' ? c1.value : 0).toBeCloseTo(21.018, 9);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe("imported percentiles say how the tool computed them (not paddock's definition)", () => {
+  it('trtexec: the parse and every latency percentile and median it yields name the nearest rank', () => {
+    const log = parseTrtexecLog(ref('trtexec', 'trt10.16.1_h100pcie_loadEngine_cudagraph_verbose.log'));
+    expect(log.percentileDefinition).toBe(TOOL_PERCENTILES.trtexec);
+    const ms = trtexecMetrics(log, 4);
+    expect(ms.filter((m) => /^latency\.p\d/.test(m.name)).map((m) => [m.name, m.percentileDefinition])).toEqual([
+      ['latency.p50_ms', TOOL_PERCENTILES.trtexec],
+      ['latency.p90_ms', TOOL_PERCENTILES.trtexec],
+      ['latency.p95_ms', TOOL_PERCENTILES.trtexec],
+      ['latency.p99_ms', TOOL_PERCENTILES.trtexec],
+    ]);
+    // A mean and a throughput are no percentile: they carry none.
+    expect(ms.filter((m) => !/^latency\.p\d/.test(m.name)).every((m) => m.percentileDefinition === undefined)).toBe(true);
+  });
+
+  it("perf_analyzer: console runs, their metrics and the CSV name perf_analyzer's", () => {
+    const runs = parsePerfAnalyzerConsole(ref('perf_analyzer', 'pa_console_grpc_concurrency1_issue3657.txt'));
+    expect(runs[0].percentileDefinition).toBe(TOOL_PERCENTILES.perf_analyzer);
+    expect(perfAnalyzerMetrics(runs)).toEqual([
+      { concurrency: 1, name: 'throughput.items_per_s', value: 219.6, unit: 'items/s' },
+      { concurrency: 1, name: 'latency.p50_ms', value: 3.912, unit: 'ms', percentileDefinition: TOOL_PERCENTILES.perf_analyzer },
+      { concurrency: 1, name: 'latency.p90_ms', value: 6.667, unit: 'ms', percentileDefinition: TOOL_PERCENTILES.perf_analyzer },
+      { concurrency: 1, name: 'latency.p95_ms', value: 8.506, unit: 'ms', percentileDefinition: TOOL_PERCENTILES.perf_analyzer },
+      { concurrency: 1, name: 'latency.p99_ms', value: 11.129, unit: 'ms', percentileDefinition: TOOL_PERCENTILES.perf_analyzer },
+    ]);
+    expect(parsePerfAnalyzerCsv(ref('perf_analyzer', 'pa_perf_csv_inception_graphdef_docs.csv')).percentileDefinition).toBe(TOOL_PERCENTILES.perf_analyzer);
+    expect(TOOL_PERCENTILES.perf_analyzer).not.toBe(PERCENTILE_DEFINITION);
+  });
+
+  it("the import-bench report lists each metric with its definition; --exportTimes samples get paddock's own, computed exactly", async () => {
+    const { execa } = await import('execa');
+    const { readFileSync } = await import('node:fs');
+    const { ROOT, tempDir } = await import('../helpers/fixtures.js');
+    const t = tempDir();
+    try {
+      const run = async (params: object) => {
+        const r = await execa(process.execPath, [join(ROOT, 'dist', 'step.js'), 'import-bench', JSON.stringify({ pack: t.dir, ...params })], { reject: false });
+        expect(r.exitCode, r.stderr).toBe(0);
+      };
+      const report = (target: string) => JSON.parse(readFileSync(join(t.dir, 'reports', `import-bench-${target}.json`), 'utf8'));
+      await run({ tool: 'trtexec', file: join(FIXTURES, 'reference', 'trtexec', 'trt10.16.1_h100pcie_loadEngine_cudagraph_verbose.log'), target: 'h100' });
+      const trt = report('h100');
+      expect(trt.percentile_definition).toBe(TOOL_PERCENTILES.trtexec);
+      expect(trt.metrics.find((m: { name: string }) => m.name === 'latency.p99_ms')).toEqual({ name: 'latency.p99_ms', value: 0.0390625, unit: 'ms', target: 'h100', percentile_definition: TOOL_PERCENTILES.trtexec });
+      // trtexec's flags, as its log printed them.
+      expect(trt.command).toMatch(/--useCudaGraph/);
+      expect(trt.options['CUDA Graph']).toBe('Enabled');
+
+      const file = join(FIXTURES, 'reference', 'trtexec', 'trt8.4era_a100_exportTimes_first25.json');
+      await run({ tool: 'trtexec-times', file, target: 'a100' });
+      const times = report('a100');
+      expect(times.percentile_definition).toBe(PERCENTILE_DEFINITION);
+      const compute = parseTrtexecTimes(readFileSync(file, 'utf8')).map((r) => r.computeMs);
+      expect(times.compute_ms).toEqual({ p50: percentile(compute, 0.5), p95: percentile(compute, 0.95), p99: percentile(compute, 0.99) });
     } finally {
       t.cleanup();
     }

@@ -1,7 +1,7 @@
 /**
  * The `bench` step: load an ONNX model with onnxruntime-node, time inference on inputs shaped
- * from the model's declared inputs, stream latency batches live, report p50/p95/p99,
- * throughput and peak RSS.
+ * from the model's declared inputs, stream latency batches live, report p50/p95/p99 (exact, from
+ * the samples, by the one definition of src/metrics/percentile.ts), throughput and peak RSS.
  *
  * It runs as its own process so that the workbench drawing the histogram does not share its
  * event loop with the timed loop (bench/bench-overhead.ts measures how close it stays to a
@@ -9,7 +9,8 @@
  */
 import { z } from 'zod';
 import { emit } from '../emit.js';
-import { emptyHistogram, recordSamples, summarize } from '../../metrics/latency-histogram.js';
+import { PERCENTILE_DEFINITION, percentileSorted } from '../../metrics/percentile.js';
+import { benchSessionOptions, type SessionMemory } from '../../model/session.js';
 import { seededRandom } from '../../files/prng.js';
 import { BenchParams } from './bench.step.js';
 
@@ -54,12 +55,7 @@ export async function runBench(p: z.infer<typeof BenchParams>): Promise<number> 
   emit({ type: 'log', level: 'info', message: `loading ${p.model}` });
   let session: import('onnxruntime-node').InferenceSession;
   try {
-    session = await ort.InferenceSession.create(p.model, {
-      intraOpNumThreads: p.threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(p.model, benchSessionOptions(p.threads));
   } catch (err) {
     process.stderr.write(`bench: cannot load ONNX model ${p.model}: ${(err as Error).message}\n`);
     return 1;
@@ -78,6 +74,10 @@ export interface BenchSummary {
   p99_ms: number;
   mean_ms: number;
   items_per_s: number;
+  /** How p50/p95/p99 were computed: exactly, from every timed sample (PERCENTILE_DEFINITION). */
+  percentiles: string;
+  /** Peak resident memory, where the caller measured it around the session (bench-variants). */
+  memory?: SessionMemory;
 }
 
 /** Where one session's runs fall in a longer count (bench-variants times several in one step). */
@@ -104,37 +104,37 @@ export async function timeSession(ort: Ort, session: import('onnxruntime-node').
 
   for (let i = 0; i < p.warmup; i++) await session.run(feeds);
 
-  let hist = emptyHistogram();
-  let batchSamples: number[] = [];
+  // Every sample is kept for the summary (8 bytes a run): the percentiles are exact, not the
+  // live histogram's estimates; the latency events carry the same samples for the live views.
+  const samples = new Float64Array(p.iterations);
+  let sent = 0;
   let lastReport = performance.now();
   const t0 = performance.now();
   for (let i = 0; i < p.iterations; i++) {
     const s = performance.now();
     await session.run(feeds);
     const e = performance.now();
-    batchSamples.push(e - s);
+    samples[i] = e - s;
     if (e - lastReport >= p.reportMs) {
-      emit({ type: 'latency', target: p.target, samples: batchSamples });
+      emit({ type: 'latency', target: p.target, samples: Array.from(samples.subarray(sent, i + 1)) });
       runs(i + 1);
-      hist = recordSamples(hist, batchSamples);
-      batchSamples = [];
+      sent = i + 1;
       lastReport = performance.now();
     }
   }
   const wall = performance.now() - t0;
-  if (batchSamples.length) {
-    emit({ type: 'latency', target: p.target, samples: batchSamples });
-    hist = recordSamples(hist, batchSamples);
-  }
+  if (sent < p.iterations) emit({ type: 'latency', target: p.target, samples: Array.from(samples.subarray(sent)) });
   runs(p.iterations);
-  const s = summarize(hist);
-  const den = { samples: s.count, batch: p.batch };
+  const sorted = samples.slice().sort();
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const q = (x: number) => percentileSorted(sorted, x);
+  const den = { samples: samples.length, batch: p.batch };
   const metric = (name: string, value: number, unit: string) => emit({ type: 'metric', name, value, unit, target: p.target, denominators: den });
-  metric('latency.p50_ms', s.p50, 'ms');
-  metric('latency.p95_ms', s.p95, 'ms');
-  metric('latency.p99_ms', s.p99, 'ms');
-  metric('latency.mean_ms', s.mean, 'ms');
+  metric('latency.p50_ms', q(0.5), 'ms');
+  metric('latency.p95_ms', q(0.95), 'ms');
+  metric('latency.p99_ms', q(0.99), 'ms');
+  metric('latency.mean_ms', mean, 'ms');
   metric('throughput.items_per_s', (p.iterations * p.batch) / (wall / 1000), 'items/s');
   metric('memory.peak_rss_mb', process.resourceUsage().maxRSS / 1024, 'MiB');
-  return { target: p.target, batch: p.batch, samples: s.count, p50_ms: s.p50, p95_ms: s.p95, p99_ms: s.p99, mean_ms: s.mean, items_per_s: (p.iterations * p.batch) / (wall / 1000) };
+  return { target: p.target, batch: p.batch, samples: samples.length, p50_ms: q(0.5), p95_ms: q(0.95), p99_ms: q(0.99), mean_ms: mean, items_per_s: (p.iterations * p.batch) / (wall / 1000), percentiles: PERCENTILE_DEFINITION };
 }

@@ -4,7 +4,9 @@
  * versions (where a run builds its pack, how `sign` publishes it), and small file helpers.
  */
 import { constants, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { emit } from '../emit.js';
@@ -22,10 +24,125 @@ export function writeJson(file: string, data: unknown): void {
   writeAtomic(file, `${JSON.stringify(data, null, 1)}\n`);
 }
 
+/**
+ * Writes reports/<step>.json: the step's data, when, and the host the step ran on (hostInfo, for
+ * the export report's `hosts`; a step that knows its host better passes its own `host`).
+ */
 export function writeReport(pack: string, step: string, data: unknown): string {
   const file = join(pack, 'reports', `${step}.json`);
-  writeJson(file, { step, written: new Date().toISOString(), ...(data as object) });
+  writeJson(file, { step, written: new Date().toISOString(), host: hostInfo(), ...(data as object) });
   return file;
+}
+
+/** A version that may be absent: then `version` is null and `reason` says why. */
+export interface Versioned {
+  version: string | null;
+  reason?: string;
+  source?: string;
+}
+
+/** The machine a step ran on, as the export report's `hosts` lists it (src/schema/export-report.ts Host). */
+export interface HostInfo {
+  name: string;
+  /** Whether the step ran in a container (then `name` is the container's hostname). */
+  container: boolean;
+  os: string;
+  cpu: { model: string | null; cores: number | null; reason?: string };
+  memory_mib: number | null;
+  gpus: { index: number; name: string; driver: string | null; memory_mib: number | null }[];
+  gpu_reason: string | null;
+  driver: Versioned;
+  /** The CUDA runtime the step used (a Python step: torch.version.cuda). */
+  cuda: Versioned;
+  /** The CUDA version the driver supports (nvidia-smi's header), where there is a driver. */
+  cuda_driver: Versioned;
+  cudnn: Versioned;
+  tensorrt: Versioned;
+  source: string;
+}
+
+/** The CPU model of /proc/cpuinfo text: the first "model name" (x86), else "Model" or "Hardware" (arm64). */
+export function cpuModelOf(cpuinfo: string): string | null {
+  for (const key of ['model name', 'Model', 'Hardware', 'cpu model']) {
+    const m = new RegExp(`^${key}\\s*:\\s*(.+)$`, 'm').exec(cpuinfo);
+    if (m && m[1].trim()) return m[1].trim();
+  }
+  return null;
+}
+
+/** Rows of `nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader,nounits`. */
+export function parseNvidiaSmiGpus(csv: string): HostInfo['gpus'] {
+  return csv
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [index, name, driver, mem] = l.split(',').map((x) => x.trim());
+      const n = Number(mem);
+      return { index: Number(index), name, driver: driver && !/N\/A/.test(driver) ? driver : null, memory_mib: Number.isFinite(n) && mem !== '' ? n : null };
+    });
+}
+
+/** The "CUDA Version: 12.4" of nvidia-smi's header: the newest CUDA the driver supports. */
+export function cudaOfNvidiaSmi(text: string): string | null {
+  return /CUDA Version:\s*([\d.]+)/.exec(text)?.[1] ?? null;
+}
+
+let cachedHost: HostInfo | undefined;
+
+/**
+ * This machine, for the report of a Node step: CPU model and cores (/proc/cpuinfo, os.cpus),
+ * memory, GPUs and driver through nvidia-smi when it is on PATH. A Node step runs
+ * onnxruntime-node on the CPU: it loads no CUDA, cuDNN or TensorRT, and says so rather than
+ * reporting what some other program on the host might use. Read once per process.
+ */
+export function hostInfo(): HostInfo {
+  if (cachedHost) return cachedHost;
+  let cpuModel: string | null = null;
+  let cpuReason: string | undefined;
+  try {
+    cpuModel = cpuModelOf(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    // not Linux: os.cpus() below
+  }
+  cpuModel ??= cpus()[0]?.model?.trim() || null;
+  if (!cpuModel) cpuReason = 'neither /proc/cpuinfo nor os.cpus() names the CPU model';
+  const cores = cpus().length || null;
+  const noGpuRuntime = 'this step runs onnxruntime-node on the CPU execution provider: it loads no GPU runtime';
+  let gpus: HostInfo['gpus'] = [];
+  let gpuReason: string | null = null;
+  let cudaDriver: Versioned = { version: null, reason: 'no NVIDIA driver found (nvidia-smi is not on PATH)' };
+  let driver: Versioned = { version: null, reason: 'no NVIDIA driver found (nvidia-smi is not on PATH)' };
+  try {
+    gpus = parseNvidiaSmiGpus(execFileSync('nvidia-smi', ['--query-gpu=index,name,driver_version,memory.total', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }));
+    if (!gpus.length) gpuReason = 'nvidia-smi lists no GPU';
+    const d = gpus.find((g) => g.driver)?.driver ?? null;
+    driver = d ? { version: d, source: 'nvidia-smi --query-gpu=driver_version' } : { version: null, reason: 'nvidia-smi reports no driver version' };
+    const cuda = cudaOfNvidiaSmi(execFileSync('nvidia-smi', [], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }));
+    cudaDriver = cuda ? { version: cuda, source: "nvidia-smi's header (the newest CUDA the driver supports)" } : { version: null, reason: "nvidia-smi's header names no CUDA version" };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    const why = e.code === 'ENOENT' ? 'nvidia-smi is not on PATH' : `nvidia-smi failed: ${String(e.stderr || e.message).trim().split('\n')[0]}`;
+    gpuReason = `no GPU found: ${why}`;
+    cudaDriver = { version: null, reason: why };
+    driver = { version: null, reason: why };
+  }
+  cachedHost = {
+    name: hostname(),
+    container: existsSync('/.dockerenv') || existsSync('/run/.containerenv'),
+    os: `${osType()} ${release()} ${process.arch}`,
+    cpu: { model: cpuModel, cores, ...(cpuReason ? { reason: cpuReason } : {}) },
+    memory_mib: Math.round(totalmem() / 2 ** 20),
+    gpus,
+    gpu_reason: gpuReason,
+    driver,
+    cuda: { version: null, reason: noGpuRuntime },
+    cuda_driver: cudaDriver,
+    cudnn: { version: null, reason: noGpuRuntime },
+    tensorrt: { version: null, reason: `${noGpuRuntime} (TensorRT versions come from the trtexec logs import-bench reads)` },
+    source: `node ${process.versions.node} step: /proc/cpuinfo, os, nvidia-smi`,
+  };
+  return cachedHost;
 }
 
 /** Every report under <pack>/reports/, by step name. */

@@ -40,7 +40,8 @@ export async function runCoverage(p: z.infer<typeof CoverageParams>): Promise<nu
     const list = loadOperatorList(installRoot(), listName);
     const extra = t.precision === 'fp16' ? ['Cast'] : t.precision === 'int8' ? ['QuantizeLinear', 'DequantizeLinear'] : [];
     const r = checkCoverage(uses, list, extra);
-    results.push({ target: t.name, backend: t.backend, precision: t.precision, ...r });
+    // `operators_list`: the list's name, so the sign step can check each precision variant against the same list.
+    results.push({ target: t.name, backend: t.backend, precision: t.precision, operators_list: listName, ...r });
     emit({ type: 'metric', name: 'coverage.unsupported_operators', value: r.problems.length, target: t.name, denominators: { operators: uses.length } });
     if (r.ok) log(`${t.name}: every operator is in ${r.list}`);
     else for (const pr of r.problems) failures.push(`${t.name} (${r.list}): ${formatProblem(pr)}`);
