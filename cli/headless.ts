@@ -5,11 +5,14 @@
  *   12:03:05 package/bench-candidate latency cpu-fp32 p50 3.12 ms  p95 3.40  p99 3.90  n=312
  *   12:03:09 package/gate:latency-p99 verdict PASS latency.p99_ms (target cpu-fp32) = 3.90 meets <= 50.0
  *   12:04:10 evaluate/evaluate progress [########------------] 420/1000 frames 42% 312 frames/s ETA 1.9s (candidate inference)
+ *   12:04:12 package/contract-smoke skipped: no Docker engine at /var/run/docker.sock
+ *   12:09:40 run r-20261125-215245-a1713b succeeded; 1 skipped: contract-smoke: no Docker engine at /var/run/docker.sock
  */
 import type { PaddockEvent } from '../src/schema/events.js';
 import { reduceLatency, type TargetLatency } from '../src/live/live-state.js';
 import { quantile } from '../src/metrics/latency-histogram.js';
 import { formatNumber } from '../src/files/format.js';
+import { summarizeSkips } from '../src/pipeline/schedule.js';
 import { ASCII_GLYPHS, formatProgress, progressBar, reduceProgressRate, type ProgressRate } from '../views/charts.js';
 
 export interface Reporter {
@@ -43,6 +46,8 @@ export function createLineReporter(write: (line: string) => void, stageOf: (step
     return stage ? `${stage}/${step}` : step;
   };
   const stderrTail = new Map<string, string[]>();
+  // Skipped steps and why, in the order they were: the run's last line counts and names them.
+  const skipped = new Map<string, string>();
   const printLatency = (target: string) => {
     const l = latency.get(target)!;
     const h = l.state.total;
@@ -56,14 +61,18 @@ export function createLineReporter(write: (line: string) => void, stageOf: (step
     onEvent(e) {
       const t = clock(e.ts);
       switch (e.type) {
-        case 'run':
-          write(`${t} run ${e.run} ${e.status}${e.error ? `: ${e.error}` : ''}`);
+        case 'run': {
+          const ended = e.status !== 'started' && e.status !== 'resumed';
+          const skips = ended ? summarizeSkips({ skipReasons: Object.fromEntries(skipped) }) : '';
+          write(`${t} run ${e.run} ${e.status}${e.error ? `: ${e.error}` : ''}${skips ? `; ${skips}` : ''}`);
           break;
+        }
         case 'step':
           if (e.status !== 'started') {
             for (const [target, l] of latency) if (l.step === e.step && l.unprinted > 0) printLatency(target);
           }
-          write(`${t} ${where(e.step)} ${e.status}${e.status === 'started' && e.runner ? ` [${e.runner}${e.host && e.host !== 'local' ? ` on ${e.host}` : ''}]` : ''}${e.error ? `: ${e.error}` : ''}`);
+          write(`${t} ${where(e.step)} ${e.status}${e.status === 'started' && e.runner ? ` [${e.runner}${e.host && e.host !== 'local' ? ` on ${e.host}` : ''}]` : ''}${e.error ? `: ${e.error}` : ''}${e.status === 'skipped' && e.reason ? `: ${e.reason}` : ''}`);
+          if (e.status === 'skipped' && e.step) skipped.set(e.step, e.reason ?? 'skipped');
           // Why a step failed is in its last stderr lines: show them with the failure.
           if (e.status === 'failed' && e.step) for (const line of stderrTail.get(e.step) ?? []) write(`${t} ${where(e.step)}   ${line}`);
           if (e.step && e.status !== 'started') {

@@ -56,9 +56,12 @@ export function listRuns(home: string, opts: { json: boolean; limit: number }): 
   }
 }
 
+/** A step's row of the table; a skipped step's NOTE is why (it skipped its own work, or a need failed). */
 function stepLine(s: StepRow): string[] {
-  const dur = s.started_at && s.ended_at ? formatDuration(s.ended_at - s.started_at) : '-';
-  const status = s.status === 'succeeded' && s.reused ? 'succeeded (reused)' : s.status;
+  // A step skipped because a need failed did not run now: its times are of an earlier attempt.
+  const ran = s.status !== 'skipped' || s.skipped_itself === 1;
+  const dur = ran && s.started_at && s.ended_at ? formatDuration(s.ended_at - s.started_at) : '-';
+  const status = (s.status === 'succeeded' || s.skipped_itself) && s.reused ? `${s.status} (reused)` : s.status;
   return [s.stage, s.step_id, status, String(s.attempt), s.host ?? '-', dur, s.error ?? ''];
 }
 
@@ -106,7 +109,8 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
       process.stdout.write(
         `${JSON.stringify({
           run: { ...run, recipe_text: undefined, status: displayStatus(run), lineage: JSON.parse(run.lineage) },
-          steps,
+          // A skipped step's reason under its own name (the row keeps it in `error`).
+          steps: steps.map((s) => (s.status === 'skipped' ? { ...s, reason: s.error } : s)),
           gates: detail.gates,
           slices: detail.slices,
           notes: detail.notes,
@@ -132,6 +136,8 @@ export async function showRun(home: string, id: string, opts: { json: boolean })
     }
     for (const note of detail.notes) out.push(`note: ${note}`);
     out.push('', formatTable(['STAGE', 'STEP', 'STATUS', 'TRY', 'HOST', 'TIME', 'NOTE'], steps.map(stepLine)));
+    const skipped = steps.filter((s) => s.status === 'skipped');
+    if (skipped.length) out.push(`${skipped.length} skipped: ${skipped.map((s) => `${s.step_id}: ${s.error ?? 'skipped'}`).join('; ')}`);
     if (detail.gates.length) out.push('', formatTable(['GATE', 'STAGE', 'RULE'], detail.gates.map((g) => [g.id, g.stage, g.rule])));
     for (const x of detail.slices) out.push('', slicesSection(x));
     if (metrics.length) {

@@ -18,13 +18,15 @@ export interface HeaderFacts {
   ended?: number;
   now: number;
   failures: number;
+  /** Steps that were skipped (by themselves, or because a need failed): a succeeded run says how many. */
+  skipped?: number;
   frozen: boolean;
 }
 
 /**
- * "paddock  r-20261125-215245-a1713b  ✔ succeeded  2m 03s  failures 40  FROZEN"; in `width`,
- * "paddock" goes first, then the time, then FROZEN, then the status word (its symbol stays): the
- * run id and the failure count stay.
+ * "paddock  r-20261125-215245-a1713b  ✔ succeeded  2m 03s  failures 40  ↷ 1 skipped  FROZEN"; in
+ * `width`, "paddock" goes first, then the skipped count, then the time, then FROZEN, then the
+ * status word (its symbol stays): the run id and the failure count stay.
  */
 export function headerText(h: HeaderFacts, theme: Theme, width = Infinity): string {
   const st = theme.status[h.status] ?? theme.status.pending;
@@ -37,6 +39,7 @@ export function headerText(h: HeaderFacts, theme: Theme, width = Infinity): stri
         { text: status },
         { text: elapsed, drop: 2 },
         { text: h.failures ? `failures ${h.failures}` : '' },
+        { text: h.skipped ? `${theme.status.skipped.symbol} ${h.skipped} skipped` : '', drop: 2 },
         { text: h.frozen ? 'FROZEN' : '', drop: 3 },
       ],
       width,

@@ -46,11 +46,41 @@ export interface GateResult {
   answer?: { decision: string; actor: string; reason?: string | null };
 }
 
+/** How one step of a run ended, for JUnit: `reason` is why it was skipped or failed. */
+export interface StepResult {
+  step: string;
+  stage: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+  reason?: string | null;
+}
+
+/** The steps as a second test suite: a skipped step is <skipped message="why">, a failed or cancelled one a <failure>. */
+function stepsSuite(runId: string, steps: readonly StepResult[]): { xml: string; failures: number; skipped: number } {
+  let failures = 0;
+  let skipped = 0;
+  const cases = steps.map((s) => {
+    let inner = '';
+    if (s.status === 'failed' || s.status === 'cancelled') {
+      failures++;
+      inner = `<failure message="${esc(s.reason ?? s.status)}" type="${s.status}"/>`;
+    } else if (s.status !== 'succeeded') {
+      skipped++;
+      // A step the run never reached (pending, or still running when it stopped) is not run: said so.
+      inner = `<skipped message="${esc(s.status === 'skipped' ? (s.reason ?? 'skipped') : `not run (${s.status})`)}"/>`;
+    }
+    return `    <testcase classname="paddock.${esc(s.stage)}.steps" name="${esc(s.step)}">${inner}</testcase>`;
+  });
+  const xml = `  <testsuite name="${esc(runId)} steps" tests="${steps.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>\n`;
+  return { xml, failures, skipped };
+}
+
 /**
  * JUnit XML of the gates: one test case per gate; a failed or rejected gate is a <failure>, a gate
- * still waiting for review is <skipped>, with the rationale as the body.
+ * still waiting for review is <skipped>, with the rationale as the body. With `steps`, a second
+ * suite has a test case per step: a step that skipped itself (or was not run) is <skipped> with
+ * its reason, never a pass.
  */
-export function gatesJunit(runId: string, gates: readonly GateResult[]): string {
+export function gatesJunit(runId: string, gates: readonly GateResult[], steps: readonly StepResult[] = []): string {
   const failed = (g: GateResult) => g.verdict === 'fail' || g.answer?.decision === 'rejected';
   const waiting = (g: GateResult) => g.verdict === 'review' && !g.answer;
   const failures = gates.filter(failed).length;
@@ -64,7 +94,10 @@ export function gatesJunit(runId: string, gates: readonly GateResult[]): string 
         : `<system-out>${body}</system-out>`;
     return `    <testcase classname="paddock.${esc(g.stage)}" name="${esc(g.gate)}">${inner}</testcase>`;
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="paddock gates" tests="${gates.length}" failures="${failures}" skipped="${skipped}">\n  <testsuite name="${esc(runId)}" tests="${gates.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  const gateSuite = `  <testsuite name="${esc(runId)}" tests="${gates.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>\n`;
+  if (!steps.length) return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="paddock gates" tests="${gates.length}" failures="${failures}" skipped="${skipped}">\n${gateSuite}</testsuites>\n`;
+  const st = stepsSuite(runId, steps);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="paddock gates" tests="${gates.length + steps.length}" failures="${failures + st.failures}" skipped="${skipped + st.skipped}">\n${gateSuite}${st.xml}</testsuites>\n`;
 }
 
 /** A horizontal bar chart of each slice's AP delta with its 95% interval; critical slices marked. */

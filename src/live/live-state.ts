@@ -44,6 +44,8 @@ export interface LiveStep {
   startedAt?: number;
   endedAt?: number;
   error?: string;
+  /** Why it was skipped: by itself (a `skip` it printed) or because a step it needs did not succeed. */
+  reason?: string;
   host?: string;
   runner?: string;
   progress?: { done: number; total?: number; unit?: string; message?: string };
@@ -182,11 +184,16 @@ export function reduceLive(state: LiveState, event: PaddockEvent, now = 0): Live
         startedAt: event.status === 'started' ? ts : st.startedAt,
         endedAt: event.status === 'started' ? undefined : ts,
         error: event.status === 'started' ? undefined : event.error,
+        reason: event.status === 'skipped' ? event.reason : undefined,
         host: event.host ?? st.host,
         runner: event.runner ?? st.runner,
       }));
       if (event.status === 'failed' || event.status === 'cancelled') {
         const line: LogLine = { ts, step: event.step, level: 'error', message: `${event.step} ${event.status}${event.error ? `: ${event.error}` : ''}` };
+        return { ...next, logs: pushRing(next.logs, line, LOG_LINES) };
+      }
+      if (event.status === 'skipped') {
+        const line: LogLine = { ts, step: event.step, level: 'warn', message: `${event.step} skipped${event.reason ? `: ${event.reason}` : ''}` };
         return { ...next, logs: pushRing(next.logs, line, LOG_LINES) };
       }
       return next;
@@ -216,6 +223,10 @@ export function reduceLive(state: LiveState, event: PaddockEvent, now = 0): Live
       return { ...s, failureCount: s.failureCount + 1 };
     case 'artifact':
       return { ...s, artifactCount: s.artifactCount + 1 };
+    // The step's own word that it skips its work; its status follows with the `step` event paddock
+    // records when the step ends (a step that skips and then fails is failed).
+    case 'skip':
+      return s;
     case 'verdict': {
       const g = s.gates[event.gate] ?? { gate: event.gate, rationale: [] };
       return { ...s, gates: { ...s.gates, [event.gate]: { ...g, verdict: event.verdict, rationale: event.rationale } } };

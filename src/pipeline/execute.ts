@@ -10,6 +10,11 @@
  * input digest covers its spec, the digests of its input files, and the input and output digests
  * of the nodes it needs, so a change anywhere upstream reaches it.
  *
+ * Skips: a step that prints a `skip` event (its reason) and exits 0 skipped its own work: it is
+ * stored as 'skipped' with the reason (steps.skipped_itself = 1) and published as a `step` event
+ * with status 'skipped', and what needs it runs (schedule.ts). A step that skips and then fails is
+ * failed. A node not run because a need failed is published the same way, with its reason.
+ *
  * Verdicts: only a gate node decides a gate. A `verdict` a step prints is kept as that step's own
  * finding (stored under the step's id, as every event of the step; RunStore.stepVerdicts), never
  * as a gate's verdict (RunStore.currentVerdicts reads only what gate nodes recorded about
@@ -28,7 +33,7 @@ import type { RunStore } from '../store/run-store.js';
 import { isSecretEnv } from '../store/redact.js';
 import type { StepEnv } from '../schema/recipe.js';
 import { sha256FileSync } from '../files/digest.js';
-import type { Runner, StepSpec, ContainerSpec } from './runner.js';
+import type { Runner, RunnerContext, StepSpec, ContainerSpec } from './runner.js';
 import { decideGate, type GateAnswer, type GateDecision } from './gates.js';
 import { createSchedule, decide, reduce, reusableAttempt, type Action, type NodeOutcome, type RunOutcome, type ScheduleEvent } from './schedule.js';
 
@@ -43,6 +48,25 @@ export type BuiltinResolver = (node: PlanNode) => { command: string[]; inputs: s
  * cannot run in a container.
  */
 export type ContainerResolver = (node: PlanNode, local: { command: string[]; inputs: string[] }, runner: Runner) => { command: string[]; cwd?: string; container: ContainerSpec };
+
+/**
+ * What a runner that places steps itself (the host pool, runners/host-pool.ts) is told beyond
+ * RunnerContext: where each attempt of the step went, and when a host failed under it.
+ */
+export interface PlacementContext extends RunnerContext {
+  /** The step's job was placed on `host` (its `attempt`-th try in the pool). */
+  onPlaced?(placed: { host: string; attempt: number }): void;
+  /** Its host failed under it; the pool places it again. */
+  onHostFailure?(failed: { host: string; attempt: number; error: string }): void;
+}
+
+/**
+ * Records the host a pool placed a step on, in the step row that --host runs fill at start
+ * (steps.host): `paddock show` and the workbench read it there. RunStore has no setter for it.
+ */
+function recordPlacement(store: RunStore, runId: string, stepId: string, host: string): void {
+  store.db.prepare('UPDATE steps SET host = ? WHERE run_id = ? AND step_id = ?').run(host, runId, stepId);
+}
 
 /** Asks a person (TUI) or a policy (headless) to answer a gate that needs one. */
 export type GateAsker = (request: { gate: string; decision: GateDecision; signal: AbortSignal }) => Promise<GateAnswer | undefined>;
@@ -67,6 +91,8 @@ export interface ExecuteOptions {
 
 export interface ExecuteResult extends RunOutcome {
   outcomes: Record<string, NodeOutcome>;
+  /** Why each skipped node (not run, or skipped by itself) was skipped, in the order they were. */
+  skipped: Record<string, string>;
 }
 
 /** JSON with sorted keys, so that digests do not depend on key order. */
@@ -136,7 +162,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
     if (action.type === 'skip') {
       schedule = reduce(schedule, { type: 'node.skipped', id, reason: action.reason });
       store.skipStep(runId, id, action.reason);
-      events.log('warn', `${id}: ${action.reason}`, id);
+      events.publish({ v: 1, type: 'step', step: id, status: 'skipped', reason: action.reason });
       return;
     }
     schedule = reduce(schedule, { type: 'node.started', id });
@@ -165,7 +191,7 @@ export async function execute(opts: ExecuteOptions): Promise<ExecuteResult> {
   }
   events.flush();
   if (events.storeError) throw events.storeError;
-  return { ...done, outcomes: { ...schedule.outcomes } };
+  return { ...done, outcomes: { ...schedule.outcomes }, skipped: { ...schedule.skipReasons } };
 }
 
 /** Stores that a node could not be carried out, whichever state its row was left in. */
@@ -239,7 +265,8 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
   const { spec, runner, command, inputs } = node.kind === 'gate' ? gateStep(ctx, node, gate) : processStep(ctx, node);
 
   const digest = inputDigest(ctx, node, { command, inputs });
-  let reused = reusableAttempt(node.kind, store.getStep(runId, node.id), digest);
+  const previous = store.getStep(runId, node.id);
+  let reused = reusableAttempt(node.kind, previous, digest);
   if (reused !== undefined) {
     const changed = changedOutputs(ctx, node.id, spec.cwd ?? ctx.opts.baseDir);
     for (const why of changed) events.log('warn', `step ${node.id}: ${why}; running it again`, node.id);
@@ -249,6 +276,12 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
     attempts.set(node.id, reused);
     store.markReused(runId, node.id);
     events.log('info', `${node.id}: inputs unchanged (${digest.slice(0, 12)}), reusing attempt ${reused}`, node.id);
+    // A step that skipped itself stays skipped, for the same reason, until its inputs change.
+    if (previous?.status === 'skipped') {
+      const reason = previous.error ?? 'skipped by itself';
+      events.publish({ v: 1, type: 'step', step: node.id, status: 'skipped', reason, host: previous.host ?? undefined, runner: previous.runner ?? undefined }, reused);
+      return { outcome: 'self-skipped', reason };
+    }
     return { outcome: 'reused' };
   }
 
@@ -259,25 +292,43 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
   events.publish({ v: 1, type: 'step', step: node.id, status: 'started', host: runner.host, runner: runner.kind }, attempt);
 
   const artifactErrors: string[] = [];
-  const result = await runner.run(runSpec, {
+  // The reason of a `skip` the step printed, if it did.
+  const skip: { reason?: string } = {};
+  // Where it runs: the runner's host, or, in the host pool, the host its job was placed on.
+  let placedOn = runner.host;
+  const runnerCtx: PlacementContext = {
     signal,
-    emit: attemptEmitter(ctx, node, attempt, spec.cwd ?? ctx.opts.baseDir, artifactErrors),
+    emit: attemptEmitter(ctx, node, attempt, spec.cwd ?? ctx.opts.baseDir, artifactErrors, skip),
     onSpawn: ({ pid }) => store.setStepPid(runId, node.id, pid),
     onContainer: ({ container, image, imageId }) => {
       store.setStepContainer(runId, node.id, container, imageId);
-      events.log('info', `${node.id}: container ${container.slice(0, 12)} on ${runner.host}, image ${image} = ${imageId}`, node.id);
+      events.log('info', `${node.id}: container ${container.slice(0, 12)} on ${placedOn}, image ${image} = ${imageId}`, node.id);
     },
-  });
-  let status = result.status;
+    onPlaced: ({ host, attempt: tries }) => {
+      placedOn = host;
+      events.flush();
+      recordPlacement(store, runId, node.id, host);
+      // A second `started` with the host: the views, the headless line and the store all say where it runs.
+      events.publish({ v: 1, type: 'step', step: node.id, status: 'started', host, runner: runner.kind }, attempt);
+      if (tries > 1) events.log('info', `${node.id}: placed on ${host} (pool attempt ${tries})`, node.id);
+    },
+    onHostFailure: ({ host, attempt: tries, error: why }) => events.log('warn', `${node.id}: host ${host} failed during pool attempt ${tries} (${why}); the pool places it again`, node.id),
+  };
+  const result = await runner.run(runSpec, runnerCtx);
+  let status: 'succeeded' | 'failed' | 'cancelled' | 'skipped' = result.status;
   let error = result.error;
   if (status === 'succeeded' && artifactErrors.length) {
     status = 'failed';
     error = artifactErrors[0];
   }
+  // Exit 0 after a `skip`: the step did not do its work, and says so everywhere.
+  const reason = status === 'succeeded' && skip.reason !== undefined ? skip.reason : undefined;
+  if (reason !== undefined) status = 'skipped';
   if (result.protocolErrors > 0) events.log('warn', `${node.id}: ${result.protocolErrors} line(s) of its output were not valid events (see the errors above)`, node.id);
   events.flush();
-  store.finishStep(runId, node.id, status, error, result.exitCode);
-  events.publish({ v: 1, type: 'step', step: node.id, status, error, host: runner.host, runner: runner.kind }, attempt);
+  store.finishStep(runId, node.id, status, reason ?? error, result.exitCode);
+  events.publish({ v: 1, type: 'step', step: node.id, status, error, reason, host: placedOn, runner: runner.kind }, attempt);
+  if (status === 'skipped') return { outcome: 'self-skipped', reason };
   return { outcome: status === 'failed' && gate.failed ? 'gate-failed' : status, error, hostFailure: result.hostFailure };
 }
 
@@ -329,9 +380,10 @@ function stepEnv(ctx: RunContext, stepId: string, env: StepEnv): Record<string, 
  * What a runner emits for one attempt: each event onto the event path with the attempt's number;
  * an artifact is first copied into the CAS, and one that cannot be (missing, wrong size) is
  * logged and added to `artifactErrors`, which fails the step. A step's verdict stays its own
- * finding (its events carry its id); one that names a gate of the plan is said so.
+ * finding (its events carry its id); one that names a gate of the plan is said so. A `skip` sets
+ * `skip.reason` (the first one counts; the step's status says it when the step ends).
  */
-function attemptEmitter(ctx: RunContext, node: PlanNode, attempt: number, cwd: string, artifactErrors: string[]): (e: Event) => void {
+function attemptEmitter(ctx: RunContext, node: PlanNode, attempt: number, cwd: string, artifactErrors: string[], skip: { reason?: string }): (e: Event) => void {
   const { events } = ctx;
   const stepId = node.id;
   const gateNodes = new Set(ctx.opts.plan.nodes.filter((n) => n.kind === 'gate').map((n) => n.id));
@@ -344,6 +396,7 @@ function attemptEmitter(ctx: RunContext, node: PlanNode, attempt: number, cwd: s
         attempt,
       );
     }
+    if (e.type === 'skip') skip.reason ??= e.reason;
     if (e.type === 'artifact') {
       const abs = resolvePath(e.path, cwd);
       try {

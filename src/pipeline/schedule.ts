@@ -7,13 +7,19 @@
  *   than `concurrency` nodes run.
  * - A node whose need failed, was cancelled, skipped, or did not pass its gate is skipped with
  *   the reason, and so, in turn, is everything that needs it.
+ * - A step may skip itself (it printed a `skip` event with its reason, then exited 0: the
+ *   contract smoke with no Triton image): its outcome is `self-skipped`, which is not a failure
+ *   and does not block what needs it (a smoke test that could not run must not hold back the
+ *   SBOM), while a need that failed still blocks. Both kinds of skip are counted and named with
+ *   their reasons (`skipped`), for the run's summary line.
  * - A step's own failure is final for this run (`paddock resume` runs it again as a new attempt).
  *   A host failure (daemon gone, SSH dropped) runs again only while the retry policy allows;
  *   the default allows none, as execute() always did.
  * - A stop (abort, Ctrl+C) starts nothing more: queued nodes stay unrun, so their store rows stay
  *   pending for a resume; running nodes are stopped by the runners through the signal, and the
  *   run is done when the last of them has ended. A failed store write stops it the same way.
- * - Resume: a step whose last attempt succeeded on the same input digest is reused, not rerun.
+ * - Resume: a step whose last attempt succeeded, or skipped itself, on the same input digest is
+ *   reused, not rerun (a self-skipped step stays skipped, with its reason, until its inputs change).
  * - Gates are nodes like steps: plan() makes a gate need its stage's steps and everything later
  *   need the gate, so a gate is decided once its stage is through, and blocks what follows.
  * - The run is done when nothing runs and nothing more can start; outcome() says how it ended.
@@ -25,7 +31,8 @@
  *   decide(s);  // { actions: [{ type: 'skip', id: 'variants', reason: 'not run: export did not succeed' }] }
  */
 
-export type NodeOutcome = 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'reused' | 'gate-failed';
+/** `skipped`: not run because a need did not succeed; `self-skipped`: the step ran and skipped its own work. */
+export type NodeOutcome = 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'self-skipped' | 'reused' | 'gate-failed';
 
 /** How a run ended. */
 export interface RunOutcome {
@@ -57,6 +64,8 @@ export interface Schedule {
   readonly outcomes: Readonly<Record<string, NodeOutcome>>;
   /** Why a failed or gate-failed node failed, as its runner said. */
   readonly errors: Readonly<Record<string, string>>;
+  /** Why each skipped or self-skipped node was skipped, in the order they were. */
+  readonly skipReasons: Readonly<Record<string, string>>;
   /** How often each node ran again after a host failure in this run. */
   readonly retries: Readonly<Record<string, number>>;
   /** The first error that was not a step's own failure: a node that could not be carried out. */
@@ -71,7 +80,8 @@ export interface Schedule {
 export type ScheduleEvent =
   | { type: 'node.started'; id: string }
   | { type: 'node.skipped'; id: string; reason: string }
-  | { type: 'node.finished'; id: string; outcome: Exclude<NodeOutcome, 'skipped'>; error?: string; hostFailure?: boolean }
+  /** `reason`: why a self-skipped node skipped its work. */
+  | { type: 'node.finished'; id: string; outcome: Exclude<NodeOutcome, 'skipped'>; error?: string; reason?: string; hostFailure?: boolean }
   /** The shell could not carry the node out at all (no runner for its host, an input file missing). */
   | { type: 'node.errored'; id: string; message: string }
   | { type: 'run.stopped' }
@@ -101,6 +111,7 @@ export function createSchedule(plan: { concurrency: number; nodes: readonly { id
     running: [],
     outcomes: {},
     errors: {},
+    skipReasons: {},
     retries: {},
     stopped: false,
     halted: false,
@@ -115,7 +126,7 @@ export function reduce(s: Schedule, e: ScheduleEvent): Schedule {
     case 'node.started':
       return { ...s, pending: without(s.pending, e.id), running: [...s.running, e.id] };
     case 'node.skipped':
-      return { ...s, pending: without(s.pending, e.id), outcomes: { ...s.outcomes, [e.id]: 'skipped' } };
+      return { ...s, pending: without(s.pending, e.id), outcomes: { ...s.outcomes, [e.id]: 'skipped' }, skipReasons: { ...s.skipReasons, [e.id]: e.reason } };
     case 'node.finished': {
       const running = without(s.running, e.id);
       if (retried(s, e)) {
@@ -123,7 +134,8 @@ export function reduce(s: Schedule, e: ScheduleEvent): Schedule {
         return { ...s, running, pending, retries: { ...s.retries, [e.id]: (s.retries[e.id] ?? 0) + 1 } };
       }
       const errors = e.error !== undefined && (e.outcome === 'failed' || e.outcome === 'gate-failed') ? { ...s.errors, [e.id]: e.error } : s.errors;
-      return { ...s, running, outcomes: { ...s.outcomes, [e.id]: e.outcome }, errors };
+      const skipReasons = e.outcome === 'self-skipped' ? { ...s.skipReasons, [e.id]: e.reason ?? 'skipped by itself' } : s.skipReasons;
+      return { ...s, running, outcomes: { ...s.outcomes, [e.id]: e.outcome }, errors, skipReasons };
     }
     case 'node.errored':
       return {
@@ -148,8 +160,10 @@ export function retried(s: Schedule, e: Extract<ScheduleEvent, { type: 'node.fin
   return e.outcome === 'failed' && e.hostFailure === true && !s.stopped && !s.halted && (s.retries[e.id] ?? 0) < s.retry.hostFailureRetries;
 }
 
+// A self-skipped need lets what needs it run (its outputs are what they are; a step that cannot
+// do without them fails, saying so); one that was not run at all blocks.
 const blocking = new Set<NodeOutcome | undefined>(['failed', 'cancelled', 'skipped', 'gate-failed']);
-const through = (o: NodeOutcome | undefined) => o === 'succeeded' || o === 'reused';
+const through = (o: NodeOutcome | undefined) => o === 'succeeded' || o === 'reused' || o === 'self-skipped';
 
 /** Why a node is skipped when `blocker`, a node it needs, ended with `outcome`. */
 export function skipReason(blocker: string, outcome: NodeOutcome): string {
@@ -203,10 +217,29 @@ export function outcome(s: Schedule, fatal = s.fatal): RunOutcome {
 }
 
 /**
+ * The skipped nodes of a run and why, in the order they were skipped, for the summary line:
+ *   summarizeSkips(s) -> '1 skipped: contract-smoke: the recipe names no Triton image (contract-smoke.with.image)'
+ * (at most `max` named; empty when nothing was skipped).
+ */
+export function summarizeSkips(s: Pick<Schedule, 'skipReasons'>, max = 5): string {
+  const entries = Object.entries(s.skipReasons);
+  if (!entries.length) return '';
+  const named = entries.slice(0, max).map(([id, why]) => `${id}: ${why}`);
+  const more = entries.length > max ? `; and ${entries.length - max} more` : '';
+  return `${entries.length} skipped: ${named.join('; ')}${more}`;
+}
+
+/**
  * The earlier attempt that a resume reuses instead of running a step again: its last one, when
- * that succeeded on the same input digest. Gates are decided again every time, on the metrics
+ * that succeeded, or skipped itself (`skipped_itself`), on the same input digest; a step skipped
+ * because a need failed never ran, and runs. Gates are decided again every time, on the metrics
  * as they are now (an approval of the same values is found again by its subject digest).
  */
-export function reusableAttempt(kind: 'step' | 'gate', previous: { status: string; input_digest: string | null; attempt: number } | undefined, digest: string): number | undefined {
-  return kind === 'step' && previous?.status === 'succeeded' && previous.input_digest === digest ? previous.attempt : undefined;
+export function reusableAttempt(
+  kind: 'step' | 'gate',
+  previous: { status: string; input_digest: string | null; attempt: number; skipped_itself?: number } | undefined,
+  digest: string,
+): number | undefined {
+  if (kind !== 'step' || !previous || previous.input_digest !== digest || previous.attempt < 1) return undefined;
+  return previous.status === 'succeeded' || (previous.status === 'skipped' && previous.skipped_itself === 1) ? previous.attempt : undefined;
 }

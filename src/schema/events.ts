@@ -22,15 +22,20 @@ const base = {
   step: id.optional(),
 };
 
-export const StepStatus = z.enum(['started', 'succeeded', 'failed', 'cancelled']);
+export const StepStatus = z.enum(['started', 'succeeded', 'failed', 'cancelled', 'skipped']);
 export type StepStatus = z.infer<typeof StepStatus>;
 
-/** `step`: the life of one step. `error` says why a step failed or was cancelled. */
+/**
+ * `step`: the life of one step, as paddock tells it (a step cannot claim its own status). `error`
+ * says why a step failed or was cancelled; `reason` why it was skipped: by itself (it printed a
+ * `skip`) or because something it needs did not succeed.
+ */
 export const StepEvent = z.object({
   ...base,
   type: z.literal('step'),
   status: StepStatus,
   error: z.string().max(64_000).optional(),
+  reason: z.string().max(4096).optional(),
   host: z.string().optional(),
   runner: z.string().optional(),
 });
@@ -121,6 +126,18 @@ export const ArtifactEvent = z.object({
   role: z.string().min(1).max(128),
 });
 
+/**
+ * `skip`: the step decided not to do its work, and why (`contract-smoke` with no Triton image).
+ * When it then exits 0 it is recorded and shown as `skipped` with this reason, never as
+ * succeeded; what needs it still runs. Added in v1 as a new kind (older paddocks reject the line
+ * visibly as an unknown type, never take it for success).
+ */
+export const SkipEvent = z.object({
+  ...base,
+  type: z.literal('skip'),
+  reason: z.string().min(1).max(4096),
+});
+
 export const VerdictValue = z.enum(['pass', 'fail', 'review']);
 export type VerdictValue = z.infer<typeof VerdictValue>;
 
@@ -142,6 +159,7 @@ export const Event = z.discriminatedUnion('type', [
   FailureEvent,
   ArtifactEvent,
   VerdictEvent,
+  SkipEvent,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventInput = z.input<typeof Event>;
@@ -153,8 +171,9 @@ export type ArtifactEvent = z.infer<typeof ArtifactEvent>;
 export type VerdictEvent = z.infer<typeof VerdictEvent>;
 export type LogEvent = z.infer<typeof LogEvent>;
 export type ProgressEvent = z.infer<typeof ProgressEvent>;
+export type SkipEvent = z.infer<typeof SkipEvent>;
 
-export const EVENT_TYPES = ['step', 'progress', 'log', 'latency', 'metric', 'failure', 'artifact', 'verdict'] as const;
+export const EVENT_TYPES = ['step', 'progress', 'log', 'latency', 'metric', 'failure', 'artifact', 'verdict', 'skip'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /*
@@ -197,6 +216,7 @@ export const PaddockEvent = z.discriminatedUnion('type', [
   FailureEvent,
   ArtifactEvent,
   VerdictEvent,
+  SkipEvent,
   RunEvent,
   GateEvent,
 ]);

@@ -82,6 +82,61 @@ export interface StepRule {
   check?(w: Record<string, unknown>, recipe: Recipe): Problem[];
   /** Names under which the step reports models' metrics, which gates may name. */
   reportsAs?(w: Record<string, unknown>): string[];
+  /**
+   * The metrics the step emits, as names or patterns (metricPattern: `latency.p{50,95,99}_ms`,
+   * `scan.*`): a gate may only name a metric that a step at or before its stage produces.
+   */
+  produces?: readonly string[];
+}
+
+/**
+ * A metric name pattern as a RegExp: `{a,b}` is one of the alternatives, `*` any non-empty run of
+ * characters; everything else is literal.
+ *   metricPattern('latency.p{50,95,99}_ms').test('latency.p99_ms') -> true
+ */
+export function metricPattern(pattern: string): RegExp {
+  let re = '';
+  for (const part of pattern.split(/(\{[^{}]*\}|\*)/)) {
+    if (part === '*') re += '.+';
+    else if (part.startsWith('{') && part.endsWith('}')) re += `(?:${part.slice(1, -1).split(',').map(escapeRe).join('|')})`;
+    else re += escapeRe(part);
+  }
+  return new RegExp(`^${re}$`);
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Whether a metric name matches any of the patterns (metricPattern). */
+export function producesMetric(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => metricPattern(p).test(name));
+}
+
+/**
+ * Problems of gates that name a metric no step up to their stage produces: built-in steps declare
+ * theirs (StepRule.produces), a `run:` step may (`produces:`); a `run:` step that declares none
+ * may emit anything, so a gate its stage reaches is taken on trust. Paths are the gates'.
+ */
+export function gateMetricProblems(recipe: Recipe, steps: StepRules): Problem[] {
+  const problems: Problem[] = [];
+  const producers = STAGES.map((stage) =>
+    recipe.stages[stage].map((step) => ({ id: step.id, produces: 'uses' in step ? steps[step.uses]?.produces : step.produces })),
+  );
+  recipe.gates.forEach((g, i) => {
+    const upTo = STAGES.indexOf(g.stage);
+    const before = producers.slice(0, upTo + 1).flat();
+    // A step that may emit anything (a command with no `produces:`) could produce it.
+    if (before.some((p) => p.produces === undefined)) return;
+    if (before.some((p) => producesMetric(p.produces!, g.metric))) return;
+    const later = producers.slice(upTo + 1).flat().filter((p) => p.produces === undefined || producesMetric(p.produces, g.metric));
+    if (later.length) {
+      problems.push({ path: ['gates', i, 'metric'], message: `gate "${g.id}" (stage ${g.stage}): metric "${g.metric}" is produced only by steps of a later stage (${later.map((p) => p.id).join(', ')}), after this gate is decided` });
+      return;
+    }
+    const known = [...new Set(before.flatMap((p) => p.produces!))];
+    const shown = known.length > 24 ? `${known.slice(0, 24).join(', ')}, ... (paddock steps lists them all)` : known.join(', ') || 'none';
+    problems.push({ path: ['gates', i, 'metric'], message: `gate "${g.id}": metric "${g.metric}" is produced by no step of this recipe up to stage ${g.stage} (steps produce: ${shown})` });
+  });
+  return problems;
 }
 export type StepRules = Readonly<Record<string, StepRule>>;
 
@@ -145,6 +200,7 @@ function cross(recipe: Recipe, steps: StepRules | undefined): Problem[] {
     if (g.target && !known(g.target)) problems.push({ path: ['gates', i, 'target'], message: `unknown target "${g.target}" ${hint}` });
     if (g.baseline && !known(g.baseline.target)) problems.push({ path: ['gates', i, 'baseline', 'target'], message: `unknown target "${g.baseline.target}" ${hint}` });
   });
+  if (steps) problems.push(...gateMetricProblems(recipe, steps));
   const gateIds = new Set<string>();
   recipe.gates.forEach((g, i) => {
     if (gateIds.has(g.id)) problems.push({ path: ['gates', i, 'id'], message: `duplicate gate id "${g.id}"` });

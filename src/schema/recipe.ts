@@ -41,17 +41,29 @@ export const Model = z
   })
   .strict();
 
+/** What a host of the pool needs for a target's steps: every label, and this many GPUs free. */
+export const TargetRequires = z
+  .object({
+    labels: z.record(z.string().min(1), z.string()).default({}),
+    gpus: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type TargetRequires = z.infer<typeof TargetRequires>;
+
 export const Target = z
   .object({
     name: ident,
     backend: z.enum(['onnxruntime', 'tensorrt', 'torchscript', 'triton']),
     precision: z.enum(['fp32', 'fp16', 'int8']).default('fp32'),
-    /** Where the target's steps run: "local" or a host name from hosts.yaml. */
+    /** Where the target's steps run: "local", a host name from hosts.yaml, or "pool" (any host of the pool that meets `requires`). */
     host: z.string().min(1).default('local'),
     /** The operator list its coverage is checked against (data/operators/); default by backend. */
     operators: z.enum(['onnxruntime-cpu-1.30', 'tensorrt-8.4', 'tensorrt-10.15']).optional(),
+    /** `host: pool`: what a host needs to take the target's steps (docs/hosts.md). */
+    requires: TargetRequires.optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => !t.requires || t.host === 'pool', { message: 'requires is for targets on the host pool (host: pool)', path: ['requires'] });
 
 /** How a step's container is set up when its target runs on a Docker host (ignored locally). */
 export const ContainerSettings = z
@@ -111,6 +123,11 @@ export const CommandStep = z
     ...stepCommon,
     run: z.array(z.string()).min(1, 'a command and its arguments, e.g. [python3, export.py]'),
     cwd: z.string().optional(),
+    /**
+     * The metrics it emits, names or patterns (`latency.p{50,95,99}_ms`, `myco.*`): gates on
+     * other metrics are refused when the recipe loads. Without it, any metric is taken on trust.
+     */
+    produces: z.array(z.string().min(1)).optional(),
   })
   .strict();
 

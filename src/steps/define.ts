@@ -65,6 +65,13 @@ export interface StepDefinition<W extends z.ZodType = z.ZodType> extends StepRul
   container: ContainerUse | { unsupported: string };
   /** The body, loaded when the step's process starts (none: the command is not paddock's, e.g. Python). */
   load?: () => Promise<StepBody>;
+  /**
+   * The metrics it emits, names or patterns (`latency.p{50,95,99}_ms`, `scan.*`; metricPattern in
+   * src/schema/recipe-load.ts); `[]` when it emits none. Every catalogue step declares it
+   * (test/steps/catalogue.test.ts checks it against what the steps emit): a gate on a metric no
+   * step up to its stage produces is a recipe error, located in the gates file.
+   */
+  produces?: readonly string[];
 }
 
 /** Declares a step (an identity function that types `invoke`'s `with` from the schema). */

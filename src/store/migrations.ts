@@ -206,4 +206,11 @@ ALTER TABLE runs ADD COLUMN owner_host TEXT;
 ALTER TABLE runs ADD COLUMN options TEXT;
 `,
   },
+  {
+    // A step that skipped its own work (it printed a `skip` and exited 0) apart from one that was
+    // not run because a need failed: both are 'skipped' with the reason in `error`, but only the
+    // first ran, on an input digest that a resume may reuse (schedule.ts, reusableAttempt).
+    version: 8,
+    sql: 'ALTER TABLE steps ADD COLUMN skipped_itself INTEGER NOT NULL DEFAULT 0;',
+  },
 ];

@@ -92,6 +92,8 @@ export interface StepRow {
   error: string | null;
   exit_code: number | null;
   reused: number;
+  /** 1 when the step ran and skipped its own work (`error` says why); 0 when skipped because a need failed, or not skipped (store schema 8 on). */
+  skipped_itself: number;
   pid: number | null;
   container: string | null;
   image: string | null;
@@ -463,16 +465,17 @@ export class RunStore {
     const row = this.getStep(runId, stepId);
     const attempt = (row?.attempt ?? 0) + 1;
     this.db
-      .prepare("UPDATE steps SET status = 'running', attempt = ?, input_digest = ?, runner = ?, host = ?, started_at = ?, ended_at = NULL, error = NULL, exit_code = NULL, reused = 0, pid = NULL WHERE run_id = ? AND step_id = ?")
+      .prepare("UPDATE steps SET status = 'running', attempt = ?, input_digest = ?, runner = ?, host = ?, started_at = ?, ended_at = NULL, error = NULL, exit_code = NULL, reused = 0, skipped_itself = 0, pid = NULL WHERE run_id = ? AND step_id = ?")
       .run(attempt, info.inputDigest, info.runner, info.host, Date.now(), runId, stepId);
     testHook('store.step-started');
     return attempt;
   }
 
-  finishStep(runId: string, stepId: string, status: 'succeeded' | 'failed' | 'cancelled', error?: string, exitCode?: number): void {
+  /** Ends a step's attempt; 'skipped' is a step that skipped its own work, `error` its reason. */
+  finishStep(runId: string, stepId: string, status: 'succeeded' | 'failed' | 'cancelled' | 'skipped', error?: string, exitCode?: number): void {
     this.db
-      .prepare('UPDATE steps SET status = ?, error = ?, exit_code = ?, ended_at = ? WHERE run_id = ? AND step_id = ?')
-      .run(status, this.redact(error) ?? null, exitCode ?? null, Date.now(), runId, stepId);
+      .prepare('UPDATE steps SET status = ?, error = ?, exit_code = ?, ended_at = ?, skipped_itself = ? WHERE run_id = ? AND step_id = ?')
+      .run(status, this.redact(error) ?? null, exitCode ?? null, Date.now(), status === 'skipped' ? 1 : 0, runId, stepId);
     testHook('store.step-finished');
   }
 
@@ -486,12 +489,12 @@ export class RunStore {
     this.db.prepare('UPDATE steps SET pid = ? WHERE run_id = ? AND step_id = ?').run(pid, runId, stepId);
   }
 
-  /** Marks a step as skipped (blocked by a failed dependency or gate). */
+  /** Marks a step as skipped without running it (blocked by a failed dependency or gate). */
   skipStep(runId: string, stepId: string, why: string): void {
-    this.db.prepare("UPDATE steps SET status = 'skipped', error = ?, ended_at = ? WHERE run_id = ? AND step_id = ?").run(this.redact(why), Date.now(), runId, stepId);
+    this.db.prepare("UPDATE steps SET status = 'skipped', error = ?, ended_at = ?, skipped_itself = 0 WHERE run_id = ? AND step_id = ?").run(this.redact(why), Date.now(), runId, stepId);
   }
 
-  /** Marks a succeeded step as reused by a resume (its inputs had not changed). */
+  /** Marks a succeeded (or self-skipped) step as reused by a resume (its inputs had not changed). */
   markReused(runId: string, stepId: string): void {
     this.db.prepare('UPDATE steps SET reused = reused + 1 WHERE run_id = ? AND step_id = ?').run(runId, stepId);
   }

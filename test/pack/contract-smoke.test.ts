@@ -64,6 +64,23 @@ describe('contract smoke over KServe v2', () => {
     }
   });
 
+  it('with no Triton image (or no Docker engine) it skips, says why in a `skip` event, and its report says skipped', async () => {
+    const run = (extra: Record<string, unknown>) => execa(process.execPath, [STEP, 'contract-smoke', JSON.stringify({ pack, model: 'det', contract: CAND, frame, ...extra })], { reject: false });
+    const cases: [Record<string, unknown>, string][] = [
+      [{}, 'the recipe names no Triton image (contract-smoke.with.image)'],
+      [{ image: 'nvcr.io/nvidia/tritonserver:24.08-py3', docker_socket: '/nonexistent/docker.sock' }, 'no Docker engine at /nonexistent/docker.sock'],
+    ];
+    for (const [extra, reason] of cases) {
+      const r = await run(extra);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const events = String(r.stdout).trim().split('\n').map((l) => JSON.parse(l) as { type: string; reason?: string; name?: string; value?: number });
+      // The skip is the step's word: paddock records the step as skipped with this reason, never succeeded.
+      expect(events.filter((e) => e.type === 'skip')).toEqual([expect.objectContaining({ reason })]);
+      expect(events.find((e) => e.type === 'metric' && e.name === 'contract_smoke.ran')?.value).toBe(0);
+      expect(JSON.parse(readFileSync(join(pack, 'reports', 'contract-smoke.json'), 'utf8'))).toMatchObject({ step: 'contract-smoke', status: 'skipped', reason });
+    }
+  });
+
   it('an unreachable server is an error naming the URL', async () => {
     const r = await smoke('http://127.0.0.1:9');
     expect(r.exitCode).not.toBe(0);

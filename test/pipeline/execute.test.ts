@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paddock } from '../helpers/cli.js';
 import { ROOT, tempDir } from '../helpers/fixtures.js';
+import { createSchedule, decide, reduce, reusableAttempt, summarizeSkips } from '../../src/pipeline/schedule.js';
 
 const STEP = join(ROOT, 'test', 'fixtures', 'record-step.mjs');
 const step = (dir: string, name: string, ms: number, extra = '') =>
@@ -75,5 +76,46 @@ describe('execute', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+/**
+ * The scheduler's rules for a step that skipped itself (test/cli/skipped-status.test.ts runs them
+ * end to end): it does not block what needs it, a failed need still does, both kinds of skip are
+ * named for the summary line, and a resume reuses a self-skip on the same inputs only.
+ */
+describe('the scheduler on a self-skipped step', () => {
+  const nodes = (needs: Record<string, string[]>) => Object.entries(needs).map(([id, n]) => ({ id, needs: n }));
+
+  it('what needs a self-skipped step starts; what needs a failed one is skipped; the run succeeds only without the failure', () => {
+    let s = createSchedule({ concurrency: 2, nodes: nodes({ smoke: [], sbom: ['smoke'], a: [], b: ['a'] }) });
+    expect(decide(s).actions).toEqual([{ type: 'start', id: 'smoke' }, { type: 'start', id: 'a' }]);
+    s = reduce(reduce(s, { type: 'node.started', id: 'smoke' }), { type: 'node.started', id: 'a' });
+    s = reduce(s, { type: 'node.finished', id: 'smoke', outcome: 'self-skipped', reason: 'no Triton image' });
+    s = reduce(s, { type: 'node.finished', id: 'a', outcome: 'failed', error: 'exited with status 1' });
+    expect(decide(s).actions).toEqual([{ type: 'start', id: 'sbom' }, { type: 'skip', id: 'b', reason: 'not run: a did not succeed' }]);
+    s = reduce(reduce(s, { type: 'node.started', id: 'sbom' }), { type: 'node.skipped', id: 'b', reason: 'not run: a did not succeed' });
+    s = reduce(s, { type: 'node.finished', id: 'sbom', outcome: 'succeeded' });
+    expect(decide(s).done).toEqual({ status: 'failed', exitCode: 2, error: 'a: exited with status 1' });
+    expect(summarizeSkips(s)).toBe('2 skipped: smoke: no Triton image; b: not run: a did not succeed');
+  });
+
+  it('a run whose only irregularity is a self-skip succeeds with exit 0, and names it', () => {
+    let s = createSchedule({ concurrency: 1, nodes: nodes({ smoke: [], sbom: ['smoke'] }) });
+    s = reduce(reduce(s, { type: 'node.started', id: 'smoke' }), { type: 'node.finished', id: 'smoke', outcome: 'self-skipped', reason: 'no Docker engine' });
+    s = reduce(reduce(s, { type: 'node.started', id: 'sbom' }), { type: 'node.finished', id: 'sbom', outcome: 'succeeded' });
+    expect(decide(s).done).toEqual({ status: 'succeeded', exitCode: 0 });
+    expect(summarizeSkips(s)).toBe('1 skipped: smoke: no Docker engine');
+    expect(summarizeSkips(createSchedule({ concurrency: 1, nodes: [] }))).toBe('');
+  });
+
+  const row = (status: string, skipped_itself: number, input_digest: string | null = 'd1', attempt = 1) => ({ status, input_digest, attempt, skipped_itself });
+  it.each([
+    { name: 'a self-skip on the same inputs is reused', previous: row('skipped', 1), want: 1 },
+    { name: 'a self-skip on changed inputs runs again', previous: row('skipped', 1, 'd0'), want: undefined },
+    { name: 'a step skipped because a need failed never ran, and runs', previous: row('skipped', 0), want: undefined },
+    { name: 'a dependency skip of a row that never ran runs', previous: row('skipped', 0, null, 0), want: undefined },
+  ])('resume: $name', ({ previous, want }) => {
+    expect(reusableAttempt('step', previous, 'd1')).toBe(want);
   });
 });

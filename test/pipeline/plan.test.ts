@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { plan, topoSort, dependentsOf, PlanError, type PlanNode } from '../../src/pipeline/plan.js';
 import { Recipe } from '../../src/schema/recipe.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RecipeError } from '../../src/schema/recipe-load.js';
+import { loadRecipe, parseRecipe } from '../../src/steps/catalogue.js';
+import { DEMO_RECIPE, tempDir } from '../helpers/fixtures.js';
 
 function recipe(stages: Record<string, { id: string; needs?: string[] }[]>, gates: { id: string; stage: string }[] = []) {
   const s = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, v.map((st) => ({ run: ['true'], ...st }))]));
@@ -81,5 +86,80 @@ describe('plan', () => {
   it('topoSort reports unknown needs', () => {
     const nodes: PlanNode[] = [{ id: 'x', kind: 'step', stage: 'package', needs: ['nope'] }];
     expect(() => topoSort(nodes)).toThrow(/unknown node "nope"/);
+  });
+});
+
+/**
+ * A gate may name only a metric that a step at or before its stage produces (the catalogue's
+ * `produces`, a `run:` step's `produces:`); otherwise the recipe is refused when it loads, located
+ * at the gate's metric in the file that holds it. Before, such a gate found nothing to decide on,
+ * went to review, and `--gate-policy approve` approved it.
+ */
+describe('plan time: gates on metrics no step produces', () => {
+  const BENCH = `version: 1
+name: t
+models:
+  candidate: { version: 1.1.0, onnx: { path: m.onnx }, lineage: { dataset: d } }
+targets:
+  - { name: cpu-fp32, backend: onnxruntime }
+stages:
+  package:
+    - { id: bench-candidate, uses: bench, target: cpu-fp32, with: { model: candidate, iterations: 10 } }
+`;
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(RecipeError);
+      return err as RecipeError;
+    }
+    throw new Error('expected the recipe to be refused');
+  };
+
+  it('refuses a gate in gates.yaml on a metric no step produces, with the file, line and column of its metric', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'paddock.yaml'), `${BENCH}gates: gates.yaml\n`);
+      writeFileSync(join(dir, 'gates.yaml'), 'version: 1\ngates:\n  - { id: fast, stage: package, metric: latency.p99_ms, op: "<=", threshold: 50 }\n  - id: latency\n    stage: package\n    metric: latency.p99\n    op: "<="\n    threshold: 50\n');
+      const e = refusal(() => loadRecipe(join(dir, 'paddock.yaml')));
+      expect(e.issues).toHaveLength(1);
+      expect(e.issues[0]).toMatchObject({ file: join(dir, 'gates.yaml'), path: 'gates[1].metric', line: 6, column: 13 });
+      expect(e.message).toBe(
+        `${join(dir, 'gates.yaml')}:6:13 gates[1].metric: gate "latency": metric "latency.p99" is produced by no step of this recipe up to stage package (steps produce: latency.p{50,95,99}_ms, latency.mean_ms, throughput.items_per_s, memory.peak_rss_mb)`,
+      );
+    } finally {
+      cleanup();
+    }
+  });
+
+  it.each([
+    {
+      name: 'a gate in the recipe itself is located there',
+      stages: 'package:\n    - { id: mine, run: ["true"], produces: ["mine.{p50,p99}_ms"] }\n',
+      gate: '{ id: g, stage: package, metric: mine.p95_ms, op: "<", threshold: 1 }',
+      error: /^paddock\.yaml:7:38 gates\[0\]\.metric: gate "g": metric "mine\.p95_ms" is produced by no step of this recipe up to stage package \(steps produce: mine\.\{p50,p99\}_ms\)$/,
+    },
+    {
+      name: 'a metric of a later stage cannot decide an earlier gate',
+      stages: 'package:\n    - { id: a, run: ["true"], produces: [a.value] }\n  evaluate:\n    - { id: ev, run: ["true"], produces: ["coco.*"] }\n',
+      gate: '{ id: g, stage: package, metric: coco.AP, op: ">", threshold: 0 }',
+      error: /gate "g" \(stage package\): metric "coco\.AP" is produced only by steps of a later stage \(ev\), after this gate is decided$/,
+    },
+    { name: 'a declared pattern matches', stages: 'package:\n    - { id: mine, run: ["true"], produces: ["mine.*"] }\n', gate: '{ id: g, stage: package, metric: mine.p95_ms, op: "<", threshold: 1 }', error: undefined },
+    { name: 'a metric of an earlier stage is there for a later gate', stages: 'package:\n    - { id: a, run: ["true"], produces: [a.value] }\n  evaluate:\n    - { id: ev, run: ["true"], produces: [] }\n', gate: '{ id: g, stage: evaluate, metric: a.value, op: ">", threshold: 0 }', error: undefined },
+    { name: 'a run: step that declares nothing is taken on trust', stages: 'package:\n    - { id: any, run: ["true"] }\n', gate: '{ id: g, stage: package, metric: whatever.it_prints, op: "<", threshold: 1 }', error: undefined },
+  ])('$name', ({ stages, gate, error }) => {
+    const text = `version: 1\nname: t\nstages:\n  ${stages}gates:\n  - ${gate}\n`;
+    const load = () => parseRecipe(text, 'paddock.yaml');
+    if (!error) {
+      expect(plan(load()).nodes.some((n) => n.id === 'gate:g')).toBe(true);
+      return;
+    }
+    expect(refusal(load).message).toMatch(error);
+  });
+
+  it('the demo recipe and its gates plan', () => {
+    const p = plan(loadRecipe(DEMO_RECIPE).recipe);
+    expect(p.nodes.filter((n) => n.kind === 'gate').map((n) => n.id)).toEqual(['gate:candidate-p99-latency', 'gate:overall-ap', 'gate:overall-ap-non-inferior', 'gate:critical-slices', 'gate:release-signoff']);
   });
 });

@@ -23,6 +23,6 @@ describe('docs/events.md', () => {
       // Steps' own kinds also pass the line parser a step's output goes through.
       if (Event.options.some((o) => o.shape.type.value === obj.type)) expect(decodeEventLine(line, 1).ok, line).toBe(true);
     }
-    expect([...types].sort()).toEqual(['artifact', 'failure', 'gate', 'latency', 'log', 'metric', 'progress', 'run', 'step', 'verdict']);
+    expect([...types].sort()).toEqual(['artifact', 'failure', 'gate', 'latency', 'log', 'metric', 'progress', 'run', 'skip', 'step', 'verdict']);
   });
 });

@@ -86,7 +86,8 @@ describe('gates in their own file', () => {
     const dir = mkdtempSync(j(tmpdir(), 'paddock-gates-'));
     const recipe = j(dir, 'paddock.yaml');
     writeFileSync(recipe, BASE + 'gates: gates.yaml\n');
-    writeFileSync(j(dir, 'gates.yaml'), 'version: 1\ngates:\n  - { id: ap, stage: evaluate, metric: coco.AP, op: ">=", threshold: 0.4 }\n');
+    // The recipe's one step is a bench: its gate names a metric the bench produces (a gate on coco.AP here is refused, test/pipeline/plan.test.ts).
+    writeFileSync(j(dir, 'gates.yaml'), 'version: 1\ngates:\n  - { id: ap, stage: evaluate, metric: latency.p99_ms, op: "<=", threshold: 50 }\n');
     const { recipe: r } = loadRecipe(recipe);
     expect(r.gates.map((g) => g.id)).toEqual(['ap']);
     writeFileSync(j(dir, 'gates.yaml'), 'version: 1\ngates:\n  - { id: ap, stage: evaluate, metric: coco.AP, op: "=>", threshold: 0.4 }\n');

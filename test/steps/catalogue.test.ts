@@ -10,6 +10,8 @@ import { parseRecipe as parseRecipeWithout, RecipeError } from '../../src/schema
 import { paddock } from '../helpers/cli.js';
 import { ROOT } from '../helpers/fixtures.js';
 import { execa } from 'execa';
+import { parse as parseYaml } from 'yaml';
+import { producesMetric } from '../../src/schema/recipe-load.js';
 
 const RECIPE = `version: 1
 name: t
@@ -85,5 +87,111 @@ describe('the step catalogue', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'steps.md'), 'utf8');
     const table = doc.slice(doc.indexOf('| step | runs on a Docker host |'));
     for (const s of CATALOGUE) expect(table, s.name).toMatch(new RegExp(`[|,] ${s.name}[,| ]`));
+  });
+});
+
+/**
+ * What each step emits, where its metrics are named: its body and the helpers that name metrics
+ * for it. A new step must be added here (the first test says so).
+ */
+const METRIC_SOURCES: Record<string, string[]> = {
+  bench: ['src/steps/package/bench.ts'],
+  'world-build': ['src/steps/world/world-build.ts'],
+  'check-data': ['src/steps/evaluate/check-data.ts'],
+  evaluate: ['src/steps/evaluate/evaluate.ts'],
+  stage: ['src/steps/package/stage.ts'],
+  export: ['runners/python/export.py'],
+  coverage: ['src/steps/package/coverage.ts'],
+  variants: ['src/steps/package/variants.ts'],
+  equivalence: ['src/steps/package/equivalence.ts'],
+  'bench-variants': ['src/steps/package/bench-variants.ts', 'src/steps/package/bench.ts'],
+  'triton-repo': ['src/steps/package/triton-repo.ts'],
+  'contract-smoke': ['src/steps/package/contract-smoke.ts'],
+  sbom: ['src/steps/package/sbom.ts'],
+  sign: ['src/steps/package/sign.ts'],
+  publish: ['src/steps/package/publish.ts'],
+  'import-bench': ['src/steps/package/import-bench.ts'],
+  'torch-bench': ['runners/python/torch_bench.py'],
+  'verify-pack': ['src/steps/promote/verify-pack.step.ts'],
+};
+
+/** The metric names a source file spells out whole (names built at run time are left to the recorded runs). */
+function literalMetricNames(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const patterns = file.endsWith('.py') ? [/\bmetric\("([^"%]+)"/g] : [/type: 'metric', name: '([^']+)'/g, /\bmetric\('([^']+)'/g];
+  return patterns.flatMap((re) => [...text.matchAll(re)].map((m) => m[1]));
+}
+
+/** Metric names by step name (`uses:`) in a recorded run's events. */
+function recordedMetrics(file: string, usesOf: (stepId: string) => string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of readFileSync(join(ROOT, file), 'utf8').split('\n').filter(Boolean)) {
+    const raw = JSON.parse(line) as { event?: { type: string; step?: string; name?: string }; type?: string; step?: string; name?: string };
+    const e = raw.event ?? raw;
+    if (e.type !== 'metric' || !e.step) continue;
+    const uses = usesOf(e.step);
+    out.set(uses, (out.get(uses) ?? new Set()).add(e.name!));
+  }
+  return out;
+}
+
+describe('what the steps produce', () => {
+  it('every built-in step declares the metrics it produces, and names the files it emits them from here', () => {
+    for (const s of CATALOGUE) {
+      expect(Array.isArray(s.produces), `${s.name} declares no produces`).toBe(true);
+      expect(METRIC_SOURCES[s.name], `${s.name}: add its sources to METRIC_SOURCES`).toBeDefined();
+    }
+    expect(Object.keys(METRIC_SOURCES).sort()).toEqual(CATALOGUE.map((s) => s.name).sort());
+  });
+
+  it('every metric name a step spells out in its body is one it declares', () => {
+    let checked = 0;
+    for (const s of CATALOGUE) {
+      for (const file of METRIC_SOURCES[s.name]) {
+        for (const name of literalMetricNames(file)) {
+          expect(producesMetric(s.produces!, name), `${s.name} emits ${name} (${file}) but declares ${JSON.stringify(s.produces)}`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    // The scan finds the names (bench, check-data, evaluate, equivalence, ... spell out dozens).
+    expect(checked).toBeGreaterThan(30);
+  });
+
+  it('the metrics of recorded runs are the ones their steps declare, and each declared name was emitted', () => {
+    const workbench = parseYaml(readFileSync(join(ROOT, 'test', 'fixtures', 'workbench-run.recipe.yaml'), 'utf8')) as { stages: Record<string, { id: string; uses?: string }[]> };
+    const usesById = new Map(Object.values(workbench.stages).flat().map((st) => [st.id, st.uses ?? st.id]));
+    const runs = [
+      // test/fixtures/README.md: two bench steps (bench-production, bench-candidate).
+      recordedMetrics('test/fixtures/demo-run.ndjson', () => 'bench'),
+      recordedMetrics('test/fixtures/workbench-run.ndjson', (id) => usesById.get(id) ?? id),
+    ];
+    const seen = new Map<string, Set<string>>();
+    for (const run of runs) {
+      for (const [uses, names] of run) {
+        const step = findStep(uses);
+        expect(step, uses).toBeDefined();
+        for (const name of names) {
+          expect(producesMetric(step!.produces!, name), `${uses} emitted ${name}, which it does not declare`).toBe(true);
+          seen.set(uses, (seen.get(uses) ?? new Set()).add(name));
+        }
+      }
+    }
+    expect([...seen.keys()].sort()).toEqual(['bench', 'check-data', 'evaluate', 'world-build']);
+    // No declared pattern of these steps is stale: each matched something the step really emitted.
+    for (const [uses, names] of seen) {
+      for (const pattern of findStep(uses)!.produces!) expect([...names].some((n) => producesMetric([pattern], n)), `${uses} declares ${pattern}, never emitted`).toBe(true);
+    }
+  });
+
+  it('paddock steps lists what each step produces', async () => {
+    const r = await paddock(['steps', '--json'], {});
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; produces: string[] });
+    expect(rows.find((x) => x.name === 'bench')!.produces).toEqual(['latency.p{50,95,99}_ms', 'latency.mean_ms', 'throughput.items_per_s', 'memory.peak_rss_mb']);
+    expect(rows.find((x) => x.name === 'sign')!.produces).toEqual([]);
+    const text = await paddock(['steps'], {});
+    expect(text.stdout).toMatch(/^STEP +PRODUCES \(metrics a gate may name\)$/m);
+    expect(text.stdout).toMatch(/^contract-smoke +contract_smoke\.\{ran,problems\}$/m);
+    expect(text.stdout).toMatch(/^sign +\(none\)$/m);
   });
 });

@@ -109,6 +109,22 @@ export function needsCell(needs: readonly string[], width: number, unicode: bool
 }
 
 /**
+ * The TARGET@HOST cell in `width` columns: whole when it fits; else the target gives way (it is on
+ * the detail lines and in the step's name), and the host, which tells where the step runs, stays.
+ *   whereCell('cpu-fp32', 'gpu-box-lab-2', 18, true) -> 'cpu…@gpu-box-lab-2'
+ *   whereCell('cpu-fp32', 'a-very-long-host-name', 18, true) -> 'a-very-long-host-…'
+ *   whereCell(undefined, '', 18, true) -> 'local'
+ */
+export function whereCell(target: string | undefined, host: string, width: number, unicode: boolean): string {
+  const h = host || 'local';
+  if (!target) return clip(h, width, unicode);
+  const whole = `${target}@${h}`;
+  if (whole.length <= width) return whole;
+  const room = width - h.length - 1;
+  return room >= 4 ? `${clip(target, room, unicode)}@${h}` : clip(h, width, unicode);
+}
+
+/**
  * Words to lines of at most `width` columns, at most `max` lines (the last cut with an ellipsis):
  * the selected step's detail, whole where the table cuts it.
  */
@@ -159,19 +175,20 @@ export function StepDag({ nodes, steps, stored, cursor, width, height, theme, no
   const labelOf = (n: DagNode) => `${n.kind === 'gate' ? (theme.unicode ? '◆ ' : '<> ') : ''}${n.stage}/${n.id}`;
   // As wide as the longest name where there is room; from 80 columns down the names give way first.
   const nameW = Math.max(18, Math.min(Math.max(0, ...nodes.map((n) => labelOf(n).length)), width - 50));
+  // TARGET@HOST: 18 columns at 80 (the target gives way to the host, whereCell), more from 100.
+  const whereW = width >= 100 ? 26 : 18;
   // What is left of the row for NEEDS: "> ", name, status, target@host, took.
-  const needsW = Math.max(3, width - (2 + nameW + 1 + 11 + 1 + 18 + 1 + 6 + 2));
-  const whereOf = (n: DagNode) => {
-    const host = byId.get(n.id)?.host ?? rowOf.get(n.id)?.host ?? n.host ?? '';
-    return n.target ? `${n.target}@${host || 'local'}` : host || 'local';
-  };
+  const needsW = Math.max(3, width - (2 + nameW + 1 + 11 + 1 + whereW + 1 + 6 + 2));
+  // The live host first: a pool step's moves from "pool" to the host its job was placed on.
+  const hostOf = (n: DagNode) => byId.get(n.id)?.host ?? rowOf.get(n.id)?.host ?? n.host ?? '';
+  const whereOf = (n: DagNode) => whereCell(n.target, hostOf(n), Infinity, theme.unicode);
   const detail = sel
     ? wrapWords(
         [
           `${sel.stage}/${sel.id}`,
           `(${selStep?.status === 'started' ? 'running' : selStep?.status ?? 'pending'}, ${whereOf(sel)}${selStep?.startedAt ? `, ${formatDuration((selStep.endedAt ?? now) - selStep.startedAt)}` : ''})`,
           sel.needs.length ? `needs ${sel.needs.join(', ')}.` : 'needs nothing.',
-          selStep?.error ? `error: ${selStep.error.replace(/\s+/g, ' ')}` : selRow?.container ? `container ${selRow.container.slice(0, 12)} image ${selRow.image ?? '?'}` : selRow?.input_digest ? `inputs ${selRow.input_digest.slice(0, 12)}` : '',
+          selStep?.error ? `error: ${selStep.error.replace(/\s+/g, ' ')}` : selStep?.reason ? `skipped: ${selStep.reason.replace(/\s+/g, ' ')}` : selRow?.container ? `container ${selRow.container.slice(0, 12)} image ${selRow.image ?? '?'}` : selRow?.input_digest ? `inputs ${selRow.input_digest.slice(0, 12)}` : '',
         ].filter(Boolean).join(' '),
         width,
         detailRows,
@@ -181,7 +198,7 @@ export function StepDag({ nodes, steps, stored, cursor, width, height, theme, no
   return (
     <Box flexDirection="column">
       <Text wrap="truncate" bold color={theme.accent}>
-        {clip(`  ${'STAGE/STEP'.padEnd(nameW)} ${'STATUS'.padEnd(11)} ${'TARGET@HOST'.padEnd(18)} TOOK    NEEDS`, width, theme.unicode)}
+        {clip(`  ${'STAGE/STEP'.padEnd(nameW)} ${'STATUS'.padEnd(11)} ${'TARGET@HOST'.padEnd(whereW)} TOOK    NEEDS`, width, theme.unicode)}
       </Text>
       {nodes.slice(start, start + listRows).map((n, i) => {
         const s = byId.get(n.id);
@@ -190,8 +207,8 @@ export function StepDag({ nodes, steps, stored, cursor, width, height, theme, no
         const took = s?.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
         const needs = needsCell(n.needs, needsW, theme.unicode);
         const label = labelOf(n);
-        const where = whereOf(n);
-        const text = `${clip(label, nameW, theme.unicode).padEnd(nameW)} ${st.symbol} ${(status === 'started' ? 'running' : status).padEnd(9)} ${clip(where, 18, theme.unicode).padEnd(18)} ${took.padStart(6)}  ${needs}`;
+        const where = whereCell(n.target, hostOf(n), whereW, theme.unicode);
+        const text = `${clip(label, nameW, theme.unicode).padEnd(nameW)} ${st.symbol} ${(status === 'started' ? 'running' : status).padEnd(9)} ${where.padEnd(whereW)} ${took.padStart(6)}  ${needs}`;
         return <Row key={n.id} text={text} selected={start + i === cursor} theme={theme} width={width} color={st.color} />;
       })}
       {pad(listRows - Math.min(listRows, nodes.length), 'dp')}

@@ -18,6 +18,7 @@ export const checkDataStep = defineStep({
   name: 'check-data',
   stage: 'evaluate',
   summary: 'manifest schema, missing or changed files, scene/time/city leakage between splits',
+  produces: ['data.frames', 'data.violations'],
   with: CheckDataParams,
   invoke(w, ctx) {
     const splits = w.splits.map((s) => ({ ...s, manifest: absPath(ctx, s.manifest) }));

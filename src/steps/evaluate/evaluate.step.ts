@@ -27,6 +27,8 @@ export const evaluateStep = defineStep({
   name: 'evaluate',
   stage: 'evaluate',
   summary: 'COCO metrics and per-slice bootstrap intervals of the candidate against a baseline',
+  // What it emits (docs/steps.md): COCO's twelve, per model (target) and per class or slice; slice deltas with their p-values.
+  produces: ['coco.{AP,AP50,AP75,APs,APm,APl,AR1,AR10,AR100,ARs,ARm,ARl}', 'coco.AP.{delta,delta_p,delta_p_adjusted}', 'slice.critical', 'infer.images_per_s', 'outcomes.{missed_objects,lost_objects,gained_objects,false_positives_over_0.3}'],
   with: EvaluateParams,
   reportsAs: (w) => [w.candidate, w.baseline].flatMap((m) => (m && typeof m === 'object' && typeof (m as { name?: unknown }).name === 'string' ? [(m as { name: string }).name] : [])),
   invoke(w, ctx) {

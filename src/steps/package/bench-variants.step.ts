@@ -6,6 +6,8 @@ export const benchVariantsStep = defineStep({
   name: 'bench-variants',
   stage: 'package',
   summary: 'latency of every variant at each batch size with ONNX Runtime',
+  // What it emits (docs/steps.md): per <model>/<variant>/b<batch> (the bench step's timed loop).
+  produces: ['latency.p{50,95,99}_ms', 'latency.mean_ms', 'throughput.items_per_s', 'memory.peak_rss_mb'],
   with: PackWith,
   invoke(w, ctx) {
     const { w: a, rest, pack, m } = readPackWith(w, ctx);

@@ -24,6 +24,8 @@ export const benchStep = defineStep({
   name: 'bench',
   stage: 'any',
   summary: 'latency microbenchmark of a recipe model with ONNX Runtime, streamed live',
+  // What it emits (docs/steps.md): per target (<model>/<target>); percentiles of the samples.
+  produces: ['latency.p{50,95,99}_ms', 'latency.mean_ms', 'throughput.items_per_s', 'memory.peak_rss_mb'],
   // `model` names a recipe model (checked below, against the recipe); the target comes from the step's.
   with: BenchParams.omit({ target: true }).extend({ model: z.unknown().optional() }),
   check(w, recipe) {

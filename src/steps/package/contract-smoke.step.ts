@@ -6,6 +6,7 @@ export const contractSmokeStep = defineStep({
   name: 'contract-smoke',
   stage: 'package',
   summary: 'the Triton repository served and asked over KServe v2, answers checked against the contract',
+  produces: ['contract_smoke.{ran,problems}'],
   with: PackWith,
   invoke(w, ctx) {
     const { rest, m } = readPackWith(w, ctx);

@@ -2,7 +2,8 @@
  * The `contract-smoke` step: where the Docker host has the Triton image the recipe names, start it
  * on the pack's model repository, POST a KServe v2 inference request with a known frame and check
  * the answer against the contract. Where there is none, the step says so, visibly, and why: the
- * report's status is "skipped", never "passed".
+ * report's status is "skipped", never "passed", and the step prints a `skip` event with the
+ * reason, so that the run records and shows the step as skipped (docs/events.md), not succeeded.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ function skipped(p: Params, reason: string): number {
   log(`contract smoke SKIPPED: ${reason}`, 'warn');
   emit({ type: 'metric', name: 'contract_smoke.ran', value: 0 });
   writeReport(p.pack, 'contract-smoke', { status: 'skipped', reason });
+  emit({ type: 'skip', reason });
   return 0;
 }
 

@@ -6,6 +6,7 @@ export const coverageStep = defineStep({
   name: 'coverage',
   stage: 'package',
   summary: 'check every operator against each target\'s operator list before anything is built',
+  produces: ['coverage.unsupported_operators'],
   with: PackWith,
   invoke(w, ctx) {
     const { w: a, rest, packOnnx } = readPackWith(w, ctx);

@@ -6,6 +6,8 @@ export const equivalenceStep = defineStep({
   name: 'equivalence',
   stage: 'package',
   summary: 'numerical and task-level equivalence of each variant against the FP32 reference',
+  // What it emits (docs/steps.md): per variant (max_abs, p99_abs per output; iou_drift, match_rate).
+  produces: ['equivalence.*'],
   with: PackWith,
   invoke(w, ctx) {
     const { w: a, rest, pack, packOnnx, m } = readPackWith(w, ctx);

@@ -6,6 +6,8 @@ export const importBenchStep = defineStep({
   name: 'import-bench',
   stage: 'package',
   summary: 'trtexec and perf_analyzer outputs read as paddock metrics',
+  // What it emits (docs/steps.md): the percentiles the tools print (trtexec p99.9 as p99_9).
+  produces: ['latency.p*_ms', 'latency.mean_ms', 'throughput.items_per_s'],
   with: PackWith,
   invoke(w, ctx) {
     const { rest } = readPackWith(w, ctx);

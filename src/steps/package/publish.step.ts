@@ -9,6 +9,7 @@ export const publishStep = defineStep({
   name: 'publish',
   stage: 'package',
   summary: 'the signed pack, verified against a trusted key, uploaded to S3 with checksums, resumable, read back',
+  produces: ['publish.files'],
   with: PackWith.extend({ bucket: z.string().min(1), trusted_keys: z.string().min(1).optional(), strict: z.boolean().optional() }),
   invoke(w, ctx) {
     const { rest } = readPackWith(w, ctx, false);

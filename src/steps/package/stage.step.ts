@@ -7,6 +7,7 @@ export const stageStep = defineStep({
   name: 'stage',
   stage: 'package',
   summary: 'pin the environment, fetch and hash-verify the artifacts, resolve container images to ids',
+  produces: ['stage.artifact_verified'],
   with: PackWith,
   invoke(w, ctx) {
     const { w: a, rest, m } = readPackWith(w, ctx);

@@ -6,6 +6,7 @@ export const tritonRepoStep = defineStep({
   name: 'triton-repo',
   stage: 'package',
   summary: 'a Triton model repository (one model per variant, optional ensemble), parsed back and checked',
+  produces: ['triton.models'],
   with: PackWith,
   invoke(w, ctx) {
     const { rest, m } = readPackWith(w, ctx);

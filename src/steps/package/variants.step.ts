@@ -6,6 +6,8 @@ export const variantsStep = defineStep({
   name: 'variants',
   stage: 'package',
   summary: 'FP16 and INT8 variants (calibrated on a slice-balanced shard, per-layer FP32 fallback)',
+  // What it emits (docs/steps.md): int8.* per layer and output.
+  produces: ['int8.*'],
   with: PackWith,
   invoke(w, ctx) {
     const { w: a, rest, packOnnx, m } = readPackWith(w, ctx);

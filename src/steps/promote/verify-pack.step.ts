@@ -58,6 +58,7 @@ export const verifyPackStep = defineStep({
   name: 'verify-pack',
   stage: 'promote',
   summary: "the pack's signer (a trusted key), signature and every file's sha256, checked before promotion",
+  produces: ['pack.verified', 'pack.files_verified'],
   with: VerifyPackParams,
   invoke: (w, ctx) => {
     // The keyring in force is resolved here, on this machine, and passed as a parameter: it is

@@ -2,12 +2,20 @@
 import { z } from 'zod';
 import { defineStep, nodeStep, absPath } from '../define.js';
 
-export const WorldBuildParams = z.object({ out: z.string().min(1), size: z.enum(['default', 'tiny']).default('default') }).strict();
+export const WorldBuildParams = z
+  .object({
+    out: z.string().min(1),
+    size: z.enum(['default', 'tiny']).default('default'),
+    /** Render worker threads (default: one per core, os.availableParallelism()); 1 renders on the step's own thread. */
+    workers: z.number().int().min(1).max(64).optional(),
+  })
+  .strict();
 
 export const worldBuildStep = defineStep({
   name: 'world-build',
   stage: 'any',
   summary: "render the built-in world's drives, frames, manifests and ground truth (reused when built)",
+  produces: ['world.frames'],
   with: WorldBuildParams.partial({ out: true }),
   invoke: (w, ctx) => nodeStep(ctx, 'world-build', { ...w, out: absPath(ctx, w.out) }),
   container: { unsupported: "it encodes PNGs with sharp's libvips, which paddock's step image does not carry" },
