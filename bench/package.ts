@@ -16,7 +16,8 @@ import { loadContract } from '../src/model/infer.js';
 import { decodeCenterNet } from '../src/model/decode.js';
 import { DEFAULT_PERTURBATIONS, drawInputs, loadFrames } from '../src/pack/samples.js';
 import { addTaskErrors, addTensorErrors, newTaskStats, newTensorStats } from '../src/pack/equivalence.js';
-import { calibrationTensors, toQdq, withOutputs } from '../src/model/precision.js';
+import { withOutputs } from '../src/model/precision.js';
+import { int8Plan, toQdq, uint8Quant } from '../src/model/int8-qdq.js';
 import { newRange, observeHistogram, observeRange } from '../src/metrics/int8-calibration.js';
 
 const CAND = join(ROOT, 'fixtures', 'world', 'models', 'candidate');
@@ -36,13 +37,13 @@ const N = 160;
 const B = 8;
 
 // 1. Equivalence per input vs bare inference of the same sessions.
-const cal = calibrationTensors(fp32);
+const cal = int8Plan(fp32).tensors.map((tensor) => ({ tensor }));
 const x8 = new Float32Array(B * per);
 await drawInputs(frames, contract, DEFAULT_PERTURBATIONS, 1, 0, B, x8);
 const aug = await ort.InferenceSession.create(encodeModel(withOutputs(fp32, cal.map((c) => c.tensor))), opts);
 const act = await aug.run({ images: new ort.Tensor('float32', x8, [B, 3, 192, 320]) });
-const scales = new Map(cal.map((c) => [c.tensor, (act[c.tensor].data as Float32Array).reduce((a, v) => Math.max(a, Math.abs(v)), 0) / 127]));
-const variant = await ort.InferenceSession.create(encodeModel(toQdq(fp32, { scales }).model), opts);
+const activations = new Map(cal.map((c) => { const d = act[c.tensor].data as Float32Array; return [c.tensor, uint8Quant(d.reduce((a, v) => Math.min(a, v), 0), d.reduce((a, v) => Math.max(a, v), 0))]; }));
+const variant = await ort.InferenceSession.create(encodeModel(toQdq(fp32, { activations }).model), opts);
 const batches: Float32Array[] = [];
 for (let i = 0; i < N; i += B) {
   const x = new Float32Array(B * per);

@@ -5,10 +5,8 @@
  *   output (the model keeps float32 I/O, so the inference contract does not change), a keep-FP32
  *   list of operator types or node names that run in float32 between Casts, and the inputs that
  *   ONNX requires as float32 whatever the data type (Resize's roi and scales) left alone.
- * - INT8 QDQ: QuantizeLinear/DequantizeLinear (int8, zero point 0) on the activation input of each
- *   quantizable node with the calibrated scale, weights quantized per output channel (symmetric),
- *   bias as int32 at scale x_scale * w_scale; nodes named in `fallback` stay float32.
  * - Calibration: the model with chosen intermediate tensors added as graph outputs.
+ * The INT8 QDQ variant is in int8-qdq.ts.
  *
  * The results are checked by loading them in onnxruntime (test/model/precision.test.ts).
  */
@@ -174,102 +172,10 @@ export function toFp16(model: OnnxModel, opts: Fp16Options = {}): { model: OnnxM
   return { model: m, report };
 }
 
-/** Operators whose first input is quantized (activations) and second input is a weight (per channel). */
-export const QUANTIZABLE = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-
-/** The activation tensors to calibrate: the first input of each quantizable node, in graph order. */
-export function calibrationTensors(model: OnnxModel): { node: string; tensor: string }[] {
-  const inits = new Set(model.graph.initializer.map((t) => t.name));
-  return model.graph.node
-    .filter((n) => QUANTIZABLE.has(n.opType) && !inits.has(n.input[0]) && n.input[1] && inits.has(n.input[1]))
-    .map((n, i) => ({ node: n.name || `${n.opType}#${i}`, tensor: n.input[0] }));
-}
-
 /** The model with `tensors` added as graph outputs (float32), for collecting activation ranges. */
 export function withOutputs(model: OnnxModel, tensors: string[]): OnnxModel {
   const m = clone(model);
   const have = new Set(m.graph.output.map((o) => o.name));
   for (const t of tensors) if (!have.has(t)) m.graph.output.push({ name: t, type: { tensorType: { elemType: DataType.FLOAT } } });
   return m;
-}
-
-export interface QdqOptions {
-  /** Activation scale per tensor name. */
-  scales: Map<string, number>;
-  /** Node names left in float32. */
-  fallback?: Set<string>;
-  /** Only these node names are quantized (for per-layer sensitivity); default all. */
-  only?: Set<string>;
-}
-
-/** The INT8 QDQ variant: Q/DQ on activations, per-channel int8 weights, int32 bias. */
-export function toQdq(model: OnnxModel, opts: QdqOptions): { model: OnnxModel; quantized: string[] } {
-  const m = clone(model);
-  const g = m.graph;
-  const inits = new Map(g.initializer.map((t) => [t.name!, t]));
-  const nodes: OnnxNode[] = [];
-  const quantized: string[] = [];
-  const qdqFor = new Map<string, string>();
-  let k = 0;
-  const scalar = (name: string, v: number) => makeTensor(name, DataType.FLOAT, [], Float32Array.of(v));
-  for (const [i, n] of g.node.entries()) {
-    const name = n.name || `${n.opType}#${i}`;
-    const w = n.input[1] ? inits.get(n.input[1]) : undefined;
-    const xScale = opts.scales.get(n.input[0]);
-    const eligible = QUANTIZABLE.has(n.opType) && w && w.dataType === DataType.FLOAT && xScale !== undefined && !opts.fallback?.has(name) && (!opts.only || opts.only.has(name));
-    if (!eligible || n.opType !== 'Conv') {
-      nodes.push(n);
-      continue;
-    }
-    // Activation: one Q/DQ pair per tensor, shared by its consumers.
-    let xdq = qdqFor.get(n.input[0]);
-    if (!xdq) {
-      const base = `${n.input[0]}__q${k++}`;
-      g.initializer.push(scalar(`${base}_scale`, xScale!), makeTensor(`${base}_zp`, DataType.INT8, [], Int8Array.of(0)));
-      nodes.push(makeNode('QuantizeLinear', [n.input[0], `${base}_scale`, `${base}_zp`], [`${base}_q`], `${base}_QuantizeLinear`));
-      nodes.push(makeNode('DequantizeLinear', [`${base}_q`, `${base}_scale`, `${base}_zp`], [`${base}_dq`], `${base}_DequantizeLinear`));
-      xdq = `${base}_dq`;
-      qdqFor.set(n.input[0], xdq);
-    }
-    // Weights: symmetric per output channel (axis 0).
-    const wd = tensorFloats(w!);
-    const dims = tensorDims(w!);
-    const cout = dims[0];
-    const per = wd.length / cout;
-    const wScale = new Float32Array(cout);
-    const wq = new Int8Array(wd.length);
-    for (let c = 0; c < cout; c++) {
-      let amax = 0;
-      for (let j = 0; j < per; j++) amax = Math.max(amax, Math.abs(wd[c * per + j]));
-      const s = amax > 0 ? amax / 127 : 1;
-      wScale[c] = s;
-      for (let j = 0; j < per; j++) wq[c * per + j] = Math.max(-127, Math.min(127, Math.round(wd[c * per + j] / s)));
-    }
-    const wn = `${n.input[1]}__int8`;
-    g.initializer.push(makeTensor(wn, DataType.INT8, dims, wq), makeTensor(`${wn}_scale`, DataType.FLOAT, [cout], wScale), makeTensor(`${wn}_zp`, DataType.INT8, [cout], new Int8Array(cout)));
-    nodes.push(makeNode('DequantizeLinear', [wn, `${wn}_scale`, `${wn}_zp`], [`${wn}_dq`], `${wn}_DequantizeLinear`, { axis: 0 }));
-    const inputs = [xdq, `${wn}_dq`];
-    const b = n.input[2] ? inits.get(n.input[2]) : undefined;
-    if (b && b.dataType === DataType.FLOAT) {
-      const bd = tensorFloats(b);
-      const bs = new Float32Array(cout);
-      const bq = new Int32Array(cout);
-      for (let c = 0; c < cout; c++) {
-        bs[c] = xScale! * wScale[c];
-        bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(bd[c] / bs[c])));
-      }
-      const bn = `${n.input[2]}__int32`;
-      g.initializer.push(makeTensor(bn, DataType.INT32, [cout], bq), makeTensor(`${bn}_scale`, DataType.FLOAT, [cout], bs), makeTensor(`${bn}_zp`, DataType.INT32, [cout], new Int32Array(cout)));
-      nodes.push(makeNode('DequantizeLinear', [bn, `${bn}_scale`, `${bn}_zp`], [`${bn}_dq`], `${bn}_DequantizeLinear`, { axis: 0 }));
-      inputs.push(`${bn}_dq`);
-    } else if (n.input[2]) inputs.push(n.input[2]);
-    nodes.push({ ...n, input: inputs });
-    quantized.push(name);
-  }
-  g.node = nodes;
-  // Drop float weights no node reads any more.
-  const used = new Set(nodes.flatMap((n) => n.input));
-  g.initializer = g.initializer.filter((t) => used.has(t.name!) || g.output.some((o) => o.name === t.name));
-  g.valueInfo = [];
-  return { model: m, quantized };
 }

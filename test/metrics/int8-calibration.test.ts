@@ -78,7 +78,7 @@ describe('against onnxruntime\'s own calibrators (fixtures/reference/onnxruntime
     const { paddock } = await import('../helpers/cli.js');
     const { FIXTURES, tempDir } = await import('../helpers/fixtures.js');
     const { decodeModel, encodeModel } = await import('../../src/model/onnx-proto.js');
-    const { calibrationTensors, withOutputs } = await import('../../src/model/precision.js');
+    const { withOutputs } = await import('../../src/model/precision.js');
     const { readFramesInto } = await import('../../src/model/frame-reader.js');
     const { loadContract } = await import('../../src/model/infer.js');
     const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference', 'onnxruntime-calibration', 'candidate-tiny-world.json'), 'utf8')) as { frames: Record<string, string>; amax: Record<string, Record<'max' | 'percentile' | 'entropy', number>> };
@@ -93,7 +93,8 @@ describe('against onnxruntime\'s own calibrators (fixtures/reference/onnxruntime
       const ordered = Object.keys(ref.frames).sort().map((n) => byName[n]);
       const cand = join(FIXTURES, 'world', 'models', 'candidate');
       const model = decodeModel(readFileSync(join(cand, 'model.onnx')));
-      const tensors = [...new Set(calibrationTensors(model).map((c) => c.tensor))];
+      // The tensors the reference calibrated: each Conv's activation input (onnxruntime's quantizer's choice).
+      const tensors = [...new Set(model.graph.node.filter((n) => n.opType === 'Conv').map((n) => n.input[0]))];
       const s = await ort.InferenceSession.create(encodeModel(withOutputs(model, tensors)));
       const contract = loadContract(cand);
       const ranges = new Map(tensors.map((n) => [n, newRange(n)]));

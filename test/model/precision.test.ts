@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel, DataType, type OnnxModel } from '../../src/model/onnx-proto.js';
-import { calibrationTensors, f16BitsToF32, f32ToF16Bits, toFp16, toQdq, withOutputs } from '../../src/model/precision.js';
+import { f16BitsToF32, f32ToF16Bits, toFp16 } from '../../src/model/precision.js';
 import { relL2 } from '../../src/steps/package/variants.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -68,36 +68,5 @@ describe('FP16 variant', () => {
     expect(conv.input[0]).toMatch(/__to_f32$/);
     const out = await run(model);
     expect((out.heatmap.data as Float32Array).every(Number.isFinite)).toBe(true);
-  });
-});
-
-describe('INT8 QDQ variant', () => {
-  it('exposes the activations to calibrate as outputs', async () => {
-    const t = calibrationTensors(fp32());
-    expect(t).toHaveLength(19);
-    expect(t[0]).toEqual({ node: '/s1/s1.0/s1.0.0/Conv', tensor: 'images' });
-    const r = await run(withOutputs(fp32(), t.map((x) => x.tensor)));
-    expect(Object.keys(r)).toEqual(expect.arrayContaining(t.map((x) => x.tensor)));
-  });
-
-  it('runs in onnxruntime; fallback layers stay float; only= quantizes one layer', async () => {
-    const m = fp32();
-    const t = calibrationTensors(m);
-    const acts = await run(withOutputs(m, t.map((x) => x.tensor)));
-    const scales = new Map(t.map((x) => [x.tensor, (acts[x.tensor].data as Float32Array).reduce((a, v) => Math.max(a, Math.abs(v)), 0) / 127]));
-    const full = toQdq(m, { scales });
-    expect(full.quantized).toHaveLength(19);
-    expect(full.model.graph.node.filter((n) => n.opType === 'QuantizeLinear')).toHaveLength(new Set(t.map((x) => x.tensor)).size);
-    const ref = await run(m);
-    const q = await run(full.model);
-    const err = relL2(ref.size.data as Float32Array, q.size.data as Float32Array);
-    expect(err).toBeGreaterThan(1e-4); // it really is quantized
-    expect(err).toBeLessThan(0.2);
-    const fb = toQdq(m, { scales, fallback: new Set(['/hm/hm.1/Conv']) });
-    expect(fb.quantized).not.toContain('/hm/hm.1/Conv');
-    expect(fb.model.graph.node.find((n) => n.name === '/hm/hm.1/Conv')!.input[1]).toBe(m.graph.node.find((n) => n.name === '/hm/hm.1/Conv')!.input[1]);
-    const one = toQdq(m, { scales, only: new Set(['/l4/Conv']) });
-    expect(one.quantized).toEqual(['/l4/Conv']);
-    await run(one.model);
   });
 });
