@@ -59,6 +59,7 @@ export function useRun(reader: RunReader, live: { runId: string; store: LiveStor
     started: isLive ? liveState?.startedAt : run?.created_at,
     ended: isLive ? liveState?.endedAt : (run?.ended_at ?? undefined),
     failures: detail?.failures.length ?? view?.failureCount ?? 0,
+    skipped: view?.steps.filter((s) => s.status === 'skipped').length,
   };
   return { isLive, active, view, data, header, liveEnded: isLive && !active && liveState ? liveState.runStatus : undefined, rows, rowIds };
 }
