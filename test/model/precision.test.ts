@@ -6,22 +6,10 @@ import { decodeModel, encodeModel, DataType, type OnnxModel } from '../../src/mo
 import { f16BitsToF32, f32ToF16Bits, toFp16 } from '../../src/model/precision.js';
 import { relL2 } from '../../src/steps/package/variants.js';
 import { FIXTURES } from '../helpers/fixtures.js';
+import { candidateFp32, runModel } from '../helpers/world-model.js';
 
-const fp32 = () => decodeModel(readFileSync(join(FIXTURES, 'world', 'models', 'candidate', 'model.onnx')));
-
-/** A deterministic input that looks like a normalised image (smooth plus texture), not noise. */
-function input(n = 2): Float32Array {
-  const x = new Float32Array(n * 3 * 192 * 320);
-  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.0007) * 1.2 + Math.cos(i * 0.013) * 0.4;
-  return x;
-}
-
-async function run(m: OnnxModel, x = input()) {
-  const s = await ort.InferenceSession.create(encodeModel(m));
-  const r = await s.run({ images: new ort.Tensor('float32', x, [x.length / (3 * 192 * 320), 3, 192, 320]) });
-  await s.release();
-  return r;
-}
+const fp32 = candidateFp32;
+const run = runModel;
 
 describe('float16 conversion of numbers', () => {
   it.each([
