@@ -1,8 +1,10 @@
 /**
- * `paddock world build [--out DIR] [--tiny]`: renders the built-in world's datasets.
+ * `paddock world build [--out DIR] [--tiny]`: renders the built-in world's datasets, on one worker
+ * thread per core (src/world/render-pool.ts).
  */
 import { resolve } from 'node:path';
 import { buildWorld, DEFAULT_WORLD, TINY_WORLD } from '../src/world/dataset.js';
+import { worldRenderer } from '../src/steps/world/world-build.js';
 
 export async function worldBuild(opts: { out?: string; tiny: boolean; json: boolean }): Promise<number> {
   const out = resolve(opts.out ?? 'build/world');
@@ -13,7 +15,7 @@ export async function worldBuild(opts: { out?: string; tiny: boolean; json: bool
       last = Date.now();
       process.stderr.write(`world build: ${done}/${total} scenes (${what})\n`);
     }
-  });
+  }, worldRenderer());
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;

@@ -133,14 +133,33 @@ export interface BuildResult {
 }
 
 /**
- * Renders the world into `out`. `onProgress` is told after each scene.
+ * Renders every job and resolves with each one's frames, in job order; `onDone` is told after each
+ * job (in the order they finish, `done` counting up). The world's rows are assembled from the
+ * result, so how jobs are spread over threads cannot change a byte of it.
  */
-export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORLD, onProgress?: (done: number, total: number, what: string) => void): Promise<BuildResult> {
+export type RenderAll = (jobs: RenderJob[], out: string, onDone: (done: number, job: RenderJob) => void) => Promise<RenderedFrame[][]>;
+
+/** Renders the jobs one after another on this thread. */
+export const renderOnThisThread: RenderAll = async (jobs, out, onDone) => {
+  const encode = await sharpPng();
+  const all: RenderedFrame[][] = [];
+  for (const job of jobs) {
+    all.push(await renderJob(job, out, encode));
+    onDone(all.length, job);
+  }
+  return all;
+};
+
+/**
+ * Renders the world into `out`. `onProgress` is told after each scene. `renderAll` renders the
+ * frames (default: on this thread; src/world/render-pool.ts spreads them over worker threads).
+ */
+export async function buildWorld(out: string, config: WorldConfig = DEFAULT_WORLD, onProgress?: (done: number, total: number, what: string) => void, renderAll: RenderAll = renderOnThisThread): Promise<BuildResult> {
   const unlock = await lockWorld(out);
   try {
     const current = upToDate(out, config);
     if (current) return current;
-    return await render(out, config, onProgress);
+    return await render(out, config, onProgress, renderAll);
   } finally {
     unlock();
   }
@@ -158,55 +177,116 @@ async function lockWorld(out: string, onWait: (line: string) => void = (l) => pr
   return () => releaseDirLock(out, me.run);
 }
 
-async function render(out: string, config: WorldConfig, onProgress?: (done: number, total: number, what: string) => void): Promise<BuildResult> {
-  const encode = await sharpPng();
-  const total = SPLITS.reduce((a, s) => a + config.scenes[s], 0) + config.replayDrives;
-  let done = 0;
+/** One unit of render work: a scene of a split, or a replay drive. Jobs share nothing, so any thread may render any of them. */
+export type RenderJob =
+  | { kind: 'scene'; split: Split; scene: PlannedScene; framesPerScene: number; frameEvery: number }
+  | { kind: 'replay'; drive: PlannedReplay; ticks: number };
+
+/** A replay drive before rendering: its id, seed, conditions and recording start. */
+export interface PlannedReplay {
+  driveId: string;
+  seed: number;
+  conditions: Conditions;
+  start: number;
+}
+
+/** One frame as rendered and written: where, its drive tick, size, digests and ground truth. */
+export interface RenderedFrame {
+  rel: string;
+  frameIndex: number;
+  width: number;
+  height: number;
+  /** sha256 of the PNG file and of the raw RGB pixels. */
+  sha256: string;
+  pixels: string;
+  objects: Frame['objects'];
+}
+
+/** The render jobs of a world in the order their rows are written: every split's scenes, then the replay drives. */
+export function planRenderJobs(config: WorldConfig): RenderJob[] {
+  const jobs: RenderJob[] = [];
+  for (const split of SPLITS) for (const scene of planScenes(split, config)) jobs.push({ kind: 'scene', split, scene, framesPerScene: config.framesPerScene, frameEvery: config.frameEvery });
+  for (let k = 0; k < config.replayDrives; k++) {
+    const rng = new Rng(hashSeed(config.seed, 'replay', k));
+    const conditions = sceneConditions(rng, k);
+    const seed = hashSeed(config.seed, 'replay', k, 'drive');
+    const driveId = `drive-${seed.toString(16).padStart(8, '0')}`;
+    const start = dayMs(POLICY.periods.golden_test[1]) + (k + 10) * 86_400_000;
+    jobs.push({ kind: 'replay', drive: { driveId, seed, conditions, start }, ticks: config.replaySeconds * DRIVE_HZ });
+  }
+  return jobs;
+}
+
+/**
+ * Renders one job's frames and writes their PNGs under `out`; pure but for those files, so the
+ * same job gives the same bytes on any thread (src/world/render-pool.ts runs jobs on workers).
+ */
+export async function renderJob(job: RenderJob, out: string, encode: PngEncoder): Promise<RenderedFrame[]> {
+  const frames: RenderedFrame[] = [];
+  const store = async (frame: Frame, rel: string, frameIndex: number) => {
+    const png = await encode(frame.rgb, frame.width, frame.height);
+    mkdirSync(join(out, rel, '..'), { recursive: true });
+    writeFileSync(join(out, rel), png);
+    frames.push({ rel, frameIndex, width: frame.width, height: frame.height, sha256: sha256(png), pixels: sha256(frame.rgb), objects: frame.objects });
+  };
+  if (job.kind === 'scene') {
+    const { sceneId, seed, conditions } = job.scene;
+    const drive = new Drive({ driveId: sceneId, seed, conditions });
+    for (let f = 0; f < job.framesPerScene; f++) {
+      for (let t = 0; t < (f === 0 ? 5 : job.frameEvery); t++) drive.step();
+      const frameId = `${sceneId}-t${String(drive.frameIndex).padStart(4, '0')}`;
+      await store(renderFrame(drive.state()), `frames/${job.split}/${frameId}.png`, drive.frameIndex);
+    }
+  } else {
+    const { driveId, seed, conditions } = job.drive;
+    const drive = new Drive({ driveId, seed, conditions });
+    for (let t = 0; t < job.ticks; t++) {
+      await store(renderFrame(drive.state()), `drives/${driveId}/${String(t).padStart(4, '0')}.png`, t);
+      drive.step();
+    }
+  }
+  return frames;
+}
+
+async function render(out: string, config: WorldConfig, onProgress: ((done: number, total: number, what: string) => void) | undefined, renderAll: RenderAll): Promise<BuildResult> {
+  const jobs = planRenderJobs(config);
+  const rendered = await renderAll(jobs, out, (done, job) => onProgress?.(done, jobs.length, job.kind === 'scene' ? job.split : 'replay'));
   const content = createHash('sha256');
   const result = { out, splits: {}, replay: {} } as BuildResult;
   const categories = CLASSES.map((c) => ({ id: CATEGORY_IDS[c], name: c, supercategory: c === 'car' ? 'vehicle' : 'person' }));
 
-  const renderAndStore = async (frame: Frame, rel: string) => {
-    const png = await encode(frame.rgb, frame.width, frame.height);
-    mkdirSync(join(out, rel, '..'), { recursive: true });
-    writeFileSync(join(out, rel), png);
-    return { sha256: sha256(png), pixels: sha256(frame.rgb) };
-  };
-
+  // Rows, ground truth and the content digest in job order, whichever thread rendered each job.
   for (const split of SPLITS) {
     const rows: ManifestRow[] = [];
     const images: Record<string, unknown>[] = [];
     const annotations: Record<string, unknown>[] = [];
-    for (const { conditions, city, seed, sceneId, start } of planScenes(split, config)) {
-      const drive = new Drive({ driveId: sceneId, seed, conditions });
-      for (let f = 0; f < config.framesPerScene; f++) {
-        for (let t = 0; t < (f === 0 ? 5 : config.frameEvery); t++) drive.step();
-        const frame = renderFrame(drive.state());
-        const frameId = `${sceneId}-t${String(drive.frameIndex).padStart(4, '0')}`;
-        const rel = `frames/${split}/${frameId}.png`;
-        const digests = await renderAndStore(frame, rel);
+    jobs.forEach((job, j) => {
+      if (job.kind !== 'scene' || job.split !== split) return;
+      const { conditions, city, seed, sceneId, start } = job.scene;
+      for (const frame of rendered[j]) {
+        const frameId = `${sceneId}-t${String(frame.frameIndex).padStart(4, '0')}`;
         const imageId = rows.length + 1;
         const row: ManifestRow = {
           frame_id: frameId,
           scene_id: sceneId,
           drive_id: sceneId,
-          timestamp: new Date(start + (drive.frameIndex * 1000) / DRIVE_HZ).toISOString(),
+          timestamp: new Date(start + (frame.frameIndex * 1000) / DRIVE_HZ).toISOString(),
           region: conditions.region,
           city,
           weather: conditions.weather,
           time_of_day: conditions.timeOfDay,
           road_type: conditions.roadType,
           seed,
-          path: rel,
+          path: frame.rel,
           width: frame.width,
           height: frame.height,
-          sha256: digests.sha256,
-          pixels_sha256: digests.pixels,
+          sha256: frame.sha256,
+          pixels_sha256: frame.pixels,
         };
         rows.push(row);
         const { sha256: _png, ...portable } = row;
         content.update(`${JSON.stringify(portable)}\n`);
-        images.push({ id: imageId, file_name: rel, width: frame.width, height: frame.height, frame_id: frameId, scene_id: sceneId, region: row.region, city, weather: row.weather, time_of_day: row.time_of_day, road_type: row.road_type, timestamp: row.timestamp });
+        images.push({ id: imageId, file_name: frame.rel, width: frame.width, height: frame.height, frame_id: frameId, scene_id: sceneId, region: row.region, city, weather: row.weather, time_of_day: row.time_of_day, road_type: row.road_type, timestamp: row.timestamp });
         for (const o of frame.objects) {
           annotations.push({
             id: annotations.length + 1,
@@ -224,8 +304,7 @@ async function render(out: string, config: WorldConfig, onProgress?: (done: numb
           });
         }
       }
-      onProgress?.(++done, total, split);
-    }
+    });
     mkdirSync(join(out, 'manifests'), { recursive: true });
     const manifest = join(out, 'manifests', `${split}.jsonl`);
     const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -237,17 +316,11 @@ async function render(out: string, config: WorldConfig, onProgress?: (done: numb
 
   // Replay drives: every tick, with track ids, for open-loop replay and tracking.
   const replayRows: Record<string, unknown>[] = [];
-  for (let k = 0; k < config.replayDrives; k++) {
-    const rng = new Rng(hashSeed(config.seed, 'replay', k));
-    const conditions = sceneConditions(rng, k);
-    const seed = hashSeed(config.seed, 'replay', k, 'drive');
-    const driveId = `drive-${seed.toString(16).padStart(8, '0')}`;
-    const drive = new Drive({ driveId, seed, conditions });
-    const start = dayMs(POLICY.periods.golden_test[1]) + (k + 10) * 86_400_000;
-    for (let t = 0; t < config.replaySeconds * DRIVE_HZ; t++) {
-      const frame = renderFrame(drive.state());
-      const rel = `drives/${driveId}/${String(t).padStart(4, '0')}.png`;
-      const digests = await renderAndStore(frame, rel);
+  jobs.forEach((job, j) => {
+    if (job.kind !== 'replay') return;
+    const { driveId, seed, conditions, start } = job.drive;
+    for (const frame of rendered[j]) {
+      const t = frame.frameIndex;
       replayRows.push({
         frame_id: `${driveId}-t${String(t).padStart(4, '0')}`,
         drive_id: driveId,
@@ -258,16 +331,14 @@ async function render(out: string, config: WorldConfig, onProgress?: (done: numb
         time_of_day: conditions.timeOfDay,
         road_type: conditions.roadType,
         seed,
-        path: rel,
-        sha256: digests.sha256,
-        pixels_sha256: digests.pixels,
+        path: frame.rel,
+        sha256: frame.sha256,
+        pixels_sha256: frame.pixels,
         objects: frame.objects,
       });
-      content.update(`${digests.pixels}\n`);
-      drive.step();
+      content.update(`${frame.pixels}\n`);
     }
-    onProgress?.(++done, total, 'replay');
-  }
+  });
   const replayManifest = join(out, 'manifests', 'replay_drives.jsonl');
   writeFileSync(replayManifest, replayRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   result.replay = { drives: config.replayDrives, frames: replayRows.length, manifest: replayManifest };

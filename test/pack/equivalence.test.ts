@@ -70,3 +70,57 @@ describe('the equivalence and calibration frames', () => {
     }
   });
 });
+
+describe('the equivalence step on worker threads', () => {
+  // The real step (dist/step.js) on a tiny world's frames, the reference and each variant on a
+  // worker of their own, against the same step on one thread: every number of the report equal.
+  // Variants: the committed FP32 ONNX of the reference itself (zero drift) and the production
+  // model (a real, non-zero drift), 37 inputs in batches of 8 (a short last batch).
+  it('gives the report the sequential loop gives, to the bit', async () => {
+    const { execa } = await import('execa');
+    const { mkdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { ROOT, tempDir } = await import('../helpers/fixtures.js');
+    const { buildWorld, TINY_WORLD } = await import('../../src/world/dataset.js');
+    const t = tempDir('paddock-equivalence-');
+    try {
+      const world = await buildWorld(join(t.dir, 'world'), TINY_WORLD);
+      const models = join(ROOT, 'fixtures', 'world', 'models');
+      const run = async (workers: boolean) => {
+        const pack = join(t.dir, workers ? 'pack-workers' : 'pack-thread');
+        mkdirSync(pack, { recursive: true });
+        const params = {
+          pack,
+          reference: join(models, 'candidate', 'model.onnx'),
+          contract: join(models, 'candidate'),
+          variants: [
+            { name: 'same', kind: 'fp32', model: join(models, 'candidate', 'model.onnx') },
+            { name: 'production', kind: 'fp32', model: join(models, 'production', 'model.onnx') },
+          ],
+          inputs: { manifest: world.splits.golden_val.manifest, count: 37, seed: 99 },
+          threads: 1,
+          workers,
+        };
+        const r = await execa(process.execPath, [join(ROOT, 'dist', 'step.js'), 'equivalence', JSON.stringify(params)], { reject: false });
+        // The production model is not the candidate: its verdict fails, and so does the step.
+        expect(r.exitCode, r.stderr).toBe(1);
+        expect(r.stderr).toMatch(/equivalence: 1 of 2 variant\(s\) outside tolerance: production/);
+        const how = String(r.stdout).split('\n').find((l) => l.includes(' inputs from '));
+        expect(how).toContain(workers ? 'on 3 worker threads, 1 intra-op thread(s) each' : 'on one thread, 1 intra-op thread(s)');
+        const report = JSON.parse(readFileSync(join(pack, 'reports', 'equivalence.json'), 'utf8'));
+        return { variants: report.variants, inputs: report.inputs };
+      };
+      const [sequential, parallel] = [await run(false), await run(true)];
+      expect(sequential.inputs.drawn).toEqual(parallel.inputs.drawn);
+      expect(parallel.variants).toEqual(sequential.variants);
+      const [same, production] = parallel.variants;
+      expect(same.task).toMatchObject({ images: 37, iou_drift: 0, match_rate: 1 });
+      expect(same.outputs.heatmap.max_abs).toBe(0);
+      expect(production.task.images).toBe(37);
+      expect(production.task.iou_drift).toBeGreaterThan(0.001);
+      expect(production.outputs.heatmap.max_abs).toBeGreaterThan(0.01);
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+});

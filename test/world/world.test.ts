@@ -1,21 +1,23 @@
 /**
  * The built-in world: renderer determinism (hashes of pixels), ground truth that agrees with
  * the camera model, manifests that round-trip through their schema, and splits separated by
- * scene, city and time.
+ * scene, city and time; the world rendered on worker threads is byte for byte the one rendered on
+ * a single thread.
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Drive } from '../../src/world/drive.js';
 import { renderFrame } from '../../src/world/render.js';
 import { CAMERA, type Conditions, type SceneState } from '../../src/world/scene.js';
 import { buildWorld, planScenes, DEFAULT_WORLD, TINY_WORLD, POLICY, SPLITS, type BuildResult } from '../../src/world/dataset.js';
+import { renderOnWorkers } from '../../src/world/render-pool.js';
 import { ManifestRow, SliceFile, frameInSlice } from '../../src/schema/manifest.js';
 import { indexGroundTruth } from '../../src/metrics/coco-load.js';
 import { dexp, dsin } from '../../src/world/detmath.js';
-import { FIXTURES, tempDir } from '../helpers/fixtures.js';
+import { FIXTURES, ROOT, tempDir } from '../helpers/fixtures.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -127,6 +129,40 @@ describe('golden datasets', () => {
         const firstJ = Math.min(...rows[SPLITS[j]].map((r) => Date.parse(r.timestamp)));
         expect(firstJ - lastI).toBeGreaterThanOrEqual(POLICY.minGapDays * 86_400_000);
       }
+    }
+  });
+
+  it('renders on worker threads to the same bytes: every file as the single-thread build writes it', async () => {
+    // The workers run dist/step.js's world-build body (src/world/render-pool.ts): this checks the build too.
+    const files = (root: string) => (readdirSync(root, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]).filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
+    const other = tempDir('paddock-world-workers-');
+    try {
+      const seen: string[] = [];
+      const r = await buildWorld(other.dir, TINY_WORLD, (done, total, what) => seen.push(`${done}/${total} ${what}`), renderOnWorkers({ script: join(ROOT, 'dist', 'step.js'), argv: ['world-build', '{"out":"-"}'], count: 3 }));
+      expect(r.contentDigest).toBe(world.contentDigest);
+      expect(seen).toHaveLength(13);
+      expect(seen.at(-1)).toMatch(/^13\/13 /);
+      const names = files(dir);
+      expect(names.length).toBe(18 + 9 + 9 + 20 + 7 + 1);
+      expect(files(other.dir)).toEqual(names);
+      for (const f of names) {
+        // world.json names its own folder; every other file is the same bytes.
+        if (f === 'world.json') expect(readFileSync(join(other.dir, f), 'utf8').replaceAll(other.dir, dir)).toBe(readFileSync(join(dir, f), 'utf8'));
+        else expect(sha(readFileSync(join(other.dir, f))), f).toBe(sha(readFileSync(join(dir, f))));
+      }
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('a render worker that cannot start is an error naming it, not a partial world', async () => {
+    const other = tempDir('paddock-world-workers-');
+    try {
+      const missing = join(other.dir, 'no-such-step.js');
+      await expect(buildWorld(join(other.dir, 'w'), TINY_WORLD, undefined, renderOnWorkers({ script: missing, count: 2 }))).rejects.toThrow(/world build: a render worker/);
+      expect(readdirSync(other.dir).includes('w') ? readdirSync(join(other.dir, 'w')).includes('world.json') : false).toBe(false);
+    } finally {
+      other.cleanup();
     }
   });
 
