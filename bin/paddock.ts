@@ -142,7 +142,8 @@ async function main(argv: string[]): Promise<number> {
           const { installRoot } = await import('../src/files/install-root.js');
           const { join, sep } = await import('node:path');
           const { homedir } = await import('node:os');
-          recipePath = join(installRoot(), 'fixtures', 'demo', 'paddock.yaml');
+          // --full: the same recipe with the long figures (fixtures/demo/paddock.full.yaml, docs/benchmarks.md "Demo time").
+          recipePath = join(installRoot(), 'fixtures', 'demo', values.full ? 'paddock.full.yaml' : 'paddock.yaml');
           // Installed (npm install -g): outputs go to a cache folder, never into the install directory.
           const installed = installRoot().split(sep).includes('node_modules');
           demoOutputs = process.env.PADDOCK_DEMO_DIR || (installed ? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'paddock', 'demo') : undefined);

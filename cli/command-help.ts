@@ -32,7 +32,7 @@ export const OPTIONS = {
   'gate-policy': { type: 'string', arg: 'P', text: 'how a headless run answers gates that need a person: fail (default: such a gate fails), approve or reject' },
   concurrency: { type: 'string', arg: 'N', text: "at most N steps at once, 1 to 256 (default: the recipe's concurrency)" },
   junit: { type: 'string', arg: 'FILE', text: "write the gates' verdicts as JUnit XML when the run ends (for CI systems)" },
-  host: { type: 'string', arg: 'NAME', text: 'run every target\'s steps in containers on this Docker host (a name from hosts.yaml; "docker" is the local engine) instead of where the recipe says' },
+  host: { type: 'string', arg: 'NAME', text: 'run every target\'s steps in containers on this Docker host (a name from hosts.yaml; "docker" is the local engine), or "pool": spread over the hosts of the hosts file by labels, GPUs and free slots, instead of where the recipe says' },
   hosts: { type: 'string', arg: 'FILE', text: 'the hosts file (default: $PADDOCK_HOSTS, else hosts.yaml beside the recipe, else ~/.config/paddock/hosts.yaml; docs/hosts.md)' },
   target: { type: 'string', arg: 'NAME', text: 'only this target of the recipe, and the package steps that run on it or on none' },
   key: { type: 'string', multiple: true, arg: 'FILE', text: 'a keyring file (PEM public keys) of publishers to trust; repeatable (default: $PADDOCK_TRUSTED_KEYS, else ~/.config/paddock/trusted-keys.pem; none: the pack\'s self-consistency only)' },
@@ -43,6 +43,7 @@ export const OPTIONS = {
   dt: { type: 'string', arg: 'FILE', text: 'the detections: a COCO results JSON' },
   out: { type: 'string', arg: 'DIR', text: 'where to write' },
   tiny: { type: 'boolean', text: 'a tiny world (12 scenes of 3 frames, one 2-second drive): for tests' },
+  full: { type: 'boolean', text: "the long demo (fixtures/demo/paddock.full.yaml): 100 bench-variants iterations and 1000 bootstrap replicates, where the quick one takes 30 and 200" },
   model: { type: 'string', arg: 'DIR', text: 'a model directory: model.onnx and its inference_config.json (the contract)' },
   manifest: { type: 'string', arg: 'FILE', text: 'the frames to run on: a manifest (JSON lines, docs/world.md)' },
   slice: { type: 'string', arg: 'S', text: "only this slice's failures (e.g. night+rain)" },
@@ -82,11 +83,12 @@ const NDJSON: CommandOption = ['json', 'NDJSON events on stdout, one a line (imp
 export const COMMANDS: readonly CommandHelp[] = [
   {
     name: 'demo',
-    summary: 'run the built-in demo recipe (fixtures/demo/paddock.yaml)',
+    summary: 'run the built-in demo recipe (fixtures/demo/paddock.yaml; --full: the long one)',
     about: 'Runs the built-in demo recipe on the built-in world: package, evaluate and gate the candidate detector against production, all computed on this machine. On a terminal it opens the workbench; its release gate asks you there. Headless, that gate is approved by policy unless --gate-policy says otherwise. Outputs go to the checkout\'s build/ ($PADDOCK_DEMO_DIR to choose; installed: ~/.cache/paddock/demo).',
-    options: ['headless', NDJSON, ['gate-policy', 'how a headless run answers gates that need a person: approve (the demo\'s default: its release gate needs sign-off), fail or reject'], 'concurrency', 'junit', 'host', 'hosts'],
+    options: ['headless', NDJSON, ['gate-policy', 'how a headless run answers gates that need a person: approve (the demo\'s default: its release gate needs sign-off), fail or reject'], 'concurrency', 'junit', 'host', 'hosts', 'full'],
     examples: [
       ['paddock demo', 'in the workbench: watch it, approve or reject its release gate'],
+      ['paddock demo --full --headless', 'the long version: the same steps with the full iteration and bootstrap counts'],
       ['paddock demo --headless --gate-policy fail', 'no person there: the release gate fails (exit 1)'],
     ],
     exit: RUN_EXIT,
@@ -100,7 +102,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     examples: [
       ['paddock run paddock.yaml', 'in the workbench; gates that need a person ask there'],
       ['paddock run paddock.yaml --json --gate-policy reject', 'in CI: NDJSON, gates needing a person are rejected'],
-      ['paddock run paddock.yaml --host gpu1 --junit gates.xml', 'every step on the Docker host gpu1; verdicts as JUnit'],
+      ['paddock run paddock.yaml --hosts lab.yaml --host pool --junit gates.xml', 'steps spread over the hosts of lab.yaml; verdicts as JUnit'],
     ],
     exit: RUN_EXIT,
   },

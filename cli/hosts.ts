@@ -23,11 +23,14 @@ export function findHostsFile(explicit: string | undefined, recipeFile?: string)
   return candidates.find((f) => existsSync(f));
 }
 
-/** Every host: the file's, and the local engine as "docker". */
+/**
+ * Every host: the file's, and the local engine as "docker". The host pool is the file's hosts
+ * (those not marked `pool: false`); the local engine joins it only when there is no file.
+ */
 export async function loadAllHosts(file: string | undefined): Promise<{ hosts: ResolvedHost[]; file?: string }> {
   const { loadHosts, localHost } = await import('../src/schema/hosts.js');
   const hosts = file ? loadHosts(file) : [];
-  if (!hosts.some((h) => h.name === LOCAL_DOCKER)) hosts.push({ ...localHost(), name: LOCAL_DOCKER });
+  if (!hosts.some((h) => h.name === LOCAL_DOCKER)) hosts.push({ ...localHost(), name: LOCAL_DOCKER, pool: !file });
   return { hosts, file };
 }
 

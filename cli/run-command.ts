@@ -44,7 +44,7 @@ export interface RunCommandOptions {
   concurrency?: number;
   /** Write the gates' verdicts as JUnit XML here when the run ends. */
   junit?: string;
-  /** Run every target on this host (a name from hosts.yaml, or "docker" for the local engine). */
+  /** Run every target on this host (a name from hosts.yaml, "docker" for the local engine, or "pool" for the host pool). */
   host?: string;
   /** The gate policy was not given and is the demo's default (said in headless output). */
   policyDefaulted?: boolean;
@@ -116,6 +116,11 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     let recipe = loaded.recipe;
     if (opts.concurrency) recipe = { ...recipe, concurrency: opts.concurrency };
     makePlan(recipe);
+    if (recipe.targets.some((t) => t.host === 'pool')) {
+      // A pool target no host could ever take is a recipe error now, not a job that waits forever.
+      const { checkPool } = await import('./run-hosts.js');
+      await checkPool(recipe, recipeFile, loaded.text, opts.hostsFile);
+    }
     const lineage = await resolveLineage(recipe, dirname(recipeFile), recipeFile, fileText);
     fresh = { recipeFile, recipe, text: loaded.text, gatesText: loaded.gatesText, lineage };
   }
@@ -338,7 +343,9 @@ async function writeJunit(store: RunStore, runId: string, thePlan: Plan, file: s
       const a = approvals.filter((x) => x.gate === n.gate!.id).at(-1);
       return { gate: n.gate!.id, stage: n.stage, verdict: v?.verdict ?? ('review' as const), rationale: v ? (JSON.parse(v.rationale) as string[]) : ['not decided: the run ended before this gate'], answer: a ? { decision: a.decision, actor: a.actor, reason: a.reason } : undefined };
     });
-  writeFileSync(file, gatesJunit(runId, gates));
+  // The steps too, so that a skipped one is <skipped message="why">, never a pass.
+  const steps = store.getSteps(runId).filter((s) => s.kind === 'step').map((s) => ({ step: s.step_id, stage: s.stage, status: s.status, reason: s.error }));
+  writeFileSync(file, gatesJunit(runId, gates, steps));
 }
 
 async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fresh | undefined, write: (l: string) => void, writeError: (l: string) => void): Promise<number> {
@@ -381,7 +388,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
   try {
     if (recipe.targets.some((t) => t.host !== 'local')) {
       const { prepareRunHosts } = await import('./run-hosts.js');
-      runHosts = await prepareRunHosts(recipe, recipeFile, runId, { hostsFile: opts.hostsFile, log: (message) => publishRun({ v: 1, type: 'log', level: 'info', stream: 'paddock', message }) });
+      runHosts = await prepareRunHosts(recipe, recipeFile, runId, { hostsFile: opts.hostsFile, store, signal: controller.signal, log: (message) => publishRun({ v: 1, type: 'log', level: 'info', stream: 'paddock', message }) });
     }
     const result = await execute({
       plan: thePlan,

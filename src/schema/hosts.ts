@@ -14,6 +14,7 @@
  *     gpu-box:
  *       docker: tcp://gpu-box.lab:2376
  *       tls: { ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem }
+ *       pool: false                                # only targets that name it; not the host pool
  *
  * Secrets (keys, certificates) are named by path or environment variable, never written here,
  * and never copied into logs, events or the store.
@@ -24,7 +25,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseYamlWith, RecipeError } from './recipe-load.js';
 
-const hostName = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'a host name is letters, digits, ".", "_" or "-"');
+const hostName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'a host name is letters, digits, ".", "_" or "-"')
+  // A target's host: "local" is this machine and "pool" the host pool, never a host of the file.
+  .refine((n) => n !== 'local' && n !== 'pool', { message: '"local" and "pool" are reserved host names (this machine, the host pool)' });
 
 const DockerUrl = z.string().refine((s) => /^(unix:\/\/\/.+|ssh:\/\/[^@/\s]+@[^:/\s]+(:\d{1,5})?\/?|tcp:\/\/[^:/\s]+:\d{1,5}\/?)$/.test(s), {
   message: 'expected unix:///path/docker.sock, ssh://user@host[:port] or tcp://host:port',
@@ -51,6 +56,8 @@ export const HostConfig = z
       .default({ gpus: 0, slots: 1 }),
     /** The image steps run in when a step names none. */
     image: z.string().min(1).optional(),
+    /** Whether `host: pool` targets may run here (false: only targets that name this host). */
+    pool: z.boolean().default(true),
   })
   .strict()
   .superRefine((h, ctx) => {
@@ -73,8 +80,10 @@ export const HostsFile = z
 export type HostsFile = z.infer<typeof HostsFile>;
 
 /** A host with its file paths resolved (relative to hosts.yaml, ~ expanded). */
-export interface ResolvedHost extends HostConfig {
+export interface ResolvedHost extends Omit<HostConfig, 'pool'> {
   name: string;
+  /** In the host pool unless false. */
+  pool?: boolean;
 }
 
 function expand(p: string, base: string): string {
