@@ -207,7 +207,11 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
         if (timeoutTimer) clearTimeout(timeoutTimer);
         if (killTimer) clearTimeout(killTimer);
       }
-      await Promise.race([streamEnded, new Promise((r) => setTimeout(r, 5000))]);
+      // The log stream may lag the exit by a moment; wait at most 5 s for it, and clear the timer
+      // (left running, it kept paddock alive 5 s after a run whose last step ran in Docker).
+      let lag: NodeJS.Timeout | undefined;
+      await Promise.race([streamEnded, new Promise((r) => (lag = setTimeout(r, 5000)))]);
+      clearTimeout(lag);
       decoder.end();
       const state = (await wrap('inspecting the container', container.inspect())).State;
       const base = { exitCode: waited.StatusCode, protocolErrors: decoder.protocolErrors };
