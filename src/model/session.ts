@@ -5,9 +5,12 @@
  * graph.`); the message keeps the file and the reason.
  *   fixtures/m/model.onnx: ONNX Runtime cannot load it: ModelProto does not have a graph.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { InputError } from '../files/input-error.js';
+import { decodeModel, encodeModel, type OnnxModel } from './onnx-proto.js';
 
 export class ModelLoadError extends InputError {}
 
@@ -42,6 +45,23 @@ export function benchSessionOptions(threads: number) {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
   } satisfies InferenceSession.SessionOptions;
+}
+
+/**
+ * What ONNX Runtime makes of `model` at graph optimisation level all (as the benches run it):
+ * its optimised graph, written by `optimizedModelFilePath` to a temporary file and read back. It
+ * may hold hardware-specific nodes (NCHWc), so it is for inspection, not for running elsewhere.
+ */
+export async function optimizedGraph(ort: typeof import('onnxruntime-node'), model: OnnxModel, where = 'model'): Promise<OnnxModel> {
+  const dir = mkdtempSync(join(tmpdir(), 'paddock-ort-'));
+  const file = join(dir, 'optimized.onnx');
+  try {
+    const s = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
+    await s.release();
+    return decodeModel(readFileSync(file), `${where}: ONNX Runtime's optimised graph`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Resident memory of this process, from /proc/self/status (KiB), or undefined where there is none. */

@@ -60,14 +60,6 @@ export interface PlacementContext extends RunnerContext {
   onHostFailure?(failed: { host: string; attempt: number; error: string }): void;
 }
 
-/**
- * Records the host a pool placed a step on, in the step row that --host runs fill at start
- * (steps.host): `paddock show` and the workbench read it there. RunStore has no setter for it.
- */
-function recordPlacement(store: RunStore, runId: string, stepId: string, host: string): void {
-  store.db.prepare('UPDATE steps SET host = ? WHERE run_id = ? AND step_id = ?').run(host, runId, stepId);
-}
-
 /** Asks a person (TUI) or a policy (headless) to answer a gate that needs one. */
 export type GateAsker = (request: { gate: string; decision: GateDecision; signal: AbortSignal }) => Promise<GateAnswer | undefined>;
 
@@ -307,7 +299,7 @@ async function runNode(ctx: RunContext, node: PlanNode): Promise<NodeResult> {
     onPlaced: ({ host, attempt: tries }) => {
       placedOn = host;
       events.flush();
-      recordPlacement(store, runId, node.id, host);
+      store.setStepHost(runId, node.id, host);
       // A second `started` with the host: the views, the headless line and the store all say where it runs.
       events.publish({ v: 1, type: 'step', step: node.id, status: 'started', host, runner: runner.kind }, attempt);
       if (tries > 1) events.log('info', `${node.id}: placed on ${host} (pool attempt ${tries})`, node.id);

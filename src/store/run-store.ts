@@ -479,12 +479,17 @@ export class RunStore {
     testHook('store.step-finished');
   }
 
-  /** Records the process id of a step's attempt (to find orphans after a crash). */
   /** Records the container a step runs in and the image it runs, by id. */
   setStepContainer(runId: string, stepId: string, container: string, imageId: string): void {
     this.db.prepare('UPDATE steps SET container = ?, image = ? WHERE run_id = ? AND step_id = ?').run(container, imageId, runId, stepId);
   }
 
+  /** Records the host a step's attempt was placed on (the host pool decides it after the step started). */
+  setStepHost(runId: string, stepId: string, host: string): void {
+    this.db.prepare('UPDATE steps SET host = ? WHERE run_id = ? AND step_id = ?').run(host, runId, stepId);
+  }
+
+  /** Records the process id of a step's attempt (to find orphans after a crash). */
   setStepPid(runId: string, stepId: string, pid: number): void {
     this.db.prepare('UPDATE steps SET pid = ? WHERE run_id = ? AND step_id = ?').run(pid, runId, stepId);
   }

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel, DataType, type OnnxModel } from '../../src/model/onnx-proto.js';
 import { int8Plan, opCounts, quantizeWeightPerChannel, roundHalfEven, toQdq, uint8Quant } from '../../src/model/int8-qdq.js';
 import { withOutputs } from '../../src/model/precision.js';
+import { optimizedGraph } from '../../src/model/session.js';
 import { relL2 } from '../../src/steps/package/variants.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { candidateFp32, runModel } from '../helpers/world-model.js';
@@ -24,16 +24,7 @@ async function ranges(m: OnnxModel) {
 }
 
 /** ORT's optimised graph (level all, as the benches run) of a model, read back. */
-async function optimised(m: OnnxModel): Promise<OnnxModel> {
-  const dir = mkdtempSync(join(tmpdir(), 'paddock-opt-'));
-  try {
-    const s = await ort.InferenceSession.create(encodeModel(m), { graphOptimizationLevel: 'all', optimizedModelFilePath: join(dir, 'o.onnx'), intraOpNumThreads: 1, logSeverityLevel: 3 });
-    await s.release();
-    return decodeModel(readFileSync(join(dir, 'o.onnx')));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const optimised = (m: OnnxModel) => optimizedGraph(ort, m);
 
 describe('uint8 activation quantization', () => {
   it.each([

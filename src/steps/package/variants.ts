@@ -17,8 +17,7 @@
  * The report lists every layer, which fell back and what each cost, every search step, the
  * fusion check and the speed.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeAtomic } from '../../files/atomic.js';
@@ -36,6 +35,7 @@ import { addTaskErrors, newTaskStats, summarizeTask } from '../../pack/equivalen
 import { meetsTarget, searchFallback, type LayerSensitivity } from '../../pack/int8-fallback.js';
 import { loadSliceFile } from '../../schema/manifest-load.js';
 import { readFramesInto } from '../../model/frame-reader.js';
+import { optimizedGraph } from '../../model/session.js';
 import { emitArtifact, log, writeReport, holdPack } from './common.js';
 import { PERCENTILE_DEFINITION, percentile } from '../../metrics/percentile.js';
 
@@ -320,26 +320,18 @@ function report8(final: { iou_drift: number; match_rate: number; matched: number
  * that is not an integer kernel there is listed with why.
  */
 async function fusionCheck(ort: Ort, qdq: OnnxModel, layers: Int8Layer[], pack: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'paddock-int8-'));
-  const file = join(dir, 'optimized.onnx');
-  try {
-    const s = await ort.InferenceSession.create(encodeModel(qdq), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
-    await s.release();
-    const opt = decodeModel(readFileSync(file), `${pack}: ORT's optimised INT8 graph`);
-    const ops = opCounts(opt);
-    const byName = (node: string) => opt.graph.node.filter((n) => n.name === node || n.name?.startsWith(`${node}_token`));
-    const unfused: { node: string; reason: string }[] = [];
-    let integer = 0;
-    for (const l of layers) {
-      const found = byName(l.node);
-      const kernel = found.find((n) => n.opType.startsWith('QLinear') || (INT8_OPS[l.opType]?.sameScale && n.opType === l.opType && !n.input.some((x) => x.endsWith('__dq'))));
-      if (kernel) integer++;
-      else unfused.push({ node: l.node, reason: found.length ? `ORT kept it as ${found.map((n) => n.opType).join('+')} between DequantizeLinear and QuantizeLinear` : 'not found in the optimised graph' });
-    }
-    return { level: 'all', ops, integer_kernels: integer, quantize_linear: ops.QuantizeLinear ?? 0, dequantize_linear: ops.DequantizeLinear ?? 0, unfused };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const opt = await optimizedGraph(ort, qdq, pack);
+  const ops = opCounts(opt);
+  const byName = (node: string) => opt.graph.node.filter((n) => n.name === node || n.name?.startsWith(`${node}_token`));
+  const unfused: { node: string; reason: string }[] = [];
+  let integer = 0;
+  for (const l of layers) {
+    const found = byName(l.node);
+    const kernel = found.find((n) => n.opType.startsWith('QLinear') || (INT8_OPS[l.opType]?.sameScale && n.opType === l.opType && !n.input.some((x) => x.endsWith('__dq'))));
+    if (kernel) integer++;
+    else unfused.push({ node: l.node, reason: found.length ? `ORT kept it as ${found.map((n) => n.opType).join('+')} between DequantizeLinear and QuantizeLinear` : 'not found in the optimised graph' });
   }
+  return { level: 'all', ops, integer_kernels: integer, quantize_linear: ops.QuantizeLinear ?? 0, dequantize_linear: ops.DequantizeLinear ?? 0, unfused };
 }
 
 /** FP32 and INT8 timed alternately in this process (batch 1, one thread), so that load affects both alike. */
