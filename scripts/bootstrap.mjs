@@ -54,10 +54,11 @@ const RUNTIME_RECORD = join(root, 'node_modules', '.paddock-runtime.json');
  *  python3-torch and python3-onnx to regenerate the fixture models, tmux to drive the real TUI,
  *  docker.io and openssh-server for the Docker and remote-host runners (the test setup starts
  *  dockerd and sshd itself), busybox-static for the step image's root filesystem, procps
- *  (pgrep) for the fault tests. */
+ *  (pgrep) for the fault tests, python3-scipy (scipy's assignment and TrackEval are the tracking
+ *  metrics' oracles), libxml2-utils (xmllint validates exported OpenSCENARIO against the ASAM XSD). */
 // The demo's package stage exports the checkpoint with PyTorch (runners/python/export.py).
 const DEMO_DEBS = ['python3', 'python3-torch', 'python3-onnx'];
-const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git'];
+const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'python3-scipy', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git', 'libxml2-utils'];
 
 /** The locks apt-get and dpkg take: the frontend lock, dpkg's own, the download cache, the package lists. */
 export const APT_LOCKS = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/cache/apt/archives/lock', '/var/lib/apt/lists/lock'];
