@@ -15,7 +15,8 @@
 import { seededRandom } from '../src/files/prng.js';
 import { linearSumAssignment } from '../src/metrics/assignment.js';
 import { percentile } from '../src/metrics/percentile.js';
-import { iouXYWH, trackDrive } from '../src/replay/tracker.js';
+import { trackDrive } from '../src/replay/tracker.js';
+import { iouXywh } from '../src/model/decode.js';
 import type { CameraCalibration, Detection } from '../src/replay/types.js';
 import { undistortImage, undistortMap } from '../src/replay/undistort.js';
 import { median, writeResults } from './common.js';
@@ -48,7 +49,7 @@ function assignmentOnly(frames: { dets: Detection[] }[]): number[] {
     const b = frames[i].dets;
     const t0 = process.hrtime.bigint();
     const m = new Float64Array(a.length * b.length);
-    for (let r = 0; r < a.length; r++) for (let c = 0; c < b.length; c++) m[r * b.length + c] = iouXYWH(a[r].box, b[c].box);
+    for (let r = 0; r < a.length; r++) for (let c = 0; c < b.length; c++) m[r * b.length + c] = iouXywh(a[r].box, b[c].box);
     linearSumAssignment(m, a.length, b.length, { maximize: true });
     out.push(Number(process.hrtime.bigint() - t0) / 1000);
   }

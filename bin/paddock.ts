@@ -188,8 +188,13 @@ async function main(argv: string[]): Promise<number> {
       return worldBuild({ out: values.out, tiny: Boolean(values.tiny), json: common.json });
     }
     case 'eval': {
-      if (rest[0] !== 'coco') fail(`eval needs a kind: paddock eval coco --gt <gt.json> --dt <results.json>${rest[0] ? ` (not "${rest[0]}")` : ''}`);
+      if (rest[0] !== 'coco' && rest[0] !== 'tracking') fail(`eval needs a kind: paddock eval coco --gt <gt.json> --dt <results.json>, or paddock eval tracking --gt <gt.txt> --tracker <results.txt>${rest[0] ? ` (not "${rest[0]}")` : ''}`);
       if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
+      if (rest[0] === 'tracking') {
+        if (!values.gt || !values.tracker) fail('eval tracking needs --gt <gt.txt> and --tracker <results.txt>');
+        const { evalTracking } = await import('../cli/eval-tracking.js');
+        return evalTracking({ gt: values.gt, tracker: values.tracker, frames: values.frames, json: common.json });
+      }
       if (!values.gt || !values.dt) fail('eval coco needs --gt <gt.json> and --dt <results.json>');
       const { evalCoco } = await import('../cli/eval-coco.js');
       return evalCoco({ gt: values.gt, dt: values.dt, json: common.json });

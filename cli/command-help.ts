@@ -41,6 +41,8 @@ export const OPTIONS = {
   limit: { type: 'string', arg: 'N', text: 'at most N' },
   gt: { type: 'string', arg: 'FILE', text: 'the ground truth: a COCO annotations JSON' },
   dt: { type: 'string', arg: 'FILE', text: 'the detections: a COCO results JSON' },
+  tracker: { type: 'string', arg: 'FILE', text: "a tracker's results: a MOTChallenge text file" },
+  frames: { type: 'string', arg: 'N', text: 'the number of frames of the sequence' },
   out: { type: 'string', arg: 'DIR', text: 'where to write' },
   tiny: { type: 'boolean', text: 'a tiny world (12 scenes of 3 frames, one 2-second drive): for tests' },
   full: { type: 'boolean', text: "the long demo (fixtures/demo/paddock.full.yaml): 100 bench-variants iterations and 1000 bootstrap replicates, where the quick one takes 30 and 200" },
@@ -197,6 +199,17 @@ export const COMMANDS: readonly CommandHelp[] = [
     examples: [
       ['paddock eval coco --gt gt.json --dt dt.json', "the 12 numbers of pycocotools's summary"],
       ['paddock eval coco --gt gt.json --dt dt.json --json', 'the same, as JSON'],
+    ],
+  },
+  {
+    name: 'eval tracking',
+    summary: "MOT metrics (HOTA, CLEAR, IDF1), TrackEval's numbers",
+    about: "Computes multi-object tracking metrics of a tracker's MOTChallenge results against MOTChallenge ground truth, with the same numbers as TrackEval (HOTA, DetA, AssA, MOTA, MOTP, IDF1, IDSW, Frag, MT/PT/ML), plus the nuScenes TID and LGD (docs/evaluate.md, Tracking metrics). The frame count is seqLength from the seqinfo.ini beside gt.txt, or --frames.",
+    options: [['gt', 'the ground truth: a MOTChallenge gt.txt'], 'tracker', ['frames', 'the number of frames (default: seqLength of seqinfo.ini beside --gt)'], ['json', 'every metric as one JSON object']],
+    required: ['gt', 'tracker'],
+    examples: [
+      ['paddock eval tracking --gt MOT17-02/gt/gt.txt --tracker results/MOT17-02.txt', 'the summary table'],
+      ['paddock eval tracking --gt gt.txt --tracker t.txt --frames 600 --json', 'all of CLEAR, Identity, HOTA, Count and TID/LGD as JSON'],
     ],
   },
   {

@@ -29,6 +29,7 @@
  * one it was given, no clock and no randomness, so the same frames give the same ids and boxes
  * (the closed-loop sim snapshots the state).
  */
+import { iouXywh } from '../model/decode.js';
 import { z } from 'zod';
 import { linearSumAssignment } from '../metrics/assignment.js';
 import type { BoxXYWH, Detection, TrackBox } from './types.js';
@@ -239,16 +240,6 @@ export function kalmanUpdate(kf: KalmanState, box: BoxXYWH, params: TrackerParam
   return { x: xn, P: Pn };
 }
 
-/** Intersection over union of two [x, y, w, h] boxes (0 when either is empty). */
-export function iouXYWH(a: BoxXYWH, b: BoxXYWH): number {
-  const iw = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
-  const ih = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
-  if (iw <= 0 || ih <= 0) return 0;
-  const inter = iw * ih;
-  const union = a[2] * a[3] + b[2] * b[3] - inter;
-  return union > 0 ? inter / union : 0;
-}
-
 function checkDetections(dets: readonly Detection[], timeS: number): void {
   dets.forEach((d, i) => {
     const b = d.box;
@@ -285,7 +276,7 @@ export function stepTracker(state: TrackerState, dets: readonly Detection[], tim
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         if (params.class_aware && predicted[r].cls !== kept[c].cls) continue;
-        iou[r * cols + c] = iouXYWH(boxes[r], kept[c].box);
+        iou[r * cols + c] = iouXywh(boxes[r], kept[c].box);
       }
     }
     const { rowInd, colInd } = linearSumAssignment(iou, rows, cols, { maximize: true });

@@ -30,7 +30,7 @@ describe('paddock <command> --help and paddock help <command>', () => {
   it.each(COMMANDS.map((c) => [c.name, c] as const))('%s: its usage, options and examples, the same both ways, within 80 columns', async (name, command) => {
     const viaFlag = await paddock([...name.split(' '), '--help'], NO_STORE);
     const viaHelp = await paddock(['help', ...name.split(' ')], NO_STORE);
-    const viaShort = await paddock([name.split(' ')[0], '-h'], NO_STORE);
+    const viaShort = await paddock([...name.split(' '), '-h'], NO_STORE);
     for (const r of [viaFlag, viaHelp, viaShort]) {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stderr).toBe('');
