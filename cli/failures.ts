@@ -2,7 +2,7 @@
  * `paddock failures <run> [--slice S] [--kind K] [--json]`: a run's failures with the paths of
  * their full-size frames, by contribution to the regression as the workbench lists them: the
  * way to the frames over SSH (scp them, open them elsewhere). Reads the store read-only, as
- * `paddock show` does. `--slice` takes a slice of the run's slice file (another name is an
+ * `paddock show` does. REVIEWED names who reviewed a failure and who filed it for data mining. `--slice` takes a slice of the run's slice file (another name is an
  * error that lists them); `--kind` a kind or its start (`false` for false-positive).
  */
 import type { FailureItem } from '../src/live/run-reader.js';
@@ -23,6 +23,8 @@ export interface FailureJson {
   /** The full-size frame, absolute (null when the failure has none). */
   framePath: string | null;
   reviewed: { actor: string; at: number } | null;
+  /** Filed for data mining (the workbench's replay screen), with its note. */
+  filed: { actor: string; at: number; note: string } | null;
   notes: { actor: string; at: number; text: string }[];
   data: Record<string, unknown>;
 }
@@ -39,6 +41,7 @@ export function failureJson(f: FailureItem): FailureJson {
     contribution: f.contribution,
     framePath: f.framePath ?? null,
     reviewed: f.reviewed ?? null,
+    filed: f.filed ?? null,
     notes: f.notes,
     data: f.data,
   };
@@ -81,7 +84,7 @@ export async function failuresCommand(opts: { home: string; runId: string; slice
       out.push(
         formatTable(
           ['ID', 'SEVERITY', 'KIND', 'CLASS', 'REVIEWED', 'NOTES', 'TITLE', 'FRAME'],
-          shown.map((f) => [f.id, f.severity, f.kind, f.class ?? '-', f.reviewed ? f.reviewed.actor : '-', String(f.notes.length), f.title, f.framePath ?? '-']),
+          shown.map((f) => [f.id, f.severity, f.kind, f.class ?? '-', [f.reviewed?.actor, f.filed ? `filed by ${f.filed.actor}` : undefined].filter(Boolean).join(', ') || '-', String(f.notes.length), f.title, f.framePath ?? '-']),
         ),
       );
     }

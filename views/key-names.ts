@@ -15,6 +15,8 @@ export function keyNames(input: string, key: Key): string[] {
   if (key.backspace || key.delete) return ['backspace'];
   if (key.upArrow) return ['up'];
   if (key.downArrow) return ['down'];
+  if (key.leftArrow) return ['left'];
+  if (key.rightArrow) return ['right'];
   if (key.pageUp) return ['pageup'];
   if (key.pageDown) return ['pagedown'];
   if (key.home) return ['home'];

@@ -2,7 +2,7 @@
  * One binding table drives key dispatch, the footer hints and the `?` help overlay (lazygit,
  * k9s). A binding applies in some input modes and, optionally, only on some screens; the first
  * match wins. Keys are names: a character, or "escape", "return", "tab", "up", "down",
- * "pageup", "pagedown", "home", "end", "backspace", "ctrl+c", "ctrl+u", "ctrl+w".
+ * "pageup", "pagedown", "home", "end", "left", "right", "backspace", "ctrl+c", "ctrl+u", "ctrl+w"; " " is the space bar.
  *
  * The global bindings are declared here; each screen brings its own and names the shared ones it
  * takes (screens/index.ts), and createKeymap() makes the one table of both.
@@ -43,6 +43,13 @@ export type Action =
   | 'reviewed'
   | 'note'
   | 'print-path'
+  | 'play'
+  | 'frame-next'
+  | 'frame-prev'
+  | 'segment-start'
+  | 'segment-end'
+  | 'overlay'
+  | 'file'
   | 'erase-char'
   | 'erase-word'
   | 'erase-line'
@@ -151,7 +158,7 @@ const COMMANDS: readonly { name: string; hint: string }[] = [
 /** The help group of an action: screens (keys that show one), movement (within one), actions. */
 export function helpGroupOf(action: Action): HelpGroup {
   if (action.startsWith('go-') || action === 'open' || action === 'back') return 'screens';
-  if (['up', 'down', 'top', 'bottom', 'page-up', 'page-down', 'next-failure', 'prev-failure', 'next-pane'].includes(action)) return 'movement';
+  if (['up', 'down', 'top', 'bottom', 'page-up', 'page-down', 'next-failure', 'prev-failure', 'next-pane', 'frame-next', 'frame-prev', 'segment-start', 'segment-end'].includes(action)) return 'movement';
   return 'actions';
 }
 
@@ -259,9 +266,26 @@ export function createKeymap(screens: readonly ScreenKeys[]): Keymap {
   };
 }
 
-/** How a key name is shown: "Esc", "Enter", "Tab", "Ctrl+C", "PgDn", "j"; arrows as "up"/"down" without Unicode. */
+/**
+ * How a key name is shown: "Esc", "Enter", "Tab", "Ctrl+C", "PgDn", "j"; arrows as "up"/"down"
+ * without Unicode; the space bar as "␣" ("Space" in ASCII; a binding's `label` may say "Space").
+ */
 export function keyLabel(key: string, unicode = true): string {
-  const named: Record<string, string> = { escape: 'Esc', return: 'Enter', tab: 'Tab', backspace: 'Backspace', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End', up: unicode ? '↑' : 'up', down: unicode ? '↓' : 'down' };
+  const named: Record<string, string> = {
+    escape: 'Esc',
+    return: 'Enter',
+    tab: 'Tab',
+    backspace: 'Backspace',
+    pageup: 'PgUp',
+    pagedown: 'PgDn',
+    home: 'Home',
+    end: 'End',
+    up: unicode ? '↑' : 'up',
+    down: unicode ? '↓' : 'down',
+    left: unicode ? '←' : 'left',
+    right: unicode ? '→' : 'right',
+    ' ': unicode ? '␣' : 'Space',
+  };
   if (named[key]) return named[key];
   const ctrl = /^ctrl\+(.)$/.exec(key);
   return ctrl ? `Ctrl+${ctrl[1].toUpperCase()}` : key;
@@ -278,5 +302,5 @@ function footerLabel(b: Binding, unicode: boolean): string {
 }
 
 function ascii(label: string, unicode: boolean): string {
-  return unicode ? label : label.replace(/↑/g, 'up').replace(/↓/g, 'down');
+  return unicode ? label : label.replace(/↑/g, 'up').replace(/↓/g, 'down').replace(/←/g, 'left').replace(/→/g, 'right').replace(/␣/g, 'Space');
 }

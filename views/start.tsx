@@ -68,6 +68,7 @@ export function startRunApp(opts: StartRunAppOptions) {
       theme={detectTheme()}
       depth={detectColorDepth()}
       live={{ runId: opts.runId, store, broker: opts.broker, onCancel: opts.onCancel, onForceQuit: opts.onForceQuit }}
+      frameHz={FRAME_HZ}
       onQuit={() => resolveQuit()}
     />,
     { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
@@ -91,7 +92,7 @@ export function startRunApp(opts: StartRunAppOptions) {
 /** The workbench on the store alone (`paddock ui`): runs, and any run's screens; resolves on quit. */
 export async function openWorkbench(opts: { store: RunStore; actor: string; runId?: string; screen?: Screen }): Promise<void> {
   const app = render(
-    <Workbench reader={new RunReader(opts.store)} actor={opts.actor} theme={detectTheme()} depth={detectColorDepth()} initialRun={opts.runId} initialScreen={opts.screen} onQuit={() => undefined} />,
+    <Workbench reader={new RunReader(opts.store)} actor={opts.actor} theme={detectTheme()} depth={detectColorDepth()} initialRun={opts.runId} initialScreen={opts.screen} frameHz={FRAME_HZ} onQuit={() => undefined} />,
     { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
   );
   await app.waitUntilExit().catch(() => undefined);

@@ -110,6 +110,7 @@ export function footerText(ui: UiState, f: FooterFacts, unicode: boolean): strin
     case 'filter':
       return `${said}/${ui.text}${caret}  (Enter keeps, Esc clears, Ctrl+W erases a word)`;
     case 'note':
+      if (a?.what === 'file') return `${said}file ${a.failure} for data mining, note: ${ui.text}${caret}  (Enter files, Esc cancels)`;
       return `${said}note on ${a?.failure}: ${ui.text}${caret}  (Enter adds, Esc cancels)`;
     case 'reason':
       // The keys and the end of the reason always show; the question gives way (views/table.ts).

@@ -7,12 +7,15 @@
  */
 import type { LiveState } from '../src/live/live-state.js';
 import { TEXT_MODES, type Action, type InputMode, type Keymap, type ScreenBinding } from './keymap.js';
+import { initialPlayer, reducePlayer, type PlayerState, type SegmentFacts } from './replay-player.js';
 
 /** Where Enter on a row leads: a screen, showing another run or with a filter set (its cursor back at the top). */
 export interface Jump {
   to: string;
   runId?: string;
   filter?: string;
+  /** The row to select there, by id (the replay screen opened on the failure that was selected). */
+  select?: string;
 }
 
 /** What the reducer reads of a screen's line in the screen table. */
@@ -27,6 +30,8 @@ export interface ScreenFacts {
     sorts?: readonly string[];
     /** What Enter does on the row with this id. */
     open?(id: string): Jump;
+    /** Where Enter or `e` on the row leads instead of expanding its pane (a replay failure: the replay screen). */
+    expandTo?(id: string): Jump | undefined;
   };
 }
 
@@ -50,12 +55,14 @@ export interface UiContext {
   targets?: readonly string[];
   /** The help overlay as laid out: how many lines it has and how many show at once (scrolling stops at its end). */
   help?: { lines: number; page: number };
+  /** The replay segment of the replay screen's selected row, once its timeline is read: the player's keys act on it. */
+  replay?: SegmentFacts;
 }
 
 /** What the shell does for the reducer. */
 export type UiCommand =
   | { type: 'gate.answer'; gate: string; decision: 'approved' | 'rejected'; reason?: string }
-  | { type: 'failure.review'; runId: string; failureId: string; action: 'reviewed' | 'note'; note?: string }
+  | { type: 'failure.review'; runId: string; failureId: string; action: 'reviewed' | 'note' | 'filed'; note?: string }
   /** Prints the failure's frame path into the terminal, above the workbench (it stays there after quitting). */
   | { type: 'failure.print-path'; runId: string; failureId: string }
   /** Looks a run up by id or prefix and dispatches `run.found` or `run.missing`. */
@@ -69,11 +76,13 @@ export type UiAction =
   | { type: 'run.found'; runId: string }
   | { type: 'run.missing'; query: string }
   /** The clock the elapsed times are measured with (every second while a run is active). */
-  | { type: 'tick'; now: number };
+  | { type: 'tick'; now: number }
+  /** The replay player's timer: the next frame of the segment playing. */
+  | { type: 'player.tick'; facts: SegmentFacts };
 
-/** A question in progress: the reason for answering a gate, or a note on a failure. */
+/** A question in progress: the reason for answering a gate, a note on a failure, or the note a filing for data mining needs. */
 export interface Asking {
-  what: 'approve' | 'reject' | 'note';
+  what: 'approve' | 'reject' | 'note' | 'file';
   gate?: string;
   failure?: string;
   reason: string;
@@ -108,6 +117,8 @@ export interface UiState {
   now: number;
   /** Reviews recorded here: the run's failures are read again when it moves. */
   reviews: number;
+  /** The replay screen's player: the frame of the segment shown, play or pause, the overlay. */
+  player: PlayerState;
   /** Commands for the shell, oldest first; the store empties it after each dispatch. */
   outbox: readonly UiCommand[];
 }
@@ -119,7 +130,7 @@ const LATENCY_SCREEN = 'latency';
 
 /** The state a workbench starts in. */
 export function initialUi(opts: { screen: string; runId?: string; now: number }): UiState {
-  return { screen: opts.screen, history: [], runId: opts.runId, cursor: {}, filter: {}, reversed: {}, sort: {}, target: 0, expanded: {}, mode: 'normal', text: '', helpCursor: 0, interrupts: 0, now: opts.now, reviews: 0, outbox: [] };
+  return { screen: opts.screen, history: [], runId: opts.runId, cursor: {}, filter: {}, reversed: {}, sort: {}, target: 0, expanded: {}, mode: 'normal', text: '', helpCursor: 0, interrupts: 0, now: opts.now, reviews: 0, player: initialPlayer, outbox: [] };
 }
 
 /** The selected row of a screen with `count` rows: the cursor, kept inside the list. */
@@ -182,6 +193,10 @@ export function reduceUi(state: UiState, action: UiAction): UiState {
   switch (action.type) {
     case 'tick':
       return { ...state, now: action.now };
+    case 'player.tick': {
+      const { player, message } = reducePlayer(state.player, 'tick', action.facts);
+      return player === state.player ? state : { ...state, player, message: message ?? state.message };
+    }
     case 'run.found':
       return jump(state, { to: RUN_SCREEN, runId: action.runId });
     case 'run.missing':
@@ -251,9 +266,11 @@ function typed(state: UiState, name: string, ctx: UiContext): UiState {
     if (mode === 'command') return runCommand({ ...state, mode: 'normal' }, line, ctx);
     if (mode === 'filter') return { ...state, cursor: { ...state.cursor, [screen]: 0 }, mode: 'normal' };
     if (mode === 'note' && asking?.failure && state.runId) {
-      if (!line.trim()) return { ...state, message: 'an empty note is not kept' };
-      const review: UiCommand = { type: 'failure.review', runId: state.runId, failureId: asking.failure, action: 'note', note: line.trim() };
-      return { ...send(state, review), reviews: state.reviews + 1, asking: undefined, message: `note added to ${asking.failure}`, mode: 'normal' };
+      const filing = asking.what === 'file';
+      if (!line.trim()) return { ...state, message: filing ? 'a note is required to file a segment for data mining (Esc cancels)' : 'an empty note is not kept' };
+      const review: UiCommand = { type: 'failure.review', runId: state.runId, failureId: asking.failure, action: filing ? 'filed' : 'note', note: line.trim() };
+      const said = filing ? `${asking.failure} filed for data mining by ${ctx.actor}` : `note added to ${asking.failure}`;
+      return { ...send(state, review), reviews: state.reviews + 1, asking: undefined, message: said, mode: 'normal' };
     }
     if (mode === 'reason' && asking) {
       if (asking.what === 'reject' && !line.trim()) return { ...state, message: 'a reason is required to reject a gate' };
@@ -328,8 +345,21 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
     }
     case 'open': {
       const to = selected !== undefined ? facts?.rows?.open?.(selected) : undefined;
-      return to ? jump(state, to) : state;
+      return to ? jump(state, to, ctx) : state;
     }
+    case 'play':
+    case 'frame-next':
+    case 'frame-prev':
+    case 'segment-start':
+    case 'segment-end':
+    case 'overlay': {
+      if (!ctx.replay || ctx.replay.failureId !== selected) return { ...state, message: selected === undefined ? 'no replay segment to play: this run has no replay-divergence failures' : `the segment of ${selected} is not read yet (or cannot be: the screen says why)` };
+      const { player, message } = reducePlayer(state.player, action, ctx.replay);
+      return { ...state, player, message };
+    }
+    case 'file':
+      if (selected === undefined || !state.runId) return { ...state, message: 'no replay segment selected to file for data mining' };
+      return { ...state, asking: { what: 'file', failure: selected, reason: '' }, text: '', mode: 'note' };
     case 'next-pane': {
       const targets = ctx.targets;
       const next = { ...state, target: state.target + 1 };
@@ -340,8 +370,12 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
       const key = ctx.screens.find((x) => x.id === LATENCY_SCREEN)?.key;
       return { ...next, message: `latency: ${targets[next.target % targets.length]} in front${key ? ` (${key} shows it)` : ''}` };
     }
-    case 'expand':
-      return { ...state, expanded: { ...state.expanded, [s]: !state.expanded[s] } };
+    case 'expand': {
+      // A row another screen shows better (a replay segment) opens there, when that screen lists it.
+      const to = selected !== undefined && !state.expanded[s] ? facts?.rows?.expandTo?.(selected) : undefined;
+      const there = to && (to.select === undefined || (ctx.rows[to.to] ?? []).includes(to.select));
+      return to && there ? jump(state, to, ctx) : { ...state, expanded: { ...state.expanded, [s]: !state.expanded[s] } };
+    }
     case 'freeze':
       if (!state.frozen && !ctx.view) return { ...state, message: 'nothing to freeze: no run is shown' };
       return { ...state, frozen: state.frozen ? undefined : ctx.view, message: state.frozen ? 'live again' : 'frozen: f to go live' };
@@ -356,7 +390,7 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
       return { ...state, reversed: { ...state.reversed, [s]: reversed }, message: reversed ? 'order reversed (O again: back)' : 'order back to normal' };
     }
     case 'reviewed': {
-      if (selected === undefined || !state.runId) return state;
+      if (selected === undefined || !state.runId) return { ...state, message: `nothing to mark reviewed: the ${s} list is empty` };
       const reviewed = send(state, { type: 'failure.review', runId: state.runId, failureId: selected, action: 'reviewed' });
       return move({ ...reviewed, reviews: state.reviews + 1, message: `${selected} marked reviewed by ${ctx.actor}` }, s, rows.length, (c) => c + 1);
     }
@@ -377,7 +411,7 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
       if (state.mode === 'confirm-quit') return send({ ...state, mode: 'normal', interrupts: 1, message: 'stopping the running steps...' }, { type: 'run.cancel' });
       const a = state.asking;
       const done: UiState = { ...state, mode: 'normal', asking: undefined };
-      if (!a?.gate || a.what === 'note') return done;
+      if (!a?.gate || a.what === 'note' || a.what === 'file') return done;
       const decision = a.what === 'approve' ? 'approved' : 'rejected';
       return { ...send(done, { type: 'gate.answer', gate: a.gate, decision, reason: a.reason || undefined }), message: `${a.gate} ${decision} by ${ctx.actor}` };
     }
@@ -393,17 +427,20 @@ function send(state: UiState, command: UiCommand): UiState {
   return { ...state, outbox: [...state.outbox, command] };
 }
 
-/** Shows screen `to`; the one left is remembered for Esc unless going back. */
+/** Shows screen `to`; the one left is remembered for Esc unless going back. A segment playing pauses. */
 function go(state: UiState, to: string, remember = true): UiState {
   if (to === state.screen) return state;
   const history = remember ? [...state.history.slice(-20), state.screen] : state.history;
-  return { ...state, history, screen: to, message: undefined };
+  return { ...state, history, screen: to, message: undefined, player: state.player.playing ? { ...state.player, playing: false } : state.player };
 }
 
-function jump(state: UiState, to: Jump): UiState {
+/** Follows a Jump; its `select` finds the row among the rows `ctx` says the screen has. */
+function jump(state: UiState, to: Jump, ctx?: UiContext): UiState {
   let next = state;
   if (to.runId) next = { ...next, runId: to.runId, frozen: undefined };
   if (to.filter !== undefined) next = { ...next, filter: { ...next.filter, [to.to]: to.filter }, cursor: { ...next.cursor, [to.to]: 0 } };
+  const at = to.select !== undefined ? (ctx?.rows[to.to]?.indexOf(to.select) ?? -1) : -1;
+  if (at >= 0) next = { ...next, cursor: { ...next.cursor, [to.to]: at } };
   return go(next, to.to);
 }
 

@@ -5,7 +5,7 @@
  * names, the screen table (screens/index.ts), and the lines around the screen (status-lines.tsx);
  * it carries out the reducer's commands.
  */
-import React, { useEffect, useState, useSyncExternalStore } from 'react';
+import React, { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Box, useApp, useInput, useStdout } from 'ink';
 import type { LiveStore } from '../src/live/live-store.js';
 import type { GateBroker } from '../src/pipeline/gate-broker.js';
@@ -21,6 +21,9 @@ import type { ScreenEntry } from './screens/screen.js';
 import { HelpOverlay, helpPage, helpRows } from './screens/help.js';
 import { latencyTargets } from './screens/latency.js';
 import { defaultReadFrame } from './screens/failures.js';
+import { defaultReplayIo, segmentFacts, type ReplayIo } from './screens/replay-view.js';
+import { playInterval } from './replay-player.js';
+import type { FailureItem } from '../src/live/run-reader.js';
 import { FooterLine, GateBanner, HeaderLine, footerText, headerText, tabsText } from './status-lines.js';
 
 export interface LiveRun {
@@ -46,12 +49,16 @@ export interface WorkbenchProps {
   initialRun?: string;
   /** Reads a frame for the failure browser (png.ts's decoder by default). */
   readFrame?(path: string): RgbFrame | undefined;
+  /** How the replay screen reads timelines and the bundles' frames (src/replay/bundle.ts's reader by default). */
+  replayIo?: ReplayIo;
+  /** The redraw rate Ink renders with (views/start.tsx's FRAME_HZ): a segment plays no faster. */
+  frameHz?: number;
 }
 
 const TABLE: readonly ScreenEntry[] = SCREEN_TABLE;
 
 /** The whole workbench at `size` (the terminal's by default): header, gate banner, the screen shown, footer. */
-export function Workbench({ reader, actor, theme, depth, live, onQuit, size, initialScreen, initialRun, readFrame }: WorkbenchProps) {
+export function Workbench({ reader, actor, theme, depth, live, onQuit, size, initialScreen, initialRun, readFrame, replayIo = defaultReplayIo, frameHz = 2 }: WorkbenchProps) {
   const terminal = useTerminalSize();
   const { columns: width, rows: height } = size ?? terminal;
   const { exit } = useApp();
@@ -82,6 +89,17 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   // Laid out at every render (a few dozen lines), so that a key pressed as the help opens scrolls it.
   const help = helpRows(KEYMAP.helpSections(ui.mode === 'help' ? ui.text : '', theme.unicode), width);
 
+  // The replay screen's segment: its length and rate are what the player's keys and timer act on.
+  const replayRows = shown.rows.replay ?? [];
+  const replayItem = replayRows[cursorOf(ui, 'replay', replayRows.length)] as FailureItem | undefined;
+  const replay = useMemo(() => segmentFacts(replayItem, replayIo.readTimeline), [replayItem, replayIo]);
+  const playing = ui.screen === 'replay' && ui.player.playing && replay !== undefined && ui.player.failureId === replay.failureId;
+  useEffect(() => {
+    if (!playing || !replay) return;
+    const t = setInterval(() => send({ type: 'player.tick', facts: replay }), playInterval(replay.rateHz, frameHz));
+    return () => clearInterval(t);
+  }, [playing, replay, frameHz]);
+
   const ctx: UiContext = {
     keymap: KEYMAP,
     screens: TABLE,
@@ -93,6 +111,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
     actor,
     targets: shown.view ? latencyTargets(shown.view) : undefined,
     help: { lines: help.length, page: helpPage(bodyRows) },
+    replay,
   };
   const send = (action: UiAction) => {
     for (const command of store.dispatch(action)) {
@@ -118,7 +137,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
         {ui.mode === 'help' ? (
           <HelpOverlay rows={help} filter={ui.text} width={width} height={bodyRows} theme={theme} top={ui.helpCursor} />
         ) : (
-          <entry.component rows={rows} cursor={cursorOf(ui, entry.id, rows.length)} options={screenOptions(ui, entry)} data={data} width={width} height={bodyRows} theme={theme} depth={depth} readFrame={readFrame ?? defaultReadFrame} />
+          <entry.component rows={rows} cursor={cursorOf(ui, entry.id, rows.length)} options={screenOptions(ui, entry)} data={data} width={width} height={bodyRows} theme={theme} depth={depth} readFrame={readFrame ?? defaultReadFrame} replay={{ player: ui.player, io: replayIo, maxFps: frameHz }} />
         )}
       </Box>
       <FooterLine text={footer} ui={ui} width={width} theme={theme} />

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { RunStore, RunRow, StepRow, VerdictRow, ApprovalRow } from '../store/run-store.js';
+import type { RunStore, RunRow, StepRow, VerdictRow, ApprovalRow, FailureReviewRow } from '../store/run-store.js';
 import type { FailureEvent } from '../schema/events.js';
 import { parseRecipe } from '../schema/recipe-load.js';
 import type { Gate, Recipe } from '../schema/recipe.js';
@@ -52,6 +52,8 @@ export interface FailureItem {
   /** How much it weighs in the regression: severity first, then the score that was lost or wrongly given. */
   contribution: number;
   reviewed?: { actor: string; at: number };
+  /** Filed for data mining (the latest filing), with the note that says what to mine. */
+  filed?: { actor: string; at: number; note: string };
   notes: { actor: string; at: number; text: string }[];
 }
 
@@ -74,15 +76,8 @@ export function arrangeFailures(items: readonly FailureItem[], filter: FailureFi
   return reverse ? out.reverse() : out;
 }
 
-export interface ReviewRow {
-  id: number;
-  run_id: string;
-  failure_id: string;
-  action: 'reviewed' | 'note';
-  note: string | null;
-  actor: string;
-  at: number;
-}
+/** A review, note or filing of a failure, as the store keeps it. */
+export type ReviewRow = FailureReviewRow;
 
 /** The slices of one evaluate step, as the run recorded its slice file (or, for an older run, the file as it is now). */
 export interface RunSlices {
@@ -282,12 +277,12 @@ export class RunReader {
   }
 
   reviews(runId: string): ReviewRow[] {
-    return this.store.db.prepare('SELECT * FROM failure_reviews WHERE run_id = ? ORDER BY id').all(runId) as ReviewRow[];
+    return this.store.failureReviews(runId);
   }
 
-  /** Records that a person reviewed a failure, or their note on it (append-only, with who and when). */
-  recordReview(r: { runId: string; failureId: string; action: 'reviewed' | 'note'; note?: string; actor: string }): void {
-    this.store.db.prepare('INSERT INTO failure_reviews (run_id, failure_id, action, note, actor, at) VALUES (?, ?, ?, ?, ?, ?)').run(r.runId, r.failureId, r.action, r.note ?? null, r.actor, Date.now());
+  /** Records that a person reviewed a failure, their note on it, or that they filed it for data mining (append-only, with who and when). */
+  recordReview(r: { runId: string; failureId: string; action: ReviewRow['action']; note?: string; actor: string }): void {
+    this.store.recordFailureReview(r);
   }
 
   /** Everything the workbench shows about a run; `live` is replayed from the stored events. */
@@ -305,6 +300,7 @@ export class RunReader {
       const f = byId.get(r.failure_id);
       if (!f) continue;
       if (r.action === 'reviewed') f.reviewed = { actor: r.actor, at: r.at };
+      else if (r.action === 'filed') f.filed = { actor: r.actor, at: r.at, note: r.note ?? '' };
       else f.notes.push({ actor: r.actor, at: r.at, text: r.note ?? '' });
     }
     let live = withPlannedSteps({ ...initialLiveState, runId }, def.plan.map((p) => ({ id: p.id, stage: p.stage })));

@@ -94,6 +94,8 @@ export interface BundleInfo {
   extrinsics?: CameraExtrinsics;
   /** Nominal camera rate, Hz (from the metadata, else from the capture times). */
   rateHz: number;
+  /** The seed the drive was generated from (the world's drives), where the bundle names one. */
+  seed?: number;
   frames: number;
   /** sha256 of the bundle file. */
   sha256: string;

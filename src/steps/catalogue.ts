@@ -24,6 +24,7 @@ import { publishStep } from './package/publish.step.js';
 import { importBenchStep } from './package/import-bench.step.js';
 import { torchBenchStep } from './package/torch-bench.step.js';
 import { verifyPackStep } from './promote/verify-pack.step.js';
+import { replayStep } from './replay/replay.step.js';
 
 export const CATALOGUE: readonly StepDefinition[] = [
   benchStep,
@@ -43,6 +44,7 @@ export const CATALOGUE: readonly StepDefinition[] = [
   publishStep,
   importBenchStep,
   torchBenchStep,
+  replayStep,
   verifyPackStep,
 ] as readonly StepDefinition[];
 

@@ -92,7 +92,7 @@ export function absPath(ctx: Pick<StepContext, 'baseDir'>, p: string | undefined
 }
 
 /** Keys whose string values are paths, anywhere in a step's parameters. */
-export const PATH_KEYS = new Set(['pack', 'onnx', 'reference', 'contract', 'manifest', 'slices', 'file', 'plan', 'key_file', 'public_key', 'trusted_keys', 'checkpoint', 'state_file', 'frame', 'model', 'gt', 'out', 'root']);
+export const PATH_KEYS = new Set(['pack', 'onnx', 'reference', 'contract', 'manifest', 'slices', 'file', 'plan', 'key_file', 'public_key', 'trusted_keys', 'checkpoint', 'state_file', 'frame', 'model', 'gt', 'out', 'root', 'bundles']);
 
 /** Every absolute path under a PATH_KEYS key in a parameter object that exists here, with its key. */
 export function pathParams(params: unknown, key = ''): [key: string, path: string][] {

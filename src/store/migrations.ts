@@ -213,4 +213,30 @@ ALTER TABLE runs ADD COLUMN options TEXT;
     version: 8,
     sql: 'ALTER TABLE steps ADD COLUMN skipped_itself INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    // A failure filed for data mining (the workbench's replay screen, `d`), with the note that
+    // says what to mine. SQLite cannot change a CHECK: the table is made again with the new one
+    // and its rows copied (ids kept, so the order of the record stays), as sqlite.org/lang_altertable.html
+    // describes; its index and append-only triggers go with the old table and are made again.
+    // The DROP's implicit delete fires no trigger, and no table refers to this one.
+    version: 9,
+    sql: `
+CREATE TABLE failure_reviews_v9 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  failure_id TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('reviewed', 'note', 'filed')),
+  note TEXT,
+  actor TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  CHECK (action <> 'filed' OR (note IS NOT NULL AND length(trim(note)) > 0))
+);
+INSERT INTO failure_reviews_v9 (id, run_id, failure_id, action, note, actor, at) SELECT id, run_id, failure_id, action, note, actor, at FROM failure_reviews ORDER BY id;
+DROP TABLE failure_reviews;
+ALTER TABLE failure_reviews_v9 RENAME TO failure_reviews;
+CREATE INDEX failure_reviews_run ON failure_reviews (run_id, failure_id);
+CREATE TRIGGER failure_reviews_append_only_u BEFORE UPDATE ON failure_reviews BEGIN SELECT RAISE(ABORT, 'failure reviews are append-only'); END;
+CREATE TRIGGER failure_reviews_append_only_d BEFORE DELETE ON failure_reviews BEGIN SELECT RAISE(ABORT, 'failure reviews are append-only'); END;
+`,
+  },
 ];

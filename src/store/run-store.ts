@@ -133,6 +133,17 @@ export interface VerdictRow {
   rationale: string;
 }
 
+/** A person's triage of a failure: reviewed, a note on it, or filed for data mining (with the note saying what to mine). */
+export interface FailureReviewRow {
+  id: number;
+  run_id: string;
+  failure_id: string;
+  action: 'reviewed' | 'note' | 'filed';
+  note: string | null;
+  actor: string;
+  at: number;
+}
+
 /** A file a run read, as it was when the run recorded it (or why it could not be read). */
 export interface RunFileRow {
   id: number;
@@ -599,6 +610,23 @@ export class RunStore {
 
   failureCount(runId: string): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM failures WHERE run_id = ?').get(runId) as { n: number }).n;
+  }
+
+  // ---- failure triage ---------------------------------------------------------------------
+
+  /**
+   * Records a person's triage of a failure (append-only, with who and when): reviewed, a note,
+   * or filed for data mining; a note and a filing need their text.
+   */
+  recordFailureReview(r: { runId: string; failureId: string; action: FailureReviewRow['action']; note?: string; actor: string; at?: number }): void {
+    const note = r.note?.trim() || undefined;
+    if (r.action !== 'reviewed' && !note) throw new InputError(`a failure review "${r.action}" of ${r.failureId} needs a note`);
+    this.db.prepare('INSERT INTO failure_reviews (run_id, failure_id, action, note, actor, at) VALUES (?, ?, ?, ?, ?, ?)').run(r.runId, r.failureId, r.action, note ?? null, r.actor, r.at ?? Date.now());
+  }
+
+  /** A run's failure reviews, notes and filings, in the order they were recorded. */
+  failureReviews(runId: string): FailureReviewRow[] {
+    return this.db.prepare('SELECT * FROM failure_reviews WHERE run_id = ? ORDER BY id').all(runId) as FailureReviewRow[];
   }
 
   // ---- approvals --------------------------------------------------------------------------

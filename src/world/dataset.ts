@@ -1,19 +1,23 @@
 /**
  * The golden datasets: drives rendered into golden_train / golden_val / golden_test, each a
- * JSONL manifest and a COCO ground-truth JSON, plus replay drives at 10 Hz. Splits are separated
+ * JSONL manifest and a COCO ground-truth JSON, plus replay drives at 10 Hz, each an MCAP log
+ * bundle (src/replay/bundle.ts, docs/replay.md) listed in manifests/replay_drives.json. Splits are separated
  * by scene (a scene is one drive), in time (each split is recorded in its own period, with a
  * gap), and by city (no city in two splits); every region, weather, time of day and road type
  * appears in every split so that slices can be compared.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, hashSeed } from './detmath.js';
 import { Drive, DRIVE_HZ } from './drive.js';
 import { renderFrame, type Frame } from './render.js';
 import type { ManifestRow } from '../schema/manifest.js';
+import type { ReplayDriveEntry, ReplayDrivesManifest } from '../schema/bundle.js';
+import { DriveBundleWriter, type BundleHeader, type WrittenBundle } from '../replay/bundle-write.js';
+import type { CameraCalibration, CameraExtrinsics, GtObject } from '../replay/types.js';
 import { acquireDirLock, describeLockWait, releaseDirLock } from '../files/file-lock.js';
-import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Conditions } from './scene.js';
+import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Actor, type Conditions, type ObjectTruth } from './scene.js';
 
 export const SPLITS = ['golden_train', 'golden_val', 'golden_test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -54,8 +58,8 @@ export const DEFAULT_WORLD: WorldConfig = {
   scenes: { golden_train: 400, golden_val: 50, golden_test: 100 },
   framesPerScene: 10,
   frameEvery: 10,
-  replayDrives: 6,
-  replaySeconds: 20,
+  replayDrives: 20,
+  replaySeconds: 30,
 };
 
 /** A small world for tests. */
@@ -122,14 +126,35 @@ export async function sharpPng(): Promise<PngEncoder> {
   return (rgb, width, height) => sharp(rgb, { raw: { width, height, channels: 3 } }).png({ adaptiveFiltering: false, compressionLevel: 6 }).toBuffer();
 }
 
+/**
+ * JPEG through sharp for the replay drives' camera frames, as vehicle logs carry them: quality 90
+ * without chroma subsampling keeps a 12 px pedestrian's edges. A PNG of these frames is about
+ * 130 KB (the sensor noise does not compress), a JPEG about a fifth of that, so 20 drives of 30 s
+ * stay a bundle set one can copy around. The same libjpeg-turbo build gives the same bytes; the
+ * content digest covers the rendered pixels, not the encoding.
+ */
+export async function sharpJpeg(): Promise<PngEncoder> {
+  const sharp = (await import('sharp')).default;
+  return (rgb, width, height) => sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90, chromaSubsampling: '4:4:4', mozjpeg: false }).toBuffer();
+}
+
+let jpegEncoder: Promise<PngEncoder> | undefined;
+
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 export interface BuildResult {
   out: string;
   splits: Record<Split, { frames: number; objects: number; manifest: string; coco: string; manifestSha256: string }>;
-  replay: { drives: number; frames: number; manifest: string };
+  /** The replay drives: how many, their frames in all, and manifests/replay_drives.json with its sha256. */
+  replay: { drives: number; frames: number; manifest: string; manifestSha256: string };
   /** sha256 over every split's rows without PNG digests: equal on every machine for the same config. */
   contentDigest: string;
+}
+
+/** What rendering one job gave: its frames, and for a replay drive the bundle written. */
+export interface RenderedJob {
+  frames: RenderedFrame[];
+  bundle?: WrittenBundle;
 }
 
 /**
@@ -137,12 +162,12 @@ export interface BuildResult {
  * job (in the order they finish, `done` counting up). The world's rows are assembled from the
  * result, so how jobs are spread over threads cannot change a byte of it.
  */
-export type RenderAll = (jobs: RenderJob[], out: string, onDone: (done: number, job: RenderJob) => void) => Promise<RenderedFrame[][]>;
+export type RenderAll = (jobs: RenderJob[], out: string, onDone: (done: number, job: RenderJob) => void) => Promise<RenderedJob[]>;
 
 /** Renders the jobs one after another on this thread. */
 export const renderOnThisThread: RenderAll = async (jobs, out, onDone) => {
   const encode = await sharpPng();
-  const all: RenderedFrame[][] = [];
+  const all: RenderedJob[] = [];
   for (const job of jobs) {
     all.push(await renderJob(job, out, encode));
     onDone(all.length, job);
@@ -190,7 +215,7 @@ export interface PlannedReplay {
   start: number;
 }
 
-/** One frame as rendered and written: where, its drive tick, size, digests and ground truth. */
+/** One frame as rendered and written: where (a PNG, or a drive's bundle), its drive tick, size, digests and ground truth. */
 export interface RenderedFrame {
   rel: string;
   frameIndex: number;
@@ -206,6 +231,7 @@ export interface RenderedFrame {
 export function planRenderJobs(config: WorldConfig): RenderJob[] {
   const jobs: RenderJob[] = [];
   for (const split of SPLITS) for (const scene of planScenes(split, config)) jobs.push({ kind: 'scene', split, scene, framesPerScene: config.framesPerScene, frameEvery: config.frameEvery });
+  // Replay drives take their conditions as scenes do: road type and region in a balanced cycle, weather and light drawn.
   for (let k = 0; k < config.replayDrives; k++) {
     const rng = new Rng(hashSeed(config.seed, 'replay', k));
     const conditions = sceneConditions(rng, k);
@@ -217,39 +243,124 @@ export function planRenderJobs(config: WorldConfig): RenderJob[] {
   return jobs;
 }
 
+/** The world camera's intrinsics as a bundle carries them: pinhole, no distortion (plumb_bob with zero coefficients). */
+export const WORLD_CALIBRATION: CameraCalibration = {
+  frameId: 'camera_front_optical',
+  width: CAMERA.width,
+  height: CAMERA.height,
+  distortionModel: 'plumb_bob',
+  D: [0, 0, 0, 0, 0],
+  K: [CAMERA.fx, 0, CAMERA.cx, 0, CAMERA.fy, CAMERA.cy, 0, 0, 1],
+  R: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+  P: [CAMERA.fx, 0, CAMERA.cx, 0, 0, CAMERA.fy, CAMERA.cy, 0, 0, 0, 1, 0],
+};
+
 /**
- * Renders one job's frames and writes their PNGs under `out`; pure but for those files, so the
- * same job gives the same bytes on any thread (src/world/render-pool.ts runs jobs on workers).
+ * The camera on the ego: CAMERA.mountHeight above base_link (on the road), looking forward with no
+ * pitch; the optical frame's x right, y down, z forward is REP-103's (x forward, y left, z up)
+ * rotated by the quaternion (-0.5, 0.5, -0.5, 0.5).
  */
-export async function renderJob(job: RenderJob, out: string, encode: PngEncoder): Promise<RenderedFrame[]> {
-  const frames: RenderedFrame[] = [];
-  const store = async (frame: Frame, rel: string, frameIndex: number) => {
-    const png = await encode(frame.rgb, frame.width, frame.height);
-    mkdirSync(join(out, rel, '..'), { recursive: true });
-    writeFileSync(join(out, rel), png);
-    frames.push({ rel, frameIndex, width: frame.width, height: frame.height, sha256: sha256(png), pixels: sha256(frame.rgb), objects: frame.objects });
+export const WORLD_EXTRINSICS: CameraExtrinsics = {
+  parentFrameId: 'base_link',
+  childFrameId: 'camera_front_optical',
+  translation: [0, 0, CAMERA.mountHeight],
+  rotation: [-0.5, 0.5, -0.5, 0.5],
+};
+
+/** 0 - v: a negation that gives +0 for 0, so that a round trip compares equal. */
+const neg = (v: number) => 0 - v;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * One rendered object's ground truth in REP-103 (x forward, y left, z up) from the world's scene
+ * frame (x right, y up, z forward): position and the box from the render, size and the velocity
+ * relative to the ground from the actor (the render's velocity is relative to the ego), heading 0
+ * along the road or pi for oncoming traffic (the world's boxes are aligned with the road).
+ */
+export function worldGtObject(o: ObjectTruth, actor: Actor): GtObject {
+  return {
+    trackId: o.trackId,
+    cls: o.cls,
+    box: [o.bbox[0], o.bbox[1], o.bbox[2], o.bbox[3]],
+    visibility: r2(1 - o.occlusion),
+    hard: o.hard,
+    position: [o.position[2], neg(o.position[0]), o.position[1]],
+    size: [r2(actor.l), r2(actor.w), r2(actor.h)],
+    yaw: actor.oncoming ? Math.PI : 0,
+    velocity: [r2(actor.vz), neg(r2(actor.vx)), 0],
   };
+}
+
+/** The header of a replay drive's bundle: its id, conditions (the manifest rows' names), rate, seed and the world camera. */
+export function replayBundleHeader(drive: PlannedReplay): BundleHeader {
+  const c = drive.conditions;
+  return {
+    driveId: drive.driveId,
+    conditions: { weather: c.weather, time_of_day: c.timeOfDay, road_type: c.roadType, region: c.region },
+    calibration: WORLD_CALIBRATION,
+    extrinsics: WORLD_EXTRINSICS,
+    rateHz: DRIVE_HZ,
+    seed: drive.seed,
+  };
+}
+
+/** Where a replay drive's bundle goes, relative to the world directory. */
+export const replayBundlePath = (driveId: string) => `drives/${driveId}.mcap`;
+
+/**
+ * Renders one job's frames and writes them under `out` (a scene's as PNGs, a replay drive's as
+ * one MCAP bundle); pure but for those files, so the same job gives the same bytes on any thread
+ * (src/world/render-pool.ts runs jobs on workers).
+ */
+export async function renderJob(job: RenderJob, out: string, encode: PngEncoder): Promise<RenderedJob> {
+  const frames: RenderedFrame[] = [];
   if (job.kind === 'scene') {
     const { sceneId, seed, conditions } = job.scene;
     const drive = new Drive({ driveId: sceneId, seed, conditions });
     for (let f = 0; f < job.framesPerScene; f++) {
       for (let t = 0; t < (f === 0 ? 5 : job.frameEvery); t++) drive.step();
       const frameId = `${sceneId}-t${String(drive.frameIndex).padStart(4, '0')}`;
-      await store(renderFrame(drive.state()), `frames/${job.split}/${frameId}.png`, drive.frameIndex);
+      const rel = `frames/${job.split}/${frameId}.png`;
+      const frame = renderFrame(drive.state());
+      const png = await encode(frame.rgb, frame.width, frame.height);
+      mkdirSync(join(out, rel, '..'), { recursive: true });
+      writeFileSync(join(out, rel), png);
+      frames.push({ rel, frameIndex: drive.frameIndex, width: frame.width, height: frame.height, sha256: sha256(png), pixels: sha256(frame.rgb), objects: frame.objects });
     }
-  } else {
-    const { driveId, seed, conditions } = job.drive;
-    const drive = new Drive({ driveId, seed, conditions });
+    return { frames };
+  }
+  const { driveId, seed, conditions, start } = job.drive;
+  const rel = replayBundlePath(driveId);
+  const drive = new Drive({ driveId, seed, conditions });
+  const writer = await DriveBundleWriter.open(join(out, rel), replayBundleHeader(job.drive));
+  try {
     for (let t = 0; t < job.ticks; t++) {
-      await store(renderFrame(drive.state()), `drives/${driveId}/${String(t).padStart(4, '0')}.png`, t);
+      const state = drive.state();
+      const frame = renderFrame(state);
+      const jpeg = await (await (jpegEncoder ??= sharpJpeg()))(frame.rgb, frame.width, frame.height);
+      const captureNs = BigInt(start) * 1_000_000n + BigInt(t) * (1_000_000_000n / BigInt(DRIVE_HZ));
+      const actors = new Map(state.actors.map((a) => [a.trackId, a]));
+      await writer.add({
+        captureNs,
+        format: 'jpeg',
+        data: jpeg,
+        gt: frame.objects.map((o) => worldGtObject(o, actors.get(o.trackId)!)),
+        ego: { timeNs: captureNs, position: [state.egoOdometer, 0, 0], orientation: [0, 0, 0, 1], speed: state.egoSpeed },
+      });
+      frames.push({ rel, frameIndex: t, width: frame.width, height: frame.height, sha256: sha256(jpeg), pixels: sha256(frame.rgb), objects: frame.objects });
       drive.step();
     }
+    return { frames, bundle: await writer.close() };
+  } catch (err) {
+    await writer.abort();
+    throw err;
   }
-  return frames;
 }
 
 async function render(out: string, config: WorldConfig, onProgress: ((done: number, total: number, what: string) => void) | undefined, renderAll: RenderAll): Promise<BuildResult> {
   const jobs = planRenderJobs(config);
+  // Drives of an earlier build (PNG folders before bundles, or other drive ids) would linger beside the new ones.
+  rmSync(join(out, 'drives'), { recursive: true, force: true });
   const rendered = await renderAll(jobs, out, (done, job) => onProgress?.(done, jobs.length, job.kind === 'scene' ? job.split : 'replay'));
   const content = createHash('sha256');
   const result = { out, splits: {}, replay: {} } as BuildResult;
@@ -263,7 +374,7 @@ async function render(out: string, config: WorldConfig, onProgress: ((done: numb
     jobs.forEach((job, j) => {
       if (job.kind !== 'scene' || job.split !== split) return;
       const { conditions, city, seed, sceneId, start } = job.scene;
-      for (const frame of rendered[j]) {
+      for (const frame of rendered[j].frames) {
         const frameId = `${sceneId}-t${String(frame.frameIndex).padStart(4, '0')}`;
         const imageId = rows.length + 1;
         const row: ManifestRow = {
@@ -314,34 +425,33 @@ async function render(out: string, config: WorldConfig, onProgress: ((done: numb
     result.splits[split] = { frames: rows.length, objects: annotations.length, manifest, coco, manifestSha256: sha256(Buffer.from(text)) };
   }
 
-  // Replay drives: every tick, with track ids, for open-loop replay and tracking.
-  const replayRows: Record<string, unknown>[] = [];
+  // Replay drives: every tick, with track ids, one MCAP bundle each, for open-loop replay and tracking.
+  const drives: ReplayDriveEntry[] = [];
+  let replayFrames = 0;
   jobs.forEach((job, j) => {
     if (job.kind !== 'replay') return;
-    const { driveId, seed, conditions, start } = job.drive;
-    for (const frame of rendered[j]) {
-      const t = frame.frameIndex;
-      replayRows.push({
-        frame_id: `${driveId}-t${String(t).padStart(4, '0')}`,
-        drive_id: driveId,
-        scene_id: driveId,
-        timestamp: new Date(start + (t * 1000) / DRIVE_HZ).toISOString(),
-        region: conditions.region,
-        weather: conditions.weather,
-        time_of_day: conditions.timeOfDay,
-        road_type: conditions.roadType,
-        seed,
-        path: frame.rel,
-        sha256: frame.sha256,
-        pixels_sha256: frame.pixels,
-        objects: frame.objects,
-      });
-      content.update(`${frame.pixels}\n`);
-    }
+    const { driveId, seed, start } = job.drive;
+    const { frames, bundle } = rendered[j];
+    if (!bundle) throw new Error(`world build: replay drive ${driveId} was rendered without its bundle`);
+    for (const frame of frames) content.update(`${frame.pixels}\n`);
+    replayFrames += frames.length;
+    drives.push({
+      drive_id: driveId,
+      path: replayBundlePath(driveId),
+      sha256: bundle.sha256,
+      bytes: bundle.bytes,
+      frames: bundle.frames,
+      rate_hz: DRIVE_HZ,
+      duration_s: Number(bundle.endNs - bundle.startNs) / 1e9,
+      start: new Date(start).toISOString(),
+      seed,
+      conditions: replayBundleHeader(job.drive).conditions,
+    });
   });
-  const replayManifest = join(out, 'manifests', 'replay_drives.jsonl');
-  writeFileSync(replayManifest, replayRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  result.replay = { drives: config.replayDrives, frames: replayRows.length, manifest: replayManifest };
+  const replayManifest = join(out, 'manifests', 'replay_drives.json');
+  const replayText = JSON.stringify({ version: 1, format: 'mcap', drives } satisfies ReplayDrivesManifest, null, 2) + '\n';
+  writeFileSync(replayManifest, replayText);
+  result.replay = { drives: drives.length, frames: replayFrames, manifest: replayManifest, manifestSha256: sha256(Buffer.from(replayText)) };
   result.contentDigest = content.digest('hex');
   writeFileSync(join(out, 'world.json'), JSON.stringify({ config, camera: CAMERA, policy: POLICY, contentDigest: result.contentDigest, splits: result.splits, replay: result.replay }, null, 2) + '\n');
   return result;
@@ -362,6 +472,11 @@ export function upToDate(out: string, config: WorldConfig): BuildResult | undefi
       const s = w.splits[split];
       if (!s || !existsSync(s.manifest) || !existsSync(s.coco) || sha256(readFileSync(s.manifest)) !== s.manifestSha256) return undefined;
     }
+    const r = w.replay;
+    if (!r || !existsSync(r.manifest) || sha256(readFileSync(r.manifest)) !== r.manifestSha256) return undefined;
+    const listed = JSON.parse(readFileSync(r.manifest, 'utf8')) as ReplayDrivesManifest;
+    // A bundle's digest is checked where it is read (the replay step); here, that each is there whole.
+    for (const d of listed.drives) if (!existsSync(join(out, d.path)) || statSync(join(out, d.path)).size !== d.bytes) return undefined;
     return { out, splits: w.splits, replay: w.replay, contentDigest: w.contentDigest };
   } catch {
     return undefined;

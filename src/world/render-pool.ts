@@ -1,7 +1,7 @@
 /**
  * The world's frames rendered on worker threads. Frames are independent and deterministic
- * (exact IEEE math, seeded PRNGs: docs/world.md), so each job (a scene or a replay drive) renders
- * to the same bytes on any thread; the main thread assembles rows, ground truth and the content
+ * (exact IEEE math, seeded PRNGs: docs/world.md), so each job (a scene, or a replay drive written
+ * as one MCAP bundle by the worker that renders it) renders to the same bytes on any thread; the main thread assembles rows, ground truth and the content
  * digest in job order (dataset.ts), so the world is byte for byte the single-thread one
  * (test/world/world.test.ts compares every file).
  *
@@ -10,7 +10,7 @@
  * (src/steps/world/world-build.ts), so no bundle entry of its own is needed.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { renderJob, renderOnThisThread, sharpPng, type RenderAll, type RenderJob, type RenderedFrame } from './dataset.js';
+import { renderJob, renderOnThisThread, sharpPng, type RenderAll, type RenderJob, type RenderedJob } from './dataset.js';
 
 /** workerData.role of a render worker. */
 export const RENDER_WORKER = 'paddock-world-render';
@@ -23,7 +23,7 @@ export interface RenderWorkers {
 }
 
 type Request = { id: number; job: RenderJob; out: string };
-type Reply = { id: number; frames: RenderedFrame[] } | { id: number; error: string };
+type Reply = { id: number; rendered: RenderedJob } | { id: number; error: string };
 
 /** Whether this thread was started as a render worker. */
 export function isRenderWorker(): boolean {
@@ -38,7 +38,7 @@ export function renderOnWorkers(spec: RenderWorkers): RenderAll {
   return async (jobs, out, onDone) => {
     const count = Math.min(spec.count, jobs.length);
     if (count < 2) return renderOnThisThread(jobs, out, onDone);
-    const results: RenderedFrame[][] = new Array(jobs.length);
+    const results: RenderedJob[] = new Array(jobs.length);
     let next = 0;
     let done = 0;
     const workers: Worker[] = [];
@@ -61,7 +61,7 @@ export function renderOnWorkers(spec: RenderWorkers): RenderAll {
           workers.push(w);
           w.on('message', (m: Reply) => {
             if ('error' in m) return fail(new Error(`world build: ${m.error}`));
-            results[m.id] = m.frames;
+            results[m.id] = m.rendered;
             onDone(++done, jobs[m.id]);
             if (done === jobs.length) resolve();
             else feed(w);
@@ -81,7 +81,7 @@ export function renderOnWorkers(spec: RenderWorkers): RenderAll {
   };
 }
 
-/** The worker's side: renders each job it is sent, one at a time, and replies with its frames. */
+/** The worker's side: renders each job it is sent, one at a time, and replies with its frames (and bundle). */
 export async function serveRenderJobs(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('serveRenderJobs runs on a worker thread');
@@ -90,7 +90,7 @@ export async function serveRenderJobs(): Promise<void> {
   port.on('message', (m: Request) => {
     queue = queue.then(async () => {
       try {
-        port.postMessage({ id: m.id, frames: await renderJob(m.job, m.out, encode) } satisfies Reply);
+        port.postMessage({ id: m.id, rendered: await renderJob(m.job, m.out, encode) } satisfies Reply);
       } catch (err) {
         port.postMessage({ id: m.id, error: (err as Error).message } satisfies Reply);
       }

@@ -113,6 +113,7 @@ const METRIC_SOURCES: Record<string, string[]> = {
   'import-bench': ['src/steps/package/import-bench.ts'],
   'torch-bench': ['runners/python/torch_bench.py'],
   'verify-pack': ['src/steps/promote/verify-pack.step.ts'],
+  replay: ['src/steps/replay/replay.ts'],
 };
 
 /** The metric names a source file spells out whole (names built at run time are left to the recorded runs). */

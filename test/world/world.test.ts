@@ -12,7 +12,10 @@ import { parse as parseYaml } from 'yaml';
 import { Drive } from '../../src/world/drive.js';
 import { renderFrame } from '../../src/world/render.js';
 import { CAMERA, type Conditions, type SceneState } from '../../src/world/scene.js';
-import { buildWorld, planScenes, DEFAULT_WORLD, TINY_WORLD, POLICY, SPLITS, type BuildResult } from '../../src/world/dataset.js';
+import { buildWorld, planRenderJobs, planScenes, worldGtObject, DEFAULT_WORLD, TINY_WORLD, POLICY, SPLITS, WORLD_CALIBRATION, WORLD_EXTRINSICS, type BuildResult } from '../../src/world/dataset.js';
+import { readDrive } from '../../src/replay/bundle.js';
+import { ReplayDrivesManifest } from '../../src/schema/bundle.js';
+import sharp from 'sharp';
 import { renderOnWorkers } from '../../src/world/render-pool.js';
 import { ManifestRow, SliceFile, frameInSlice } from '../../src/schema/manifest.js';
 import { indexGroundTruth } from '../../src/metrics/coco-load.js';
@@ -143,7 +146,8 @@ describe('golden datasets', () => {
       expect(seen).toHaveLength(13);
       expect(seen.at(-1)).toMatch(/^13\/13 /);
       const names = files(dir);
-      expect(names.length).toBe(18 + 9 + 9 + 20 + 7 + 1);
+      // Frames of the three splits, the replay drive's bundle, six split manifests and the replay list, world.json.
+      expect(names.length).toBe(18 + 9 + 9 + 1 + 7 + 1);
       expect(files(other.dir)).toEqual(names);
       for (const f of names) {
         // world.json names its own folder; every other file is the same bytes.
@@ -166,18 +170,82 @@ describe('golden datasets', () => {
     }
   });
 
-  it('replay drives are 10 Hz sequences with stable track ids', () => {
-    const rows = readFileSync(world.replay.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(rows.length).toBe(TINY_WORLD.replayDrives * TINY_WORLD.replaySeconds * 10);
-    const dt = Date.parse(rows[1].timestamp) - Date.parse(rows[0].timestamp);
-    expect(dt).toBe(100);
-    const ids0 = new Set(rows[0].objects.map((o: { trackId: number }) => o.trackId));
-    const ids1 = new Set(rows[1].objects.map((o: { trackId: number }) => o.trackId));
-    expect([...ids0].filter((x) => ids1.has(x)).length).toBeGreaterThan(0);
+  it('writes each replay drive as an MCAP bundle listed with its digest, 10 Hz, stable track ids', async () => {
+    const listed = ReplayDrivesManifest.parse(JSON.parse(readFileSync(world.replay.manifest, 'utf8')));
+    expect(world.replay.manifest).toBe(join(dir, 'manifests', 'replay_drives.json'));
+    expect(listed.drives).toHaveLength(TINY_WORLD.replayDrives);
+    expect(world.replay).toMatchObject({ drives: 1, frames: TINY_WORLD.replaySeconds * 10 });
+    const entry = listed.drives[0];
+    const job = planRenderJobs(TINY_WORLD).find((j) => j.kind === 'replay')!;
+    if (job.kind !== 'replay') throw new Error('no replay job');
+    const c = job.drive.conditions;
+    expect(entry).toEqual({
+      drive_id: job.drive.driveId,
+      path: `drives/${job.drive.driveId}.mcap`,
+      sha256: sha(readFileSync(join(dir, entry.path))),
+      bytes: readFileSync(join(dir, entry.path)).length,
+      frames: 20,
+      rate_hz: 10,
+      duration_s: 1.9,
+      start: new Date(job.drive.start).toISOString(),
+      seed: job.drive.seed,
+      conditions: { weather: c.weather, time_of_day: c.timeOfDay, road_type: c.roadType, region: c.region },
+    });
+    const r = await readDrive(join(dir, entry.path));
+    expect(r.info).toEqual({ driveId: entry.drive_id, conditions: entry.conditions, calibration: WORLD_CALIBRATION, extrinsics: WORLD_EXTRINSICS, rateHz: 10, seed: entry.seed, frames: 20, sha256: entry.sha256 });
+    expect(r.frames.map((f) => f.captureNs - r.frames[0].captureNs)).toEqual(r.frames.map((_, t) => BigInt(t) * 100_000_000n));
+    expect(r.frames[0].captureNs).toBe(BigInt(job.drive.start) * 1_000_000n);
+    const ids = r.frames.map((f) => new Set(f.gt.map((o) => o.trackId)));
+    expect([...ids[0]].filter((x) => ids[1].has(x)).length).toBeGreaterThan(0);
+  });
+
+  it('a drive bundle reads back with the render\'s pixels (as JPEG) and ground truth, in REP-103', async () => {
+    const listed = ReplayDrivesManifest.parse(JSON.parse(readFileSync(world.replay.manifest, 'utf8')));
+    const r = await readDrive(join(dir, listed.drives[0].path));
+    const job = planRenderJobs(TINY_WORLD).find((j) => j.kind === 'replay')!;
+    if (job.kind !== 'replay') throw new Error('no replay job');
+    const drive = new Drive({ driveId: job.drive.driveId, seed: job.drive.seed, conditions: job.drive.conditions });
+    let objects = 0;
+    for (const f of r.frames) {
+      const state = drive.state();
+      const frame = renderFrame(state);
+      // JPEG (quality 90, no chroma subsampling): the decoded pixels are the render's within the codec's error.
+      expect(f.format).toBe('jpeg');
+      const raw = await sharp(f.data).raw().toBuffer();
+      expect(raw.length).toBe(frame.rgb.length);
+      let err = 0;
+      for (let k = 0; k < raw.length; k++) err += Math.abs(raw[k] - frame.rgb[k]);
+      expect(err / raw.length, `frame ${f.index} mean absolute error`).toBeLessThan(3);
+      const actors = new Map(state.actors.map((a) => [a.trackId, a]));
+      expect(f.gt).toEqual(frame.objects.map((o) => worldGtObject(o, actors.get(o.trackId)!)));
+      // The conversion, spelled out: x forward = scene z, y left = -scene x, z up = scene y; ground velocity = relative + ego's.
+      f.gt.forEach((g, i) => {
+        const o = frame.objects[i];
+        expect(g.position).toEqual([o.position[2], 0 - o.position[0], o.position[1]]);
+        expect(g.box).toEqual(o.bbox);
+        expect(g.visibility).toBeCloseTo(1 - o.occlusion, 9);
+        expect(g.velocity[0] - state.egoSpeed).toBeCloseTo(o.velocity[2], 1);
+        expect(g.size[0]).toBeGreaterThan(g.size[1] * (g.cls === 'pedestrian' ? 0.4 : 1));
+        objects++;
+      });
+      expect(f.ego).toEqual({ timeNs: f.captureNs, position: [state.egoOdometer, 0, 0], orientation: [0, 0, 0, 1], speed: state.egoSpeed });
+      drive.step();
+    }
+    expect(objects).toBeGreaterThan(20);
   });
 });
 
 describe('the default world plan', () => {
+  it('has 20 replay drives of 30 s over every weather, time of day, road type and region', () => {
+    const drives = planRenderJobs(DEFAULT_WORLD).flatMap((j) => (j.kind === 'replay' ? [j] : []));
+    expect(drives).toHaveLength(20);
+    expect(new Set(drives.map((d) => d.ticks))).toEqual(new Set([300]));
+    expect(new Set(drives.map((d) => d.drive.driveId)).size).toBe(20);
+    for (const key of ['region', 'weather', 'timeOfDay', 'roadType'] as const) {
+      expect(new Set(drives.map((d) => d.drive.conditions[key])).size, key).toBe(key === 'weather' ? 4 : 3);
+    }
+  });
+
   it('puts every region, weather, time of day and road type in every split', () => {
     for (const split of SPLITS) {
       const plan = planScenes(split, DEFAULT_WORLD);

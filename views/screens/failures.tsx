@@ -4,7 +4,9 @@
  * its reviews and notes, wrapped so that every word shows (the PNG's path too); `m` marks it
  * reviewed, `i` adds a note, both recorded with who and when. Enter (or `e`) opens the selected
  * failure on the whole screen (failure-view.tsx): the frame as large as the rows allow, a zoom on
- * the object, the path whole; `p` prints the path into the terminal.
+ * the object, the path whole; `p` prints the path into the terminal. Enter on a flagged replay
+ * segment (a `replay-divergence` failure) plays it in the replay screen (replay-view.tsx) instead;
+ * the list marks a failure reviewed (✔) or filed for data mining there (⚑).
  */
 import React, { useMemo } from 'react';
 import { readFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { renderFrameCells, type FrameBox, type RgbFrame } from '../frame-cells.j
 import type { ScreenBinding } from '../keymap.js';
 import type { RowModel, ScreenProps } from './screen.js';
 import { sortLegend, sortNames, sortRows, type SortColumn } from '../ui-state.js';
-import { NoRun, Row, pad, windowStart } from './list.js';
+import { NoRun, Row, pad, stamp, windowStart } from './list.js';
 import { fitColumns, formatRow, wrapLines, type ColumnSpec } from '../table.js';
 import { FailureView, drawFailureFrames, failureInfo, failureViewLayout, type DrawnFrame, type DrawnZoom, type FailureViewLayout } from './failure-view.js';
 
@@ -25,7 +27,7 @@ import { FailureView, drawFailureFrames, failureInfo, failureViewLayout, type Dr
  * as Esc does), p prints the frame path, n/N step, m marks reviewed, i adds a note.
  */
 export const FAILURES_BINDINGS: readonly ScreenBinding[] = [
-  { keys: ['return'], action: 'expand', hint: 'open the failure full-screen, or back to the list', short: 'full-screen', modes: ['normal'], footer: true },
+  { keys: ['return'], action: 'expand', hint: 'open the failure full-screen (a replay segment: in the replay screen), or back to the list', short: 'full-screen', modes: ['normal'], footer: true },
   { keys: ['p'], action: 'print-path', hint: 'print the frame path into the terminal (it stays there after q)', short: 'print path', modes: ['normal'], footer: true },
   { keys: ['n'], action: 'next-failure', hint: 'next failure', modes: ['normal'], footer: true },
   { keys: ['N'], action: 'prev-failure', hint: 'previous failure', modes: ['normal'] },
@@ -60,10 +62,14 @@ export const FAILURE_SORT_COLUMNS: readonly SortColumn<FailureItem>[] = [
   { name: 'slice', compare: (a, b) => (a.slices[0] ?? '').localeCompare(b.slices[0] ?? '') || byContribution(a, b) },
 ];
 
-/** The shown run's failures, filtered (`kind=… class=… slice=… words`), by contribution or the column chosen. */
+/**
+ * The shown run's failures, filtered (`kind=… class=… slice=… words`), by contribution or the
+ * column chosen. Enter on one the replay screen lists (a flagged replay segment) opens it there.
+ */
 export const FAILURE_ROWS: RowModel<FailureItem> = {
   select: (data, options) => sortRows(arrangeFailures(data.run?.detail.failures ?? [], parseFailureFilter(options.filter)), FAILURE_SORT_COLUMNS, options.sort, options.reversed),
   id: (f) => f.id,
+  expandTo: (id) => ({ to: 'replay', select: id }),
   sorts: sortNames(FAILURE_SORT_COLUMNS),
 };
 
@@ -171,13 +177,15 @@ export function FailureBrowser({ items, total, cursor, filter, order, width, hei
   const frameLines = 'lines' in frame ? frame.lines : [];
   const frameW = frameLines.length ? Math.max(...frameLines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)) : 0;
   const textW = frameW ? Math.max(20, width - frameW - 2) : width;
-  const cells = items.map((x) => [x.reviewed ? (theme.unicode ? '✔' : '+') : ' ', x.severity.slice(0, 4).padEnd(4), x.kind, x.title]);
+  // Filed for data mining (from the replay screen) says more than reviewed: it shows first.
+  const cells = items.map((x) => [x.filed ? (theme.unicode ? '⚑' : 'F') : x.reviewed ? (theme.unicode ? '✔' : '+') : ' ', x.severity.slice(0, 4).padEnd(4), x.kind, x.title]);
   const layout = fitColumns(FAILURE_COLUMNS, cells, width - 2);
   const details: string[] = [];
   if (sel) {
     // People's words (the review, the notes) before the path, the path before the data.
     const { review, notes, facts } = failureInfo(sel);
-    details.push(`${sel.severity.toUpperCase()} ${sel.kind}  ${sel.id}`, sel.title, review, ...notes, `png: ${sel.framePath ?? '-'}`);
+    const filed = sel.filed ? [`filed for data mining by ${sel.filed.actor} at ${stamp(sel.filed.at)}: ${sel.filed.note}`] : [];
+    details.push(`${sel.severity.toUpperCase()} ${sel.kind}  ${sel.id}`, sel.title, review, ...filed, ...notes, `png: ${sel.framePath ?? '-'}`);
     if ('missing' in frame && frame.missing) details.push(frame.missing);
     details.push(...facts);
   }

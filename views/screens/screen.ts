@@ -12,6 +12,7 @@ import type { ColorDepth, RgbFrame } from '../frame-cells.js';
 import type { Theme } from '../theme.js';
 import type { ScreenKeys } from '../keymap.js';
 import type { Jump } from '../ui-state.js';
+import type { ReplayProps } from './replay-view.js';
 
 /** What the screens show, read from the run store, the live store and the gate broker at each render. */
 export interface ScreenData {
@@ -46,6 +47,8 @@ export interface RowModel<Row> {
   id(row: Row): string;
   /** What Enter does on a row. */
   open?(id: string): Jump;
+  /** Where Enter or `e` leads instead of expanding the row's pane, when it does (a replay failure: the replay screen). */
+  expandTo?(id: string): Jump | undefined;
   /** The orders `o` steps through, the default first (without them, `o` reverses). */
   sorts?: readonly string[];
 }
@@ -63,6 +66,8 @@ export interface ScreenProps<Row> {
   depth: ColorDepth;
   /** Reads a frame for the failure browser. */
   readFrame(path: string): RgbFrame | undefined;
+  /** The replay screen's player state and how it reads timelines and bundles' frames. */
+  replay: ReplayProps;
 }
 
 /** One line of the screen table. */
