@@ -16,7 +16,7 @@ import { RunStore } from '../../src/store/run-store.js';
 const FULL_RECIPE = join(FIXTURES, 'demo', 'paddock.full.yaml');
 
 type Step = Recipe['stages']['package'][number];
-const stepOf = (r: Recipe, id: string) => [...r.stages.package, ...r.stages.evaluate].find((s) => s.id === id) as Step & { with: Record<string, unknown> };
+const stepOf = (r: Recipe, id: string) => [...r.stages.package, ...r.stages.evaluate, ...r.stages.replay].find((s) => s.id === id) as Step & { with: Record<string, unknown> };
 
 /** What the quick demo takes fewer of, and how many each recipe takes (docs/benchmarks.md, "Demo time"). */
 const COUNTS: [step: string, param: string, quick: number, full: number][] = [
@@ -25,6 +25,7 @@ const COUNTS: [step: string, param: string, quick: number, full: number][] = [
   ['bench-variants', 'iterations', 30, 100],
   ['bench-variants', 'warmup', 5, 10],
   ['evaluate', 'replicates', 200, 1000],
+  ['replay', 'max_drives', 4, 20],
 ];
 
 describe('the demo recipes', () => {
@@ -36,8 +37,8 @@ describe('the demo recipes', () => {
     ['full', full],
   ] as const)('the %s one plans, and every built-in step takes its parameters', (_name, recipe) => {
     const p = plan(recipe);
-    expect(p.nodes.length).toBe(20); // 15 steps and 5 gates
-    for (const s of [...recipe.stages.package, ...recipe.stages.evaluate]) {
+    expect(p.nodes.length).toBe(24); // 16 steps and 8 gates
+    for (const s of [...recipe.stages.package, ...recipe.stages.evaluate, ...recipe.stages.replay]) {
       if (!('uses' in s)) continue;
       const def = findStep(s.uses)!;
       expect(def, s.uses).toBeDefined();
