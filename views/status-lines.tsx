@@ -31,7 +31,7 @@ export interface HeaderFacts {
 export function headerText(h: HeaderFacts, theme: Theme, width = Infinity): string {
   const st = theme.status[h.status] ?? theme.status.pending;
   const elapsed = h.started ? formatDuration((h.ended ?? h.now) - h.started) : '';
-  const line = (status: string) =>
+  const line = (status: string, sep = '  ') =>
     fitParts(
       [
         { text: 'paddock', drop: 1 },
@@ -43,11 +43,15 @@ export function headerText(h: HeaderFacts, theme: Theme, width = Infinity): stri
         { text: h.frozen ? 'FROZEN' : '', drop: 3 },
       ],
       width,
-      '  ',
+      sep,
       theme.unicode,
     );
+  const cut = (s: string) => s.length >= width && s.endsWith(theme.unicode ? '…' : '...');
   const full = line(`${st.symbol} ${h.status}`);
-  return full.length < width || !full.endsWith(theme.unicode ? '…' : '...') ? full : line(st.symbol);
+  if (!cut(full)) return full;
+  // Short of room: the status as its symbol, then single spaces, before anything is cut.
+  const short = line(st.symbol);
+  return cut(short) ? line(st.symbol, ' ') : short;
 }
 
 /** The screens as tabs, the current one in brackets: "1 runs [2 run] 3 latency", or "1 [2 run] 3" when `room` is short. */

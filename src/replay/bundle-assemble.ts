@@ -336,6 +336,9 @@ export function assembleDrive(file: string, sha256: string, messages: DecodedMes
   const metaRate = meta.has('rate_hz') ? Number(meta.get('rate_hz')) : NaN;
   const rateHz = Number.isFinite(metaRate) && metaRate > 0 ? metaRate : medianGap > 0n ? 1e9 / Number(medianGap) : 0;
   const seed = meta.has('seed') ? Number(meta.get('seed')) : undefined;
+  const roadNum = (k: string) => (meta.has(`road.${k}`) ? Number(meta.get(`road.${k}`)) : NaN);
+  const road = { lanes: roadNum('lanes'), laneWidth: roadNum('lane_width'), leftEdgeY: roadNum('left_edge_y'), oncomingLanes: roadNum('oncoming_lanes'), sidewalk: roadNum('sidewalk') };
+  const hasRoad = Object.values(road).every(Number.isFinite) && road.lanes >= 1 && road.laneWidth > 0;
   const info: BundleInfo = {
     driveId: meta.get('drive_id') ?? basename(file, extname(file)),
     conditions,
@@ -343,6 +346,7 @@ export function assembleDrive(file: string, sha256: string, messages: DecodedMes
     ...(extrinsics ? { extrinsics } : {}),
     rateHz,
     ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}),
+    ...(hasRoad ? { road } : {}),
     frames: sorted.length,
     sha256,
   };

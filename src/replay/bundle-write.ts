@@ -182,6 +182,13 @@ export class DriveBundleWriter {
     ]);
     if (h.seed !== undefined) meta.set('seed', String(h.seed));
     for (const k of Object.keys(h.conditions).sort()) meta.set(`condition.${k}`, h.conditions[k]);
+    if (h.road) {
+      meta.set('road.lanes', String(h.road.lanes));
+      meta.set('road.lane_width', String(h.road.laneWidth));
+      meta.set('road.left_edge_y', String(h.road.leftEdgeY));
+      meta.set('road.oncoming_lanes', String(h.road.oncomingLanes));
+      meta.set('road.sidewalk', String(h.road.sidewalk));
+    }
     await this.writer.addMetadata({ name: DRIVE_METADATA, metadata: meta });
   }
 

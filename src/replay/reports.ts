@@ -61,11 +61,55 @@ const COLUMNS: { name: keyof SegmentRow; type: 'STRING' | 'INT32' | 'DOUBLE' | '
   { name: 'reasons', type: 'STRING' },
 ];
 
-/** segment_metrics.parquet as bytes. */
-export async function segmentMetricsParquet(rows: readonly SegmentRow[]): Promise<Uint8Array> {
+/** Rows as Parquet bytes with the given column types (NaN written as null). */
+async function parquetOf<R>(rows: readonly R[], columns: readonly { name: keyof R & string; type: 'STRING' | 'INT32' | 'DOUBLE' | 'BOOLEAN' }[]): Promise<Uint8Array> {
   const { parquetWriteBuffer } = await import('hyparquet-writer');
-  const columnData = COLUMNS.map((c) => ({ name: c.name, type: c.type, data: rows.map((r) => (typeof r[c.name] === 'number' && Number.isNaN(r[c.name]) ? null : r[c.name])) }));
+  const columnData = columns.map((c) => ({ name: c.name, type: c.type, data: rows.map((r) => (typeof r[c.name] === 'number' && Number.isNaN(r[c.name]) ? null : r[c.name])) }));
   return new Uint8Array(parquetWriteBuffer({ columnData: columnData as never }));
+}
+
+/** segment_metrics.parquet as bytes. */
+export function segmentMetricsParquet(rows: readonly SegmentRow[]): Promise<Uint8Array> {
+  return parquetOf(rows, COLUMNS);
+}
+
+/** One row of frame_metrics.parquet: a processed frame of a drive under a variant, for one model. */
+export interface FrameRow {
+  drive_id: string;
+  variant: string;
+  model: string;
+  /** The frame's index in the bundle, and its stamp as delivered (s since the drive's first frame). */
+  source: number;
+  t: number;
+  gt_objects: number;
+  tracks: number;
+  TP: number;
+  FP: number;
+  FN: number;
+  IDSW: number;
+  latency_ms: number;
+  late: boolean;
+}
+
+const FRAME_COLUMNS: { name: keyof FrameRow; type: 'STRING' | 'INT32' | 'DOUBLE' | 'BOOLEAN' }[] = [
+  { name: 'drive_id', type: 'STRING' },
+  { name: 'variant', type: 'STRING' },
+  { name: 'model', type: 'STRING' },
+  { name: 'source', type: 'INT32' },
+  { name: 't', type: 'DOUBLE' },
+  { name: 'gt_objects', type: 'INT32' },
+  { name: 'tracks', type: 'INT32' },
+  { name: 'TP', type: 'INT32' },
+  { name: 'FP', type: 'INT32' },
+  { name: 'FN', type: 'INT32' },
+  { name: 'IDSW', type: 'INT32' },
+  { name: 'latency_ms', type: 'DOUBLE' },
+  { name: 'late', type: 'BOOLEAN' },
+];
+
+/** frame_metrics.parquet as bytes. */
+export function frameMetricsParquet(rows: readonly FrameRow[]): Promise<Uint8Array> {
+  return parquetOf(rows, FRAME_COLUMNS);
 }
 
 export interface TimelineChartInput {

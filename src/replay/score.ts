@@ -30,6 +30,29 @@ export interface WindowFigures {
   gtIds: number;
 }
 
+export interface ObjectFigures {
+  id: number;
+  cls: string;
+  first_frame: number;
+  /** Frames and seconds from its first visible frame to its first tracked one; null: never tracked. */
+  ttfd_frames: number | null;
+  ttfd_s: number | null;
+  lgd_s: number | null;
+  /** Runs of visible frames without its track between its first and last tracked frame (continuity breaks). */
+  gaps: number;
+  tracked_frames: number;
+  visible_frames: number;
+}
+
+export interface FrameFigures {
+  gt: number;
+  tracks: number;
+  TP: number;
+  FP: number;
+  FN: number;
+  IDSW: number;
+}
+
 export interface ModelScore {
   /** What was scored: one frame per bundle frame, distractors removed (written as MOTChallenge files by motFiles). */
   sequence: TrackingSequence;
@@ -42,6 +65,10 @@ export interface ModelScore {
   ttfd: { id: number; cls: string; seconds: number | null }[];
   /** Per object, TID and LGD in seconds (null: never tracked). */
   continuity: { id: number; tid_s: number | null; lgd_s: number | null }[];
+  /** Per object: first visible frame (bundle index), time to first detection, TID, LGD and the gaps in its track. */
+  objects: ObjectFigures[];
+  /** Per processed frame: objects, tracker boxes, TP, FP, FN and ID switches (CLEAR's). */
+  frames: FrameFigures[];
   perClass: Record<string, ModelScore>;
   /** The figures of processed frames [from, to) evaluated as a sequence of their own. */
   window(from: number, to: number): WindowFigures;
@@ -101,10 +128,44 @@ function scoreSequence(seq: TrackingSequence, slotOfFrame: readonly number[], sl
   const bySlot = ev.clearMatches.map((m) => new Map(m.pairs.map(([g, t]) => [g, t])));
   const tl = tidLgd(seq, ev.clearMatches, { frameIds: 'frame-numbers', stepSeconds: period });
   const continuity = Object.entries(tl.per_object).map(([id, o]) => ({ id: Number(id), tid_s: o.tid_steps === null ? null : o.tid_steps * period, lgd_s: o.lgd_steps === null ? null : o.lgd_steps * period }));
-  const ttfd = timeToFirstDetection(seq, ev.clearMatches, period).map((o) => ({ id: o.gtId, cls: cls.get(o.gtId) ?? '?', seconds: o.firstMatchedFrame === null ? null : slotTimes[o.firstMatchedFrame] - slotTimes[o.firstFrame] }));
+  const ttfdRaw = timeToFirstDetection(seq, ev.clearMatches, period);
+  const ttfd = ttfdRaw.map((o) => ({ id: o.gtId, cls: cls.get(o.gtId) ?? '?', seconds: o.firstMatchedFrame === null ? null : slotTimes[o.firstMatchedFrame] - slotTimes[o.firstFrame] }));
   const ghosts = ghostTracks(seq, ev.clearMatches, ghostFrames).map((g) => ({ ...g, t0: slotTimes[g.from], t1: slotTimes[g.to - 1] }));
   const { clearMatches, ...metrics } = ev;
   void clearMatches;
+  // Per object: visible slots, tracked slots, gaps between its first and last tracked slot.
+  const seen = new Map<number, number[]>();
+  seq.frames.forEach((f, t) => f.gt.forEach((g) => seen.set(g.id, [...(seen.get(g.id) ?? []), t])));
+  const first = new Map(ttfdRaw.map((o) => [o.gtId, o]));
+  const lgdOf = new Map(continuity.map((o) => [o.id, o.lgd_s]));
+  const objects: ObjectFigures[] = [...seen].sort(([a], [b]) => a - b).map(([id, slots]) => {
+    const tracked = slots.filter((t) => bySlot[t].has(id));
+    let gaps = 0;
+    if (tracked.length) {
+      const lo = tracked[0];
+      const hi = tracked[tracked.length - 1];
+      let inGap = false;
+      for (const t of slots) {
+        if (t < lo || t > hi) continue;
+        const hit = bySlot[t].has(id);
+        if (!hit && !inGap) gaps++;
+        inGap = !hit;
+      }
+    }
+    const fd = first.get(id)!;
+    return { id, cls: cls.get(id) ?? '?', first_frame: fd.firstFrame, ttfd_frames: fd.frames, ttfd_s: fd.firstMatchedFrame === null ? null : slotTimes[fd.firstMatchedFrame] - slotTimes[fd.firstFrame], lgd_s: lgdOf.get(id) ?? null, gaps, tracked_frames: tracked.length, visible_frames: slots.length };
+  });
+  // Per slot: CLEAR's counts; an ID switch where an object's track differs from the one it last had.
+  const last = new Map<number, number>();
+  const slotFigures: FrameFigures[] = seq.frames.map((f, t) => {
+    let idsw = 0;
+    for (const [g, tr] of bySlot[t]) {
+      if (last.has(g) && last.get(g) !== tr) idsw++;
+      last.set(g, tr);
+    }
+    const tp = bySlot[t].size;
+    return { gt: f.gt.length, tracks: f.tracker.length, TP: tp, FP: f.tracker.length - tp, FN: f.gt.length - tp, IDSW: idsw };
+  });
   return {
     sequence: seq,
     metrics,
@@ -113,6 +174,8 @@ function scoreSequence(seq: TrackingSequence, slotOfFrame: readonly number[], sl
     ghosts,
     ttfd,
     continuity,
+    objects,
+    frames: slotOfFrame.map((t) => slotFigures[t]),
     perClass: withClasses?.() ?? {},
     window(from, to) {
       const lo = slotOfFrame[from] ?? 0;

@@ -96,6 +96,8 @@ export interface BundleInfo {
   rateHz: number;
   /** The seed the drive was generated from (the world's drives), where the bundle names one. */
   seed?: number;
+  /** The road's layout where the bundle records it (the world's do): lanes of `laneWidth`, the left edge's y in base_link at the first frame, how many lanes from the left carry oncoming traffic, sidewalk width. */
+  road?: RoadLayout;
   frames: number;
   /** sha256 of the bundle file. */
   sha256: string;
@@ -118,4 +120,13 @@ export interface TrackBox {
   confirmed: boolean;
   /** Frames since the last detection matched it (0: updated this frame; > 0: coasting on the prediction). */
   sinceUpdate: number;
+}
+
+/** A straight road's cross-section, in the ego frame (REP-103) at a drive's first frame. */
+export interface RoadLayout {
+  lanes: number;
+  laneWidth: number;
+  leftEdgeY: number;
+  oncomingLanes: number;
+  sidewalk: number;
 }

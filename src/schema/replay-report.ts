@@ -60,7 +60,14 @@ export const ReplayReport = z
         conditions: z.record(z.string(), z.string()),
         frames: z.number().int(),
         km: z.number(),
-        models: z.record(z.string(), TrackingSummary.extend({ late_frames: z.number().int() })),
+        models: z.record(
+          z.string(),
+          TrackingSummary.extend({
+            late_frames: z.number().int(),
+            /** Per object: first visible frame, time to first detection (frames, s), LGD, gaps in its track, frames tracked and visible. */
+            objects: z.array(z.object({ id: z.number().int(), cls: z.string(), first_frame: z.number().int(), ttfd_frames: z.number().int().nullable(), ttfd_s: z.number().nullable(), lgd_s: z.number().nullable(), gaps: z.number().int(), tracked_frames: z.number().int(), visible_frames: z.number().int() }).strict()),
+          }),
+        ),
         segments: z.number().int(),
         /** Per model: each ghost track, its bundle frame range, times (s) and the ego's map position at its start. */
         ghosts: z.record(z.string(), z.array(z.object({ track: z.number().int(), frames: z.tuple([z.number().int(), z.number().int()]), t: z.tuple([z.number(), z.number()]), map_xy: z.tuple([z.number(), z.number()]).nullable() }).strict())),

@@ -17,7 +17,7 @@ import type { ReplayDriveEntry, ReplayDrivesManifest } from '../schema/bundle.js
 import { DriveBundleWriter, type BundleHeader, type WrittenBundle } from '../replay/bundle-write.js';
 import type { CameraCalibration, CameraExtrinsics, GtObject } from '../replay/types.js';
 import { acquireDirLock, describeLockWait, releaseDirLock } from '../files/file-lock.js';
-import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Actor, type Conditions, type ObjectTruth } from './scene.js';
+import { CAMERA, CATEGORY_IDS, CLASSES, REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS, type Actor, type Conditions, type ObjectTruth, type Road } from './scene.js';
 
 export const SPLITS = ['golden_train', 'golden_val', 'golden_test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -292,9 +292,11 @@ export function worldGtObject(o: ObjectTruth, actor: Actor): GtObject {
 }
 
 /** The header of a replay drive's bundle: its id, conditions (the manifest rows' names), rate, seed and the world camera. */
-export function replayBundleHeader(drive: PlannedReplay): BundleHeader {
+export function replayBundleHeader(drive: PlannedReplay, road?: Road): BundleHeader {
   const c = drive.conditions;
   return {
+    // The scene's x is to the right: the left edge's y in base_link (left positive) is -leftEdge.
+    ...(road ? { road: { lanes: road.lanes, laneWidth: road.laneWidth, leftEdgeY: 0 - road.leftEdge, oncomingLanes: road.oncomingBelow, sidewalk: road.sidewalk } } : {}),
     driveId: drive.driveId,
     conditions: { weather: c.weather, time_of_day: c.timeOfDay, road_type: c.roadType, region: c.region },
     calibration: WORLD_CALIBRATION,
@@ -332,7 +334,7 @@ export async function renderJob(job: RenderJob, out: string, encode: PngEncoder)
   const { driveId, seed, conditions, start } = job.drive;
   const rel = replayBundlePath(driveId);
   const drive = new Drive({ driveId, seed, conditions });
-  const writer = await DriveBundleWriter.open(join(out, rel), replayBundleHeader(job.drive));
+  const writer = await DriveBundleWriter.open(join(out, rel), replayBundleHeader(job.drive, drive.state().road));
   try {
     for (let t = 0; t < job.ticks; t++) {
       const state = drive.state();

@@ -87,6 +87,9 @@ describe('paddock CLI', () => {
       // The release gate needs a person: headless, the demo says it answers by policy.
       expect(r.stdout).toMatch(/paddock demo: headless, so gates that need a person are answered by --gate-policy approve/);
       expect(r.stdout).toMatch(/gate:release-signoff verdict REVIEW/);
+      // The replay stage: tracking against production and the blackout rule.
+      expect(r.stdout).toMatch(/gate:tracking-idf1 verdict PASS/);
+      expect(r.stdout).toMatch(/gate:blackout-no-confident-boxes verdict PASS/);
       const id = /run (r-\S+) succeeded \(exit 0\)/.exec(r.stdout)![1];
 
       const runs = await paddock(['runs'], env);
@@ -99,7 +102,7 @@ describe('paddock CLI', () => {
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
       // Every step succeeded but the contract smoke, skipped (no Triton image here) with its reason.
       expect(json.steps.filter((s: { status: string }) => s.status !== 'succeeded').map((s: { step_id: string; status: string }) => `${s.step_id}:${s.status}`)).toEqual(['contract-smoke:skipped']);
-      expect(json.steps).toHaveLength(20); // 15 steps and 5 gates
+      expect(json.steps).toHaveLength(24); // 16 steps and 8 gates
       expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' })]);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);

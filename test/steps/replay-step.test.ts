@@ -67,7 +67,7 @@ afterAll(() => cleanup?.());
 const metric = (name: string, slice: string | undefined, target = 'v1') => events.find((e) => e.type === 'metric' && e.name === name && e.slice === slice && e.target === target) as Extract<PaddockEvent, { type: 'metric' }> | undefined;
 
 describe('replay stage', () => {
-  it('replays the drive through both models and reports tracking metrics per drive, per condition, per class and overall', () => {
+  it('replays the drive through both models and reports tracking metrics per drive, per condition, per class and overall', async () => {
     expect(exitCode, stderr + events.filter((e) => e.type === 'log' && e.level === 'error').map((e) => (e.type === 'log' ? e.message : '')).join('\n')).toBe(0);
     for (const t of ['v1', 'v2']) {
       for (const name of ['tracking.HOTA', 'tracking.MOTA', 'tracking.IDF1', 'tracking.IDSW']) expect(metric(name, undefined, t), `${name} ${t}`).toBeDefined();
@@ -76,6 +76,9 @@ describe('replay stage', () => {
     const report = ReplayReport.parse(JSON.parse(readFileSync(join(dir, 'replay', 'replay_report.json'), 'utf8')));
     expect(report.drives).toHaveLength(1);
     const drive = report.drives[0];
+    // The bundle records its road, which the exported scenarios use.
+    const { readDrive } = await import('../../src/replay/bundle.js');
+    expect((await readDrive(drive.bundle)).info.road).toMatchObject({ lanes: expect.any(Number), laneWidth: expect.any(Number) });
     // The bundle's digest is the file's.
     expect(drive.sha256).toBe(createHash('sha256').update(readFileSync(drive.bundle)).digest('hex'));
     expect(metric('tracking.HOTA', `road_type=${drive.conditions.road_type}`)).toBeDefined();
@@ -112,6 +115,22 @@ describe('replay stage', () => {
     // Two 1 s segments, per model for the nominal replay, and per variant for the candidate.
     expect(rows.filter((r) => r.variant === 'nominal')).toHaveLength(4);
     expect(rows.filter((r) => r.variant === 'bursts')).toHaveLength(2);
+    // Per frame: CLEAR's counts per model, whose ID switches sum to the drive's.
+    const fbuf = readFileSync(join(dir, 'replay', 'frame_metrics.parquet'));
+    const frames = (await parquetReadObjects({ file: fbuf.buffer.slice(fbuf.byteOffset, fbuf.byteOffset + fbuf.byteLength) })) as { variant: string; model: string; TP: number; FP: number; FN: number; IDSW: number }[];
+    const report = ReplayReport.parse(JSON.parse(readFileSync(join(dir, 'replay', 'replay_report.json'), 'utf8')));
+    for (const model of ['v1', 'v2']) {
+      const mine = frames.filter((f) => f.variant === 'nominal' && f.model === model);
+      expect(mine).toHaveLength(20);
+      const m = report.drives[0].models[model];
+      expect(mine.reduce((a, f) => a + f.IDSW, 0)).toBe(m.IDSW);
+      expect(mine.reduce((a, f) => a + f.TP, 0)).toBe(m.TP);
+      expect(mine.reduce((a, f) => a + f.FN, 0)).toBe(m.FN);
+      // Per object: time to first detection and continuity.
+      expect(m.objects.length).toBe(m.gtIds);
+      for (const o of m.objects) expect(o.tracked_frames).toBeLessThanOrEqual(o.visible_frames);
+      expect(m.objects.filter((o) => o.ttfd_frames === null).length).toBe(m.never_tracked);
+    }
   });
 
   it('runs each stress variant on the candidate and changes what it should', () => {

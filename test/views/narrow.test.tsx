@@ -122,7 +122,7 @@ describe.each(SIZES)('at %ix%i', (columns, rows) => {
 
   it('gates: verdicts and answers in the list, the selected gate whole below with the approval\'s reason', async () => {
     const { frame, press, app } = setup(columns, rows, { screen: 'gates' });
-    await waitFor(() => frame().includes('GATES (5)'), 'the gates');
+    await waitFor(() => frame().includes('GATES (8)'), 'the gates');
     fits(frame(), columns, rows);
     for (const [word, gate] of [['PASS', 'candidate-p99-latency'], ['APPROVED', 'overall-ap'], ['PASS', 'overall-ap-non-inferior'], ['PASS', 'critical-slices']]) {
       expect(frame()).toMatch(new RegExp(`^[> ] . ${word} +${gate.slice(0, 12)}`, 'm'));
@@ -145,7 +145,9 @@ describe.each(SIZES)('at %ix%i', (columns, rows) => {
     await waitFor(() => frame().includes('GATE release-signoff'), 'the gate banner');
     fits(frame(), columns, rows);
     expect(frame().split('\n')[1]).toMatch(/\(a approve, x reject, 6 details\)$/);
+    // release-signoff is the last of the evaluate stage's gates; the replay stage's three follow it.
     await press(KEYS.bottom);
+    for (let i = 0; i < 3; i++) await press('k');
     await waitFor(() => /^> \? REVIEW\? +release-signoff/m.test(frame()), `the gate waiting selected: ${frame()}`);
     await waitFor(() => joined(frame().split('\n')).includes('waiting for a person (a approve, x reject)'), `the keys in the details: ${frame()}`);
     await press(KEYS.reject);

@@ -192,7 +192,9 @@ describe('golden datasets', () => {
       conditions: { weather: c.weather, time_of_day: c.timeOfDay, road_type: c.roadType, region: c.region },
     });
     const r = await readDrive(join(dir, entry.path));
-    expect(r.info).toEqual({ driveId: entry.drive_id, conditions: entry.conditions, calibration: WORLD_CALIBRATION, extrinsics: WORLD_EXTRINSICS, rateHz: 10, seed: entry.seed, frames: 20, sha256: entry.sha256 });
+    // The road's cross-section as the drive made it (the scene's x is to the right: y = -x).
+    const road = new Drive({ driveId: entry.drive_id, seed: entry.seed, conditions: planRenderJobs(TINY_WORLD).flatMap((j) => (j.kind === 'replay' ? [j.drive.conditions] : []))[0] }).state().road;
+    expect(r.info).toEqual({ driveId: entry.drive_id, conditions: entry.conditions, calibration: WORLD_CALIBRATION, extrinsics: WORLD_EXTRINSICS, rateHz: 10, seed: entry.seed, road: { lanes: road.lanes, laneWidth: road.laneWidth, leftEdgeY: 0 - road.leftEdge, oncomingLanes: road.oncomingBelow, sidewalk: road.sidewalk }, frames: 20, sha256: entry.sha256 });
     expect(r.frames.map((f) => f.captureNs - r.frames[0].captureNs)).toEqual(r.frames.map((_, t) => BigInt(t) * 100_000_000n));
     expect(r.frames[0].captureNs).toBe(BigInt(job.drive.start) * 1_000_000n);
     const ids = r.frames.map((f) => new Set(f.gt.map((o) => o.trackId)));

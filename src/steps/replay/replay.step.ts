@@ -5,7 +5,7 @@
  * (body: ./replay.ts).
  */
 import { z } from 'zod';
-import { defineStep, nodeStep, absPath, pathInputs } from '../define.js';
+import { defineStep, nodeStep, absPath } from '../define.js';
 import { TrackerParams } from '../../replay/tracker.js';
 import { ReplayVariant } from '../../replay/stress.js';
 import { DegradationRule } from '../../replay/degradation.js';
@@ -63,6 +63,6 @@ export const replayStep = defineStep({
     const params = { ...w, candidate: model(w.candidate), baseline: model(w.baseline), bundles: w.bundles.map((b) => absPath(ctx, b)), out: absPath(ctx, w.out) };
     return nodeStep(ctx, 'replay', params, params.bundles);
   },
-  container: { image: 'paddock', inputs: (p) => pathInputs(p), outputs: (p) => (typeof p.out === 'string' ? [p.out] : []) },
+  container: { unsupported: "it decodes the bundles' JPEG frames with sharp's libvips, which paddock's step image does not carry" },
   load: async () => ({ params: ReplayParams, run: (await import('./replay.js')).runReplay }),
 });

@@ -21,8 +21,8 @@ import { scoreReplay, combineScores, motFiles, type ModelScore } from '../../rep
 import { frameDivergence, segmentDivergence, type DivergenceFrame, type SegmentDivergence } from '../../replay/divergence.js';
 import { evaluateDegradation, type DegradationFrame } from '../../replay/degradation.js';
 import { encodeClip, CLIP_COLORS, type ClipBox } from '../../replay/clip.js';
-import { segmentMetricsParquet, timelineSvg, type SegmentRow } from '../../replay/reports.js';
-import { intervalFromFrames } from '../../replay/scenario.js';
+import { frameMetricsParquet, segmentMetricsParquet, timelineSvg, type FrameRow, type SegmentRow } from '../../replay/reports.js';
+import { defaultRoad, intervalFromFrames } from '../../replay/scenario.js';
 import { toOpenScenario, validateXosc } from '../../replay/xosc.js';
 import { percentile } from '../../metrics/percentile.js';
 import { ReplayTimeline } from '../../schema/replay-timeline.js';
@@ -72,6 +72,7 @@ export async function runReplay(p: Params): Promise<number> {
 
   const outcomes: DriveOutcome[] = [];
   const rows: SegmentRow[] = [];
+  const frameRows: FrameRow[] = [];
   const flaggedAll: { outcome: DriveOutcome; drive: LoadedDrive; variant: string; seg: SegmentDivergence; timeline: string; clip: ClipSource[] }[] = [];
   const progress = progressReporter('frames');
   let framesDone = 0;
@@ -107,6 +108,7 @@ export async function runReplay(p: Params): Promise<number> {
       const divFrames = base ? divergenceFrames(drive, nominal, scores[cand], nominal, scores[base], cand, base) : [];
       outcome.segments = base ? segmentDivergence(divFrames, frameDivergence(divFrames, p.divergence.det_score), p.divergence, { a: cand, b: base }) : [];
       rows.push(...segmentRows(outcome.driveId, 'nominal', nominal, scores, outcome.segments, cand, p.divergence.segment_s));
+      frameRows.push(...frameRowsOf(outcome.driveId, 'nominal', nominal, scores));
       // The scored sequences as MOTChallenge files: TrackEval (or `paddock eval tracking`) scores them again.
       const motDir = join(out, 'mot', info.driveId);
       mkdirSync(motDir, { recursive: true });
@@ -140,6 +142,7 @@ export async function runReplay(p: Params): Promise<number> {
         const verdicts = evaluateDegradation(p.degradation, records);
         outcome.variants.push({ name: v.name, kind: v.kind, consumed: rv.consumed, score: vs, nominal: scores[cand], segments: segs, verdicts });
         rows.push(...segmentRows(outcome.driveId, v.name, rv, { [cand]: vs }, segs, cand, p.divergence.segment_s));
+        frameRows.push(...frameRowsOf(outcome.driveId, v.name, rv, { [cand]: vs }));
         const vTimeline = join(out, 'timelines', `${info.driveId}.${v.name}.json`);
         writeTimeline(vTimeline, drive, rv, v.name, segs, cand, null);
         for (const seg of segs.filter((s) => s.flagged)) flaggedAll.push({ outcome, drive, variant: v.name, seg, timeline: vTimeline, clip: clipSources(drive, seg, rv, cand, nominal, cand) });
@@ -187,7 +190,11 @@ export async function runReplay(p: Params): Promise<number> {
   for (const f of flaggedAll.filter((x) => x.variant === 'nominal').slice(0, p.export_scenarios)) {
     const from = f.seg.from;
     const to = f.seg.to - 1;
-    const interval = intervalFromFrames(f.drive.frames, f.drive.info, from, to, { reason: f.seg.reasons.join('; ') });
+    // The road as the bundle records it (the world's do); else the world's layout for its road type.
+    const r = f.drive.info.road;
+    const layout = defaultRoad(f.drive.info.conditions.road_type);
+    const road = r ? { kind: 'generated' as const, ...r, curvature: 0, roadType: layout.kind === 'generated' ? layout.roadType : 'town' } : undefined;
+    const interval = intervalFromFrames(f.drive.frames, f.drive.info, from, to, { reason: f.seg.reasons.join('; '), ...(road ? { road } : {}) });
     const name = `${f.outcome.driveId}-seg${f.seg.index}`;
     const xodrName = `${name}.xodr`;
     const doc = toOpenScenario(interval, { xodrFile: xodrName });
@@ -201,6 +208,7 @@ export async function runReplay(p: Params): Promise<number> {
   emit({ type: 'metric', name: 'divergence.scenarios_exported', value: scenarios.length, target: cand });
 
   writeArtifact(join(out, 'segment_metrics.parquet'), await segmentMetricsParquet(rows), 'segment-metrics');
+  writeArtifact(join(out, 'frame_metrics.parquet'), await frameMetricsParquet(frameRows), 'frame-metrics');
   const report = reportOf(p, outcomes, flaggedAll.length, scenarios);
   writeArtifact(join(out, 'replay_report.json'), `${JSON.stringify(ReplayReport.parse(report), null, 2)}\n`, 'replay-report');
   return scenarios.some((s) => !s.valid) ? 1 : 0;
@@ -234,6 +242,13 @@ function divergenceFrames(drive: LoadedDrive, ra: ReplayedVariant, sa: ModelScor
       b: j === undefined ? { matches: new Map(), dets: [] } : { matches: sb.matches[j], dets: rb.frames[j].models[nameB].dets },
     };
   });
+}
+
+/** frame_metrics.parquet rows of one replay: each model's CLEAR counts, latency and lateness per processed frame. */
+function frameRowsOf(driveId: string, variant: string, r: ReplayedVariant, scores: Record<string, ModelScore>): FrameRow[] {
+  return Object.entries(scores).flatMap(([model, s]) =>
+    r.frames.map((f, i) => ({ drive_id: driveId, variant, model, source: f.delivery.source, t: round(f.t, 4), gt_objects: s.frames[i].gt, tracks: s.frames[i].tracks, TP: s.frames[i].TP, FP: s.frames[i].FP, FN: s.frames[i].FN, IDSW: s.frames[i].IDSW, latency_ms: round(f.models[model].latencyMs, 3), late: f.models[model].late })),
+  );
 }
 
 /** segment_metrics.parquet rows of one replay: each model's tracking metrics per segment, the first model's divergence. */
@@ -452,7 +467,7 @@ function reportOf(p: Params, outcomes: readonly DriveOutcome[], flagged: number,
       conditions: o.conditions,
       frames: o.frames,
       km: round(o.km, 3),
-      models: Object.fromEntries(Object.entries(o.scores).map(([n, s]) => [n, { ...s.summary, late_frames: o.late[n] }])),
+      models: Object.fromEntries(Object.entries(o.scores).map(([n, s]) => [n, { ...s.summary, late_frames: o.late[n], objects: s.objects.map((x) => ({ ...x, ttfd_s: x.ttfd_s === null ? null : round(x.ttfd_s, 4), lgd_s: x.lgd_s === null ? null : round(x.lgd_s, 4) })) }])),
       segments: o.segments.length,
       ghosts: o.ghosts,
       flagged_segments: o.segments.filter((s) => s.flagged).map((s) => ({ index: s.index, from: s.from, to: s.to, severity: s.severity, reasons: s.reasons })),
