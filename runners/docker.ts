@@ -41,9 +41,6 @@ export interface DockerRunnerOptions {
 /** The owner label of this paddock process: containers it made, for sweeps. */
 export const OWNER = `${hostname()}:${process.pid}`;
 
-/** How long after a stopped step's SIGKILL the runner still waits for the host to report the container's exit. */
-const WAIT_AFTER_KILL_MS = 5000;
-
 interface HttpError {
   statusCode?: number;
   json?: { message?: string };
@@ -191,17 +188,11 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
       let stopReason: 'timeout' | 'abort' | undefined;
       let killTimer: NodeJS.Timeout | undefined;
       const graceMs = spec.graceMs ?? 3000;
-      // A /wait whose link closed cleanly after its headers is never answered (docker-modem does
-      // not notice); once the step is stopped, the request is given up a while after the kill, so
-      // a stopped step on a host that went away ends instead of waiting for ever.
-      const waitAbort = new AbortController();
-      let waitTimer: NodeJS.Timeout | undefined;
       const stop = (reason: 'timeout' | 'abort') => {
         if (stopReason) return;
         stopReason = reason;
         container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
         killTimer = setTimeout(() => container.kill({ signal: 'SIGKILL' }).catch(() => undefined), graceMs);
-        waitTimer = setTimeout(() => waitAbort.abort(), graceMs + WAIT_AFTER_KILL_MS);
       };
       const onAbort = () => stop('abort');
       ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -210,15 +201,11 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner & { readon
       const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
       let waited: { StatusCode: number };
       try {
-        waited = await wrap('waiting for the container', container.wait({ abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>);
-      } catch (err) {
-        if (!waitAbort.signal.aborted) throw err;
-        return { status: stopReason === 'timeout' ? 'failed' : 'cancelled', error: `${stopReason === 'timeout' ? 'timed out' : 'cancelled'}, and host ${hostName} did not report the container's exit within ${((graceMs + WAIT_AFTER_KILL_MS) / 1000).toFixed(0)} s of the stop`, protocolErrors: decoder.protocolErrors };
+        waited = await wrap('waiting for the container', container.wait() as Promise<{ StatusCode: number }>);
       } finally {
         ctx.signal.removeEventListener('abort', onAbort);
         if (timeoutTimer) clearTimeout(timeoutTimer);
         if (killTimer) clearTimeout(killTimer);
-        if (waitTimer) clearTimeout(waitTimer);
       }
       // The log stream may lag the exit by a moment; wait at most 5 s for it, and clear the timer
       // (left running, it kept paddock alive 5 s after a run whose last step ran in Docker).
