@@ -18,6 +18,7 @@
  */
 
 import { STAT_NAMES, type StatName } from '../schema/coco-stats.js';
+import { pairwiseSum } from './numpy-sum.js';
 
 export { STAT_NAMES, type StatName };
 
@@ -236,37 +237,6 @@ export interface CocoMatches {
   gtMatchedBy: Int32Array;
   /** Non-ignored GT count per category and area range: npig[c * A + a]. */
   npig: Int32Array;
-}
-
-/**
- * numpy's pairwise summation (umath loops, PW_BLOCKSIZE 128) of a[start .. start + n).
- */
-function pairwiseSum(a: ArrayLike<number>, start: number, n: number): number {
-  if (n < 8) {
-    let res = 0;
-    for (let i = 0; i < n; i++) res += a[start + i];
-    return res;
-  }
-  if (n <= 128) {
-    const r = [a[start], a[start + 1], a[start + 2], a[start + 3], a[start + 4], a[start + 5], a[start + 6], a[start + 7]];
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) {
-      r[0] += a[start + i];
-      r[1] += a[start + i + 1];
-      r[2] += a[start + i + 2];
-      r[3] += a[start + i + 3];
-      r[4] += a[start + i + 4];
-      r[5] += a[start + i + 5];
-      r[6] += a[start + i + 6];
-      r[7] += a[start + i + 7];
-    }
-    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
-    for (; i < n; i++) res += a[start + i];
-    return res;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2);
 }
 
 const MEAN_BUFFER = 8192;

@@ -15,6 +15,7 @@
  * keeps file order; a different order can break a tie differently).
  */
 import { linearSumAssignment } from './assignment.js';
+import { pairwiseSum } from './numpy-sum.js';
 
 /**
  * [x, y, w, h] in pixels, top-left corner and size: the same shape as src/replay/types.ts
@@ -112,26 +113,6 @@ export function boxIou(a: BoxXYWH, b: BoxXYWH): number {
   if (area1 <= EPS || area2 <= EPS || union <= EPS) inter = 0;
   if (union <= EPS) union = 1;
   return inter / union;
-}
-
-/** numpy's pairwise summation (the inner loop of `np.add.reduce` over a contiguous run), from 0. */
-function pairwiseSum(a: ArrayLike<number>, start: number, n: number): number {
-  if (n < 8) {
-    let res = 0;
-    for (let i = 0; i < n; i++) res += a[start + i];
-    return res;
-  }
-  if (n <= 128) {
-    const r = [a[start], a[start + 1], a[start + 2], a[start + 3], a[start + 4], a[start + 5], a[start + 6], a[start + 7]];
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let k = 0; k < 8; k++) r[k] += a[start + i + k];
-    let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++) res += a[start + i];
-    return res;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2);
 }
 
 /** The sequence with ids relabelled 0..n-1 (ascending id, as TrackEval does) and IoUs per frame. */

@@ -18,7 +18,7 @@ import { openFrameDetector, type FrameDetector } from '../../replay/detector.js'
 import { loadDrive, replayVariant, type DetectionCache, type LoadedDrive, type ReplayedVariant } from '../../replay/replay-run.js';
 import { listBundles, readBundle } from '../../replay/bundle-files.js';
 import { scoreReplay, combineScores, motFiles, type ModelScore } from '../../replay/score.js';
-import { frameDivergence, segmentDivergence, type DivergenceFrame, type SegmentDivergence } from '../../replay/divergence.js';
+import { frameDivergence, segmentDivergence, segmentRanges, type DivergenceFrame, type SegmentDivergence } from '../../replay/divergence.js';
 import { evaluateDegradation, type DegradationFrame } from '../../replay/degradation.js';
 import { encodeClip, CLIP_COLORS, type ClipBox } from '../../replay/clip.js';
 import { frameMetricsParquet, segmentMetricsParquet, timelineSvg, type FrameRow, type SegmentRow } from '../../replay/reports.js';
@@ -254,7 +254,7 @@ function frameRowsOf(driveId: string, variant: string, r: ReplayedVariant, score
 /** segment_metrics.parquet rows of one replay: each model's tracking metrics per segment, the first model's divergence. */
 function segmentRows(driveId: string, variant: string, r: ReplayedVariant, scores: Record<string, ModelScore>, segs: readonly SegmentDivergence[], cand: string, segmentS: number): SegmentRow[] {
   const out: SegmentRow[] = [];
-  const ranges = segs.length ? segs.map((s) => [s.from, s.to] as [number, number]) : segmentRangesOf(r, segmentS);
+  const ranges = segs.length ? segs.map((s) => [s.from, s.to] as [number, number]) : segmentRanges(r.frames.map((f) => f.t), segmentS);
   for (const [name, score] of Object.entries(scores)) {
     ranges.forEach(([from, to], index) => {
       const m = score.window(from, to);
@@ -286,18 +286,6 @@ function segmentRows(driveId: string, variant: string, r: ReplayedVariant, score
         reasons: d?.reasons.join('; ') ?? '',
       });
     });
-  }
-  return out;
-}
-
-function segmentRangesOf(r: ReplayedVariant, segmentS: number): [number, number][] {
-  const out: [number, number][] = [];
-  let from = 0;
-  for (let i = 1; i <= r.frames.length; i++) {
-    if (i === r.frames.length || Math.floor(r.frames[i].t / segmentS + 1e-9) !== Math.floor(r.frames[from].t / segmentS + 1e-9)) {
-      out.push([from, i]);
-      from = i;
-    }
   }
   return out;
 }
