@@ -56,9 +56,10 @@ const RUNTIME_RECORD = join(root, 'node_modules', '.paddock-runtime.json');
  *  dockerd and sshd itself), busybox-static for the step image's root filesystem, procps
  *  (pgrep) for the fault tests, python3-scipy (scipy's assignment and TrackEval are the tracking
  *  metrics' oracles), libxml2-utils (xmllint validates exported OpenSCENARIO against the ASAM XSD). */
-// The demo's package stage exports the checkpoint with PyTorch (runners/python/export.py).
-const DEMO_DEBS = ['python3', 'python3-torch', 'python3-onnx'];
-const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'python3-scipy', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git', 'libxml2-utils'];
+// The demo's package stage exports the checkpoint with PyTorch (runners/python/export.py); its
+// replay stage validates the OpenSCENARIO it exports with xmllint (a fresh machine lacked it: the demo failed there).
+const DEMO_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'libxml2-utils'];
+const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'python3-scipy', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git', 'libxml2-utils', 'postgresql'];
 
 /** The locks apt-get and dpkg take: the frontend lock, dpkg's own, the download cache, the package lists. */
 export const APT_LOCKS = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/cache/apt/archives/lock', '/var/lib/apt/lists/lock'];

@@ -74,6 +74,12 @@ export interface ExecuteOptions {
   /** Container steps; without it, steps on Docker hosts fail to plan. */
   containerize?: ContainerResolver;
   askGate: GateAsker;
+  /**
+   * Variables every step process starts with, under the recipe's own `env:` (which wins): who
+   * answers what needs a person (PADDOCK_GATE_POLICY: "person" in the workbench, else the headless
+   * policy), the actor, the run store's home. The promote step reads them (src/steps/promote).
+   */
+  stepEnvironment?: Record<string, string>;
   signal: AbortSignal;
   /** Every event, as it happens (views, reporters). */
   onEvent: (event: PaddockEvent) => void;
@@ -87,19 +93,8 @@ export interface ExecuteResult extends RunOutcome {
   skipped: Record<string, string>;
 }
 
-/** JSON with sorted keys, so that digests do not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson } from '../files/canonical-json.js';
+import { canonicalJson } from '../files/canonical-json.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -351,7 +346,7 @@ function changedOutputs(ctx: RunContext, stepId: string, cwd: string): string[] 
  * writes them (redact.ts).
  */
 function stepEnv(ctx: RunContext, stepId: string, env: StepEnv): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { ...ctx.opts.stepEnvironment };
   const secrets: string[] = [];
   for (const [name, v] of Object.entries(env)) {
     if (typeof v === 'string') {
