@@ -399,6 +399,7 @@ async function runWithStore(store: RunStore, opts: RunCommandOptions, fresh: Fre
       builtin: builtinCommand(recipe, baseDir, runId),
       containerize: runHosts?.containerize,
       askGate: front.askGate,
+      stepEnvironment: { PADDOCK_GATE_POLICY: front.interactive ? 'person' : opts.gatePolicy, PADDOCK_ACTOR: actor, PADDOCK_HOME: opts.home },
       signal: controller.signal,
       onEvent: front.onEvent,
     });

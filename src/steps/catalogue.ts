@@ -25,6 +25,11 @@ import { importBenchStep } from './package/import-bench.step.js';
 import { torchBenchStep } from './package/torch-bench.step.js';
 import { verifyPackStep } from './promote/verify-pack.step.js';
 import { replayStep } from './replay/replay.step.js';
+import { registerStep } from './promote/register.step.js';
+import { governanceStep } from './promote/governance.step.js';
+import { soakStep } from './promote/soak.step.js';
+import { canaryStep } from './promote/canary.step.js';
+import { promoteStep } from './promote/promote.step.js';
 
 export const CATALOGUE: readonly StepDefinition[] = [
   benchStep,
@@ -46,6 +51,11 @@ export const CATALOGUE: readonly StepDefinition[] = [
   torchBenchStep,
   replayStep,
   verifyPackStep,
+  registerStep,
+  governanceStep,
+  soakStep,
+  canaryStep,
+  promoteStep,
 ] as readonly StepDefinition[];
 
 const BY_NAME = new Map(CATALOGUE.map((s) => [s.name, s]));

@@ -1,0 +1,59 @@
+/**
+ * What the promote stage's steps share: where the registry is (a SQLite file under the run
+ * store's home by default, or a postgres:// URL), the audit key its writes are signed with, who
+ * is acting, and how a report of one step reaches the next (a JSON file in `out`).
+ *
+ * A registry URL in a recipe carries no password: PostgreSQL's own PGPASSWORD (or ~/.pgpass)
+ * gives it to `pg`, so that it never lands in the run store's copy of the command line.
+ */
+import { z } from 'zod';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeAtomic } from '../../files/atomic.js';
+import { InputError } from '../../files/input-error.js';
+import { absPath, type StepContext } from '../define.js';
+
+/** The registry parameters every registry step takes. */
+export const RegistryParams = {
+  /** The registry: a SQLite file, or postgres://user@host:port/db (password from PGPASSWORD). Default <home>/registry.db. */
+  registry: z.string().min(1).optional(),
+  /** The PEM P-256 key the audit records are signed with (made on first use). Default <home>/keys/registry-audit.pem. */
+  audit_key: z.string().min(1).optional(),
+  /** The model's name in the registry (e.g. world-detector). */
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'a registry model name: lowercase letters, digits, . _ -'),
+} as const;
+
+/** The paths and URL resolved in the paddock process: relative paths against the recipe, defaults under the home. */
+export function resolveRegistry(w: { registry?: string; audit_key?: string }, ctx: StepContext, home: string): { registry: string; audit_key: string } {
+  const registry = !w.registry ? join(home, 'registry.db') : /^postgres(ql)?:\/\//.test(w.registry) ? w.registry : absPath(ctx, w.registry);
+  if (/^postgres(ql)?:\/\/[^/@]*:[^@/]*@/.test(registry)) throw new InputError(`registry ${registry.replace(/:[^:@/]*@/, ':***@')}: put no password in the recipe (it would be stored with the run); give it in PGPASSWORD or ~/.pgpass`);
+  return { registry, audit_key: w.audit_key ? absPath(ctx, w.audit_key) : join(home, 'keys', 'registry-audit.pem') };
+}
+
+/** The run store's home, as src/store/run-store.ts's defaultHome() finds it (not imported: step definitions load light). */
+export function homeOf(): string {
+  return resolve(process.env.PADDOCK_HOME ?? '.paddock');
+}
+
+/** Who the step acts for: the run's actor (git user.email or $USER), as paddock passed it. */
+export function actorOf(): string {
+  return process.env.PADDOCK_ACTOR ?? process.env.USER ?? 'unknown';
+}
+
+/** Writes a step's report as JSON (atomically) and returns its path. */
+export function writeReport(out: string, name: string, value: unknown): string {
+  mkdirSync(out, { recursive: true });
+  const file = join(out, name);
+  writeAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+  return file;
+}
+
+/** Reads an earlier step's report, or says which step should have written it. */
+export function readReport<T>(file: string, by: string): T {
+  if (!existsSync(file)) throw new InputError(`${file} is missing: the ${by} step writes it (did it run?)`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new InputError(`${file}: not JSON (${(err as Error).message})`);
+  }
+}
