@@ -37,7 +37,7 @@ describe('the demo recipes', () => {
     ['full', full],
   ] as const)('the %s one plans, and every built-in step takes its parameters', (_name, recipe) => {
     const p = plan(recipe);
-    expect(p.nodes.length).toBe(24); // 16 steps and 8 gates
+    expect(p.nodes.length).toBe(30); // 22 steps and 8 gates
     for (const s of [...recipe.stages.package, ...recipe.stages.evaluate, ...recipe.stages.replay]) {
       if (!('uses' in s)) continue;
       const def = findStep(s.uses)!;

@@ -59,7 +59,7 @@ describe('the step catalogue', () => {
       throw new Error('no error');
     } catch (err) {
       expect(err).toBeInstanceOf(RecipeError);
-      expect((err as Error).message).toMatch(/stages\.promote\[0\]\.uses: unknown built-in step "verify-pak" \(known: bench, world-build, .*verify-pack\)/);
+      expect((err as Error).message).toMatch(/stages\.promote\[0\]\.uses: unknown built-in step "verify-pak" \(known: bench, world-build, .*verify-pack.*\)/);
     }
     // Without the catalogue (a stored run read back) the recipe's own shape is still checked.
     expect(() => parseRecipeWithout(bad, 'r.yaml')).not.toThrow();
@@ -72,7 +72,7 @@ describe('the step catalogue', () => {
     expect(r.stderr).toMatch(/^verify-pack: invalid parameters: pack: /);
     const u = await execa(process.execPath, [join(ROOT, 'dist', 'step.js'), 'frobnicate', '{}'], { reject: false });
     expect(u.exitCode).toBe(2);
-    expect(u.stderr).toMatch(/unknown built-in step "frobnicate" \(known: bench, .*verify-pack\)/);
+    expect(u.stderr).toMatch(/unknown built-in step "frobnicate" \(known: bench, .*verify-pack.*\)/);
   });
 
   it('paddock steps and docs/steps.md list every step', async () => {
@@ -114,6 +114,11 @@ const METRIC_SOURCES: Record<string, string[]> = {
   'torch-bench': ['runners/python/torch_bench.py'],
   'verify-pack': ['src/steps/promote/verify-pack.step.ts'],
   replay: ['src/steps/replay/replay.ts'],
+  register: ['src/steps/promote/register.step.ts'],
+  governance: ['src/steps/promote/governance.step.ts'],
+  soak: ['src/steps/promote/soak.step.ts'],
+  canary: ['src/steps/promote/canary.step.ts'],
+  promote: ['src/steps/promote/promote.step.ts'],
 };
 
 /** The metric names a source file spells out whole (names built at run time are left to the recorded runs). */
