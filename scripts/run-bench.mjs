@@ -33,7 +33,7 @@ await build({
   platform: 'node',
   target: 'node20',
   outExtension: { '.js': '.mjs' },
-  external: ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'esbuild', 'typescript', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'],
+  external: ['better-sqlite3', 'pg', 'pg-native', '@duckdb/node-api', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'esbuild', 'typescript', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
