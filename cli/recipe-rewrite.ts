@@ -50,6 +50,9 @@ export function restrictToPackage(text: string, gatesText: string | undefined, t
  * install directory, so those paths move to `dir` (a plain prefix replacement; the rewritten text
  * is what the run records and resumes).
  */
+/** The demo's registry policy, beside its recipe; its key paths move with the outputs (run-command.ts). */
+export const DEMO_POLICY = 'registry-policy.yaml';
+
 export function relocateDemoOutputs(text: string, dir: string): string {
   return text.replaceAll('../../build/', `${dir.replace(/\/+$/, '')}/`);
 }

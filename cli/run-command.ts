@@ -89,8 +89,18 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     // The text as in the file: errors found later (a model file missing) name its lines.
     const fileText = loaded.text;
     if (opts.demoOutputs) {
-      const { relocateDemoOutputs } = await import('./recipe-rewrite.js');
+      const { relocateDemoOutputs, DEMO_POLICY } = await import('./recipe-rewrite.js');
       loaded.text = relocateDemoOutputs(loaded.text, opts.demoOutputs);
+      // The registry policy names the demo's keys under ../../build/ too: a relocated copy goes
+      // beside the outputs, and the recipe names it (the install directory stays read-only).
+      const policyFile = join(dirname(recipeFile), DEMO_POLICY);
+      if (existsSync(policyFile)) {
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(opts.demoOutputs, { recursive: true });
+        const relocated = join(opts.demoOutputs, DEMO_POLICY);
+        writeFileSync(relocated, relocateDemoOutputs(readFileSync(policyFile, 'utf8'), opts.demoOutputs));
+        loaded.text = loaded.text.replaceAll(`policy: ${DEMO_POLICY}`, `policy: ${relocated}`);
+      }
       loaded.recipe = parseRecipe(loaded.text, recipeFile, { gatesText: loaded.gatesText });
       if (opts.headless || !isInteractive()) write(`paddock demo: its world, pack, keys and evaluation go to ${opts.demoOutputs} (set PADDOCK_DEMO_DIR to change)`);
     }
@@ -284,6 +294,9 @@ async function attachFrontEnd(store: RunStore, opts: RunCommandOptions, run: Ope
   if (!opts.headless && !opts.json && isInteractive()) {
     const broker = createGateBroker();
     const { startRunApp } = await import('../views/start.js');
+    // Screen 8, the registry: where the promote stage's approvals are given while its steps wait.
+    const { openRegistrySource, registryAccess } = await import('./ui.js');
+    const registry = openRegistrySource(registryAccess(opts.home, process.env.PADDOCK_REGISTRY));
     const ui = startRunApp({
       runId: run.runId,
       plan: thePlan,
@@ -291,13 +304,22 @@ async function attachFrontEnd(store: RunStore, opts: RunCommandOptions, run: Ope
       actor,
       resumedSteps: store.getSteps(run.runId),
       store,
+      registry,
       onCancel: () => controller.abort(),
       onForceQuit: () => {
         killActiveChildren();
         exitNow(2);
       },
     });
-    return { interactive: true, onEvent: (e) => ui.onEvent(e), askGate: (req) => broker.request(req.gate, req.decision, req.signal), end: () => ui.done() };
+    return {
+      interactive: true,
+      onEvent: (e) => ui.onEvent(e),
+      askGate: (req) => broker.request(req.gate, req.decision, req.signal),
+      end: async () => {
+        await ui.done();
+        await registry.close();
+      },
+    };
   }
   const stageOf = new Map(thePlan.nodes.map((n) => [n.id, n.stage]));
   const reporter: Reporter = opts.json ? createJsonReporter(write) : createLineReporter(write, (s) => (s ? stageOf.get(s) : undefined));

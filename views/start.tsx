@@ -16,6 +16,7 @@ import { Workbench } from './workbench.js';
 import { detectTheme } from './theme.js';
 import { detectColorDepth } from './frame-cells.js';
 import type { Screen } from './screens/index.js';
+import type { RegistrySource } from './screens/registry.js';
 
 /**
  * Frames per second of the live view. bench/tui.ts, while a benchmark streams 10,000 samples/s:
@@ -43,6 +44,8 @@ export interface StartRunAppOptions {
   resumedSteps: StepRow[];
   /** The run store, read by the workbench's screens (runs, failures, gates, reviews). */
   store: RunStore;
+  /** The model registry for screen 8 (the promote stage's approvals are answered there). */
+  registry?: RegistrySource;
   onCancel(): void;
   onForceQuit(): void;
 }
@@ -69,6 +72,7 @@ export function startRunApp(opts: StartRunAppOptions) {
       depth={detectColorDepth()}
       live={{ runId: opts.runId, store, broker: opts.broker, onCancel: opts.onCancel, onForceQuit: opts.onForceQuit }}
       frameHz={FRAME_HZ}
+      registry={opts.registry}
       onQuit={() => resolveQuit()}
     />,
     { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
@@ -90,9 +94,9 @@ export function startRunApp(opts: StartRunAppOptions) {
 }
 
 /** The workbench on the store alone (`paddock ui`): runs, and any run's screens; resolves on quit. */
-export async function openWorkbench(opts: { store: RunStore; actor: string; runId?: string; screen?: Screen }): Promise<void> {
+export async function openWorkbench(opts: { store: RunStore; actor: string; runId?: string; screen?: Screen; registry?: RegistrySource }): Promise<void> {
   const app = render(
-    <Workbench reader={new RunReader(opts.store)} actor={opts.actor} theme={detectTheme()} depth={detectColorDepth()} initialRun={opts.runId} initialScreen={opts.screen} frameHz={FRAME_HZ} onQuit={() => undefined} />,
+    <Workbench reader={new RunReader(opts.store)} actor={opts.actor} theme={detectTheme()} depth={detectColorDepth()} initialRun={opts.runId} initialScreen={opts.screen} frameHz={FRAME_HZ} registry={opts.registry} onQuit={() => undefined} />,
     { exitOnCtrlC: false, patchConsole: false, incrementalRendering: INCREMENTAL, maxFps: FRAME_HZ },
   );
   await app.waitUntilExit().catch(() => undefined);

@@ -1,6 +1,7 @@
 /**
  * The workbench: runs, a run's step DAG, live latency (candidate next to production), the slice
- * table, the failure browser with frames drawn in the terminal, and gate review. This file only
+ * table, the failure browser with frames drawn in the terminal, gate review, and the model registry
+ * (screens/registry.tsx, which is offered each key first while it is shown). This file only
  * wires: the terminal size, the stores (use-run.ts), the UI reducer (ui-state.ts) fed with key
  * names, the screen table (screens/index.ts), and the lines around the screen (status-lines.tsx);
  * it carries out the reducer's commands.
@@ -23,6 +24,7 @@ import { latencyTargets } from './screens/latency.js';
 import { defaultReadFrame } from './screens/failures.js';
 import { defaultReplayIo, segmentFacts, type ReplayIo } from './screens/replay-view.js';
 import { playInterval } from './replay-player.js';
+import { useRegistryScreen, type RegistrySource } from './screens/registry.js';
 import type { FailureItem } from '../src/live/run-reader.js';
 import { FooterLine, GateBanner, HeaderLine, footerText, headerText, tabsText } from './status-lines.js';
 
@@ -53,12 +55,14 @@ export interface WorkbenchProps {
   replayIo?: ReplayIo;
   /** The redraw rate Ink renders with (views/start.tsx's FRAME_HZ): a segment plays no faster. */
   frameHz?: number;
+  /** The model registry the registry screen shows, read and written through the shell (cli/ui.ts). */
+  registry?: RegistrySource;
 }
 
 const TABLE: readonly ScreenEntry[] = SCREEN_TABLE;
 
 /** The whole workbench at `size` (the terminal's by default): header, gate banner, the screen shown, footer. */
-export function Workbench({ reader, actor, theme, depth, live, onQuit, size, initialScreen, initialRun, readFrame, replayIo = defaultReplayIo, frameHz = 2 }: WorkbenchProps) {
+export function Workbench({ reader, actor, theme, depth, live, onQuit, size, initialScreen, initialRun, readFrame, replayIo = defaultReplayIo, frameHz = 2, registry }: WorkbenchProps) {
   const terminal = useTerminalSize();
   const { columns: width, rows: height } = size ?? terminal;
   const { exit } = useApp();
@@ -67,6 +71,8 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   const [store] = useState(() => createUiStore(initialUi({ screen: initialScreen ?? (live || initialRun ? 'run' : 'runs'), runId: live?.runId ?? initialRun ?? reader.listRuns(1)[0]?.id, now: Date.now() })));
   const ui = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const shown = useRun(reader, live, ui, TABLE);
+  // The registry screen keeps its own panes and question; it is offered each key first while shown.
+  const reg = useRegistryScreen({ source: registry, shown: ui.screen === 'registry', actor, keymap: KEYMAP });
   const { isLive, active, data } = shown;
   const quit = () => {
     onQuit();
@@ -120,12 +126,12 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
     }
   };
   useInput((input, key) => {
-    for (const name of keyNames(input, key)) send({ type: 'key', name, ctx });
+    for (const name of keyNames(input, key)) if (!reg.onKey(name, { ...store.getSnapshot(), gateWaiting: data.pending.length > 0 })) send({ type: 'key', name, ctx });
   });
 
   // The header gets what the compact tabs leave; its failure count is never cut.
   const header = headerText({ ...shown.header, runId: ui.runId, now: ui.now, frozen: data.frozen }, theme, width - tabsText(TABLE, ui.screen, 0).length - 2);
-  const footer = footerText(ui, { actor, hints: (room) => KEYMAP.footerHints(ui.mode, ui.screen, theme.unicode, room), ended: shown.liveEnded, width }, theme.unicode);
+  const footer = reg.prompt(width, theme.unicode) ?? footerText(ui, { actor, hints: (room) => KEYMAP.footerHints(ui.mode, ui.screen, theme.unicode, room), ended: shown.liveEnded, width }, theme.unicode);
   const entry = TABLE.find((s) => s.id === ui.screen) ?? TABLE[0];
   const rows = shown.rows[entry.id];
 
@@ -137,10 +143,10 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
         {ui.mode === 'help' ? (
           <HelpOverlay rows={help} filter={ui.text} width={width} height={bodyRows} theme={theme} top={ui.helpCursor} />
         ) : (
-          <entry.component rows={rows} cursor={cursorOf(ui, entry.id, rows.length)} options={screenOptions(ui, entry)} data={data} width={width} height={bodyRows} theme={theme} depth={depth} readFrame={readFrame ?? defaultReadFrame} replay={{ player: ui.player, io: replayIo, maxFps: frameHz }} />
+          <entry.component rows={rows} cursor={cursorOf(ui, entry.id, rows.length)} options={screenOptions(ui, entry)} data={data} width={width} height={bodyRows} theme={theme} depth={depth} readFrame={readFrame ?? defaultReadFrame} replay={{ player: ui.player, io: replayIo, maxFps: frameHz }} registry={reg.props} />
         )}
       </Box>
-      <FooterLine text={footer} ui={ui} width={width} theme={theme} />
+      <FooterLine text={footer} ui={reg.asking ? { ...ui, mode: reg.asking } : ui} width={width} theme={theme} />
     </Box>
   );
 }

@@ -13,6 +13,7 @@ import type { Theme } from '../theme.js';
 import type { ScreenKeys } from '../keymap.js';
 import type { Jump } from '../ui-state.js';
 import type { ReplayProps } from './replay-view.js';
+import type { RegistryProps } from './registry.js';
 
 /** What the screens show, read from the run store, the live store and the gate broker at each render. */
 export interface ScreenData {
@@ -68,6 +69,8 @@ export interface ScreenProps<Row> {
   readFrame(path: string): RgbFrame | undefined;
   /** The replay screen's player state and how it reads timelines and bundles' frames. */
   replay: ReplayProps;
+  /** The registry screen's snapshot, panes and question asked (absent where no screen needs them). */
+  registry?: RegistryProps;
 }
 
 /** One line of the screen table. */
