@@ -130,6 +130,11 @@ async function main(argv: string[]): Promise<number> {
       if (values.target !== undefined && command !== 'package') fail('--target goes with paddock package');
       if (command === 'resume' && !arg) fail('resume needs a run id: paddock resume <run-id> (paddock runs lists them)');
       if (rest.length > (command === 'demo' ? 0 : 1)) fail(`unexpected argument "${rest[command === 'demo' ? 0 : 1]}"`);
+      if (typeof values.registry === 'string') {
+        // The promote stage's steps run in other processes: they find the registry in the environment (src/steps/promote/registry-common.ts).
+        const { resolve } = await import('node:path');
+        process.env.PADDOCK_REGISTRY = /^postgres(ql)?:\/\//.test(values.registry) ? values.registry : resolve(values.registry);
+      }
       const { runCommand } = await import('../cli/run-command.js');
       const { RecipeError } = await import('../src/schema/recipe-load.js');
       const { LineageError } = await import('../src/pipeline/lineage.js');
@@ -147,6 +152,11 @@ async function main(argv: string[]): Promise<number> {
           // Installed (npm install -g): outputs go to a cache folder, never into the install directory.
           const installed = installRoot().split(sep).includes('node_modules');
           demoOutputs = process.env.PADDOCK_DEMO_DIR || (installed ? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'paddock', 'demo') : undefined);
+          // The demo policy's approver at the keyboard (cli/demo-approver.ts): its key, beside the demo's others.
+          const { ensureDemoApprover } = await import('../cli/demo-approver.js');
+          ensureDemoApprover(join(demoOutputs ?? join(installRoot(), 'build'), 'keys'));
+          // The registry screen judges approvals by the demo's policy (relocated beside the outputs when installed).
+          process.env.PADDOCK_REGISTRY_POLICY ??= demoOutputs ? join(demoOutputs, 'registry-policy.yaml') : join(installRoot(), 'fixtures', 'demo', 'registry-policy.yaml');
         }
         return await runCommand({ ...common, recipePath, demoOutputs, ...(command === 'package' ? { packageOnly: { target: values.target } } : {}) });
       } catch (err) {
@@ -209,6 +219,16 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length > 1) fail(`unexpected argument "${rest[1]}"`);
       const { uiCommand } = await import('../cli/ui.js');
       return uiCommand({ home, runId: rest[0] });
+    }
+    case 'registry':
+    case 'promote':
+    case 'rollback': {
+      const { registryCli } = await import('../cli/registry.js');
+      return registryCli(command, rest, values, home);
+    }
+    case 'audit': {
+      const { auditCli } = await import('../cli/audit.js');
+      return auditCli(rest, values, home);
     }
     case 'hosts': {
       if (rest.length) fail(`unexpected argument "${rest[0]}"`);

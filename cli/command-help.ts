@@ -50,6 +50,24 @@ export const OPTIONS = {
   manifest: { type: 'string', arg: 'FILE', text: 'the frames to run on: a manifest (JSON lines, docs/world.md)' },
   slice: { type: 'string', arg: 'S', text: "only this slice's failures (e.g. night+rain)" },
   kind: { type: 'string', arg: 'K', text: 'only failures of this kind (e.g. false-positive)' },
+  registry: { type: 'string', arg: 'SPEC', text: 'the model registry: a SQLite file or postgres://user@host/db (password from PGPASSWORD or ~/.pgpass; default: $PADDOCK_REGISTRY, else <home>/registry.db)' },
+  policy: { type: 'string', arg: 'FILE', text: 'the registry policy: roles, signers, governance (default: $PADDOCK_REGISTRY_POLICY, else <home>/registry-policy.yaml)' },
+  reason: { type: 'string', arg: 'TEXT', text: 'why (recorded with the change)' },
+  alias: { type: 'string', arg: 'A', text: 'only this alias: staging, candidate, production or rollback' },
+  role: { type: 'string', arg: 'R', text: 'the role you decide as: technical, safety, security or product' },
+  stage: { type: 'string', arg: 'S', text: 'the stage the decision is for: production (default), candidate or staging' },
+  reject: { type: 'boolean', text: 'a rejection instead of an approval (it blocks the promotion)' },
+  as: { type: 'string', arg: 'NAME', text: "who you are (default: git's user.email, else $USER); your key must be this identity's in the policy" },
+  justification: { type: 'string', arg: 'TEXT', text: 'why the finding is acceptable' },
+  approver: { type: 'string', arg: 'NAME', text: 'who accepted it' },
+  expires: { type: 'string', arg: 'DATE', text: 'the last day it holds, YYYY-MM-DD (UTC); past is refused' },
+  'for-version': { type: 'string', arg: 'V', text: 'only this version (default: every version of the model)' },
+  governance: { type: 'string', arg: 'FILE', text: "a governance_report.json the pipeline's governance step wrote for this version" },
+  pack: { type: 'string', arg: 'DIR', text: "the version's signed pack: the governance checks are run here, against the policy" },
+  expect: { type: 'string', arg: 'V', text: 'the production version you decided against ("none": unset); refused when production is elsewhere (default: what production is now)' },
+  hooks: { type: 'string', arg: 'FILE', text: 'a YAML file of post-promotion hooks (webhooks, retention) to run for model_version.rolled_back (default: none run)' },
+  canned: { type: 'string', arg: 'NAME', text: 'a canned query: who-approved-what or versions-with-a-waived-finding' },
+  parquet: { type: 'string', multiple: true, arg: 'DIR', text: 'a folder of Parquet reports, each *.parquet a view in schema reports; repeatable' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -80,6 +98,10 @@ export interface CommandHelp {
 
 const RUN_EXIT = '0 ok, 1 a gate failed or was rejected, 2 an error (a bad recipe or flag, a step failed, the run was stopped); the same after q in the workbench';
 const NDJSON: CommandOption = ['json', 'NDJSON events on stdout, one a line (implies --headless; docs/events.md)'];
+/** run, demo and resume hand --registry to the promote stage's steps (as $PADDOCK_REGISTRY; a recipe's own registry: wins). */
+const REGISTRY_RUN: CommandOption = ['registry', "the model registry the promote stage's steps use where the recipe names none: a SQLite file or postgres://user@host/db (default: $PADDOCK_REGISTRY, else <home>/registry.db)"];
+const REGISTRY: CommandOption = 'registry';
+const REGISTRY_EXIT = '0 done, 1 refused (the reason is printed), 2 a bad argument or input (an unknown model, a bad version or date, a registry that cannot be reached)';
 
 /** The commands, in the order `paddock --help` lists them. */
 export const COMMANDS: readonly CommandHelp[] = [
@@ -87,7 +109,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'demo',
     summary: 'run the built-in demo recipe (fixtures/demo/paddock.yaml; --full: the long one)',
     about: 'Runs the built-in demo recipe on the built-in world: package, evaluate and gate the candidate detector against production, all computed on this machine. On a terminal it opens the workbench; its release gate asks you there. Headless, that gate is approved by policy unless --gate-policy says otherwise. Outputs go to the checkout\'s build/ ($PADDOCK_DEMO_DIR to choose; installed: ~/.cache/paddock/demo).',
-    options: ['headless', NDJSON, ['gate-policy', 'how a headless run answers gates that need a person: approve (the demo\'s default: its release gate needs sign-off), fail or reject'], 'concurrency', 'junit', 'host', 'hosts', 'full'],
+    options: ['headless', NDJSON, ['gate-policy', 'how a headless run answers gates that need a person: approve (the demo\'s default: its release gate needs sign-off), fail or reject'], 'concurrency', 'junit', 'host', 'hosts', 'full', REGISTRY_RUN],
     examples: [
       ['paddock demo', 'in the workbench: watch it, approve or reject its release gate'],
       ['paddock demo --full --headless', 'the long version: the same steps with the full iteration and bootstrap counts'],
@@ -100,7 +122,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     args: '<recipe.yaml>',
     summary: "run a recipe's stages: package, evaluate, replay & sim, promote",
     about: "Plans the recipe's steps and gates and runs them: the workbench on a terminal, one line per event otherwise (or NDJSON with --json). Everything is recorded in the run store ($PADDOCK_HOME, default ./.paddock); a stopped run goes on with paddock resume.",
-    options: ['headless', NDJSON, 'gate-policy', 'concurrency', 'junit', 'host', 'hosts'],
+    options: ['headless', NDJSON, 'gate-policy', 'concurrency', 'junit', 'host', 'hosts', REGISTRY_RUN],
     examples: [
       ['paddock run paddock.yaml', 'in the workbench; gates that need a person ask there'],
       ['paddock run paddock.yaml --json --gate-policy reject', 'in CI: NDJSON, gates needing a person are rejected'],
@@ -125,7 +147,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     args: '<run-id>',
     summary: 'go on with a stopped run, with the options it was started with',
     about: 'Goes on with a stopped or failed run: steps that succeeded are kept, the others run again. It runs with the options the run was started with; an option given here wins (and is recorded for the next resume). --host cannot change. A run id may be any unique prefix.',
-    options: ['headless', NDJSON, 'gate-policy', 'concurrency', 'junit', 'host', 'hosts'],
+    options: ['headless', NDJSON, 'gate-policy', 'concurrency', 'junit', 'host', 'hosts', REGISTRY_RUN],
     examples: [
       ['paddock resume r-20261202-135349', 'the run, from where it stopped'],
       ['paddock resume r-20261202-135349 --headless --gate-policy approve', 'headless, approving what asks'],
@@ -179,6 +201,98 @@ export const COMMANDS: readonly CommandHelp[] = [
       ['paddock failures r-20261202-135349', 'every failure, with its frame path'],
       ['paddock failures r-2026 --slice night+rain --kind false-positive', 'night-and-rain false positives'],
     ],
+  },
+  {
+    name: 'registry list',
+    summary: 'the models in the registry, where their aliases point, how many versions',
+    about: 'Lists every model of the registry with its version count, its latest version and where staging, candidate, production and rollback point.',
+    options: [REGISTRY, ['json', 'the models as one JSON object']],
+    examples: [['paddock registry list', 'the models of <home>/registry.db'], ['paddock registry list --registry postgres://paddock@db/registry --json', "a team's registry, as JSON"]],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'registry show',
+    args: '<model> [<version>]',
+    summary: "a model's versions, or one entry: pointers, summary, approvals",
+    about: "Without a version: a model's versions, newest first, with the aliases at each. With one: the entry in full: its immutable pointers (pack manifest and file digests, serving image, commit, dataset, runs), the summary copied from its reports, its approvals (with a policy, where production's stand) and its promotion attempts.",
+    options: [REGISTRY, ['policy', 'judge the production approvals under this policy (default: $PADDOCK_REGISTRY_POLICY, else <home>/registry-policy.yaml when there)'], ['json', 'everything as one JSON object']],
+    examples: [['paddock registry show world-detector', 'the versions, newest first'], ['paddock registry show world-detector 1.1.0', 'one entry: pointers, digests, approvals, promotions']],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'registry history',
+    args: '<model>',
+    summary: "every move of a model's aliases: when, who, from, to, why",
+    about: "Every recorded move of a model's aliases, oldest first: when, which alias, from which version to which, the action (assign, promote, rollback, clear), who and why.",
+    options: ['alias', REGISTRY, ['json', 'the moves as one JSON object']],
+    examples: [['paddock registry history world-detector --alias production', 'who pointed production at what, when and why']],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'registry approve',
+    args: '<model> <version>',
+    summary: 'sign and record your approval (or rejection) of a version by role',
+    about: "Signs your decision on an entry with your key (an OpenSSH private key: ssh-keygen -Y sign; a PEM P-256 key: the pack's ECDSA scheme), checks it as the policy would (your key, your role) and records it. One the policy would not count is refused, not stored.",
+    options: ['role', ['reason', 'why you decide so (signed with the decision)'], 'stage', 'reject', ['key', 'your private key (default: $PADDOCK_APPROVER_KEY, else ~/.ssh/id_ed25519)'], 'as', 'policy', REGISTRY, ['json', 'the approval and where the stage stands, as JSON']],
+    required: ['role', 'reason'],
+    examples: [
+      ['paddock registry approve world-detector 1.1.0 --role safety --reason "sim gates green"', 'approve as safety, signed with ~/.ssh/id_ed25519'],
+      ['paddock registry approve world-detector 1.1.0 --role product --reject --reason "wait for the Q3 release" --key me.pem', 'a rejection, signed with a PEM key (ecdsa)'],
+    ],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'registry waive',
+    args: '<model> <finding>',
+    summary: 'accept a scan finding until a date, with why and by whom',
+    about: 'Records a waiver of a governance finding (a vulnerability id, license:<id>, scan:<name>) for a model, or one version of it: the governance checks then let it pass until it expires. An expiry already past is refused.',
+    options: ['justification', 'approver', 'expires', 'for-version', REGISTRY, ['json', 'the waiver as JSON']],
+    required: ['justification', 'approver', 'expires'],
+    examples: [['paddock registry waive world-detector CVE-2099-0001 --justification "not reachable: CLI only" --approver carol@example.com --expires 2026-09-30', 'waived for every version through 30 September']],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'promote',
+    args: '<model> <version>',
+    summary: 'move production to a version by hand: governance and approvals checked',
+    about: "Promotes a version outside a pipeline: it needs a passing governance report for this entry (--governance, or --pack to run the checks here) and every role the policy requires for production. Production moves by compare-and-swap against what it was read as (or --expect); the one before becomes rollback. A refusal is recorded.",
+    options: [['reason', 'why it goes to production (recorded)'], 'governance', 'pack', 'policy', 'expect', REGISTRY, ['json', 'the outcome as JSON']],
+    required: ['reason'],
+    examples: [
+      ['paddock promote world-detector 1.1.0 --reason "canary green" --governance build/promote/governance/governance_report.json', "with the pipeline's governance report"],
+      ['paddock promote world-detector 1.1.0 --reason "hotfix" --pack build/packs/world-detector/1.1.0 --expect 1.0.0', 'checks run here; refused if production is no longer 1.0.0'],
+    ],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'rollback',
+    args: '<model>',
+    summary: 'production back to the version the last promotion replaced, one step',
+    about: 'Moves production back to the rollback version (the production the last promotion replaced) and clears rollback, in one recorded step. Runs no hooks unless --hooks names them. Nothing to roll back to is refused, saying why.',
+    options: [['reason', 'why production goes back (recorded)'], 'hooks', REGISTRY, ['json', 'the outcome as JSON']],
+    required: ['reason'],
+    examples: [['paddock rollback world-detector --reason "false braking up in the fleet"', 'production goes back one version']],
+    exit: REGISTRY_EXIT,
+  },
+  {
+    name: 'audit verify',
+    summary: "check the registry's audit chain: links, signatures, rows",
+    about: "Checks the registry's hash-chained, signed audit trail: every record's hash and link, its signature by a trusted key, every table row against its record, and that the chain still reaches the head verified last time (kept in <home>/audit-head.json). Each problem names the record.",
+    options: [['key', "the registry's audit public key (PEM); repeatable (default: the policy's audit_keys, else this machine's own audit key)"], ['policy', 'the policy whose audit_keys to trust'], REGISTRY, ['json', 'the result as one JSON object']],
+    examples: [['paddock audit verify', 'with the policy\'s audit keys'], ['paddock audit verify --key registry-audit.pub.pem --registry postgres://paddock@db/registry', "a team's registry, against its key"]],
+    exit: '0 the trail verifies, 1 it does not (each problem printed), 2 a bad argument or input',
+  },
+  {
+    name: 'audit query',
+    args: '["<SQL>"]',
+    summary: 'SQL over the registry, the run store and Parquet reports',
+    about: 'Runs SQL (DuckDB) over the registry (schema registry: models, entries, transitions, approvals, waivers, promotions, audit), the run store (schema store) and Parquet reports (schema reports), or a canned query. Prints a table, one block per row when it is wider than 80 columns.',
+    options: ['canned', 'parquet', REGISTRY, ['json', 'the rows as one JSON array of objects']],
+    examples: [
+      ['paddock audit query --canned who-approved-what', 'every approval: who, role, decision, when'],
+      ['paddock audit query "SELECT finding, approver FROM waivers" --json', 'your own SQL, as JSON'],
+    ],
+    exit: REGISTRY_EXIT,
   },
   {
     name: 'world build',
@@ -327,7 +441,8 @@ function table(rows: readonly (readonly [string, string])[], left: number, inden
 
 /** `paddock <command> --help`: its usage, what it does, its options, 1-3 examples and its exit status; every line within 80 columns. */
 export function commandHelp(command: CommandHelp): string {
-  const usage = usageLines(command, '');
+  // "Usage: " goes before the first line and 3 spaces before the others: the lines are laid out that much narrower.
+  const usage = usageLines(command, '', WIDTH - 'Usage: '.length);
   const out = [`Usage: ${usage[0]}`, ...usage.slice(1).map((l) => `   ${l}`), '', ...wrap(command.about, WIDTH), ''];
   const opts = [...command.options, 'debug', 'help'] as CommandOption[];
   out.push('Options:');
@@ -370,6 +485,9 @@ export function globalHelp(): string {
       ['PADDOCK_HOME', 'the run store (default ./.paddock)'],
       ['PADDOCK_HOSTS', 'the hosts file'],
       ['PADDOCK_TRUSTED_KEYS', "a keyring file of the publishers' public keys that verify trusts"],
+      ['PADDOCK_REGISTRY', 'the model registry (a SQLite file or postgres:// URL)'],
+      ['PADDOCK_REGISTRY_POLICY', 'the registry policy file'],
+      ['PADDOCK_APPROVER_KEY', 'your signing key for registry approve'],
       ['PADDOCK_DEMO_DIR', "where the demo writes its world, pack, keys and evaluation (default: the checkout's build/; installed: ~/.cache/paddock/demo)"],
       ['NO_COLOR', 'a monochrome workbench'],
     ], 22),

@@ -19,7 +19,7 @@ export const ENTRY_POINTS = {
   'frame-reader': 'src/model/frame-reader-worker.ts',
 };
 
-export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream'];
+export const EXTERNAL = ['better-sqlite3', 'onnxruntime-node', 'react-devtools-core', 'simple-git', 'sharp', 'dockerode', 'ssh2', 'cpu-features', 'tar-stream', '@duckdb/node-api'];
 
 /**
  * Builds into a fresh folder beside `outdir`, then moves each file into `outdir` by rename, so a

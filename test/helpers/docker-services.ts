@@ -182,7 +182,7 @@ export async function startSshd(previous?: Services['ssh']): Promise<{ ssh: Serv
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
-function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port });
     sock.setTimeout(2000);

@@ -12,11 +12,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { SERVICES_DIR, freePort } from './docker-services.js';
+import { SERVICES_DIR, freePort, portOpen } from './docker-services.js';
 
 export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
 /** The port tried first: fixed, so that the URL stays the same between runs; another one is taken when something else holds it. */
@@ -103,15 +102,6 @@ async function answers(s: PostgresService): Promise<boolean> {
   }
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port });
-    sock.setTimeout(2000);
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('timeout', () => (sock.destroy(), resolve(false)));
-    sock.once('error', () => resolve(false));
-  });
-}
 
 function pidAlive(pid: number): boolean {
   try {

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { defineStep, nodeStep, absPath } from '../define.js';
-import { RegistryParams, homeOf, resolveRegistry, writeReport } from './registry-common.js';
+import { RegistryParams, homeOf, resolveRegistry, runGateRecords, writeReport } from './registry-common.js';
 
 export const GovernanceParams = z
   .object({
@@ -48,7 +48,6 @@ async function runGovernanceStep(p: Params): Promise<number> {
   const { loadPolicy } = await import('../../registry/policy.js');
   const { runGovernance } = await import('../../registry/governance.js');
   const { Registry } = await import('../../registry/registry.js');
-  const { RunStore } = await import('../../store/run-store.js');
   const { sha256FileSync } = await import('../../files/digest.js');
   const policy = loadPolicy(p.policy);
   const registry = await Registry.open(p.registry, { auditKey: p.audit_key });
@@ -67,17 +66,7 @@ async function runGovernanceStep(p: Params): Promise<number> {
   } finally {
     await registry.close();
   }
-  let verdicts: { gate: string; verdict: 'pass' | 'fail' | 'review'; rationale: string }[] = [];
-  let approvals: { gate: string; decision: 'approved' | 'rejected'; actor: string; reason: string | null }[] = [];
-  if (p.run_id) {
-    const store = new RunStore(homeOf(), { readonly: true });
-    try {
-      verdicts = store.currentVerdicts(p.run_id).map((v) => ({ gate: v.gate, verdict: v.verdict, rationale: v.rationale }));
-      approvals = store.approvals(p.run_id).map((a) => ({ gate: a.gate, decision: a.decision, actor: a.actor, reason: a.reason }));
-    } finally {
-      store.close();
-    }
-  }
+  const { verdicts, approvals } = await runGateRecords(homeOf(), p.run_id);
   const result = await runGovernance({
     packDir: p.pack,
     trustedKeys: policy.publishers,

@@ -72,15 +72,16 @@ async function runPromote(p: Params): Promise<number> {
       canary: { semantics: canary.semantics, decision: canary.decision, timeline: canary.timeline, drills: (canary.drills ?? []).map((d) => ({ name: d.name, caught: d.caught })) },
       ...(soak ? { soak: { ok: soak.ok, drift: soak.drift.detail } } : {}),
     };
+    // Awaited where it is returned: a bare `return refuse(...)` would let the finally below close the registry before the record is written.
     const refuse = async (why: string, status: 'refused' | 'paused' = 'refused') => {
       await registry.recordPromotion({ model, version, status, actor, record: { ...record, reason: why } });
       process.stderr.write(`promote: ${model} ${version} not promoted: ${why}\n`);
       emit({ type: 'metric', name: 'promote.promoted', value: 0 });
       return 1;
     };
-    if (!governance.ok) return refuse(`governance failed: ${governance.checks.filter((c) => c.status === 'fail').map((c) => c.id).join(', ')}`);
-    if (canary.decision.action !== 'promote') return refuse(`the canary analysis decided ${canary.decision.action} at step ${canary.decision.step}: ${canary.decision.reason}`, canary.decision.action === 'pause' ? 'paused' : 'refused');
-    if (soak && !soak.ok) return refuse(`the soak failed: ${soak.drift.detail}`);
+    if (!governance.ok) return await refuse(`governance failed: ${governance.checks.filter((c) => c.status === 'fail').map((c) => c.id).join(', ')}`);
+    if (canary.decision.action !== 'promote') return await refuse(`the canary analysis decided ${canary.decision.action} at step ${canary.decision.step}: ${canary.decision.reason}`, canary.decision.action === 'pause' ? 'paused' : 'refused');
+    if (soak && !soak.ok) return await refuse(`the soak failed: ${soak.drift.detail}`);
     const aliases = await registry.aliases(model);
     if (aliases.production === version) {
       emit({ type: 'log', level: 'info', message: `${model} ${version} is production already (${registry.db.where}): nothing to move` });
@@ -124,7 +125,7 @@ async function runPromote(p: Params): Promise<number> {
     try {
       promoted = await registry.promote({ model, version, actor, reason: p.reason ?? `promoted by run ${p.run_id ?? '(no run)'}: governance passed, canary ${canary.decision.action} at step ${canary.decision.step}, ${used.length} approvals`, expect: aliases.production, record: { ...record, approvals: used.map((a) => a.id), release_notes: published?.uri ?? notesFile } });
     } catch (err) {
-      return refuse((err as Error).message);
+      return await refuse((err as Error).message);
     }
     emit({ type: 'log', level: 'info', message: `${model}: production ${aliases.production ?? '-'} -> ${version}${promoted.previous ? `; rollback -> ${promoted.previous} (paddock rollback ${model})` : ''} (promotion ${promoted.promotionId})` });
     emit({ type: 'metric', name: 'promote.promoted', value: 1 });

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { emit } from '../emit.js';
 import { defineStep, nodeStep, absPath } from '../define.js';
-import { RegistryParams, actorOf, homeOf, resolveRegistry, writeReport } from './registry-common.js';
+import { RegistryParams, actorOf, homeOf, resolveRegistry, runGateRecords, writeReport } from './registry-common.js';
 
 export const RegisterParams = z
   .object({
@@ -51,20 +51,11 @@ async function runRegister(p: Params): Promise<number> {
   const { entryFromReports } = await import('../../registry/entry-from-reports.js');
   const { loadPolicy } = await import('../../registry/policy.js');
   const { ensureApprovals } = await import('./approvals-wait.js');
-  const { RunStore } = await import('../../store/run-store.js');
   const policy = loadPolicy(p.policy);
   const version = p.prerelease === 'run' ? runPrerelease(p.version!, p.run_id) : p.version!;
   const actor = actorOf();
   // This run's gate verdicts so far (package, evaluate, replay), copied into the summary.
-  let gates: { id: string; verdict: string; stage?: string }[] = [];
-  if (p.run_id) {
-    const store = new RunStore(homeOf(), { readonly: true });
-    try {
-      gates = store.currentVerdicts(p.run_id).map((v) => ({ id: v.gate, verdict: v.verdict }));
-    } finally {
-      store.close();
-    }
-  }
+  const gates = (await runGateRecords(homeOf(), p.run_id)).verdicts.map((v) => ({ id: v.gate, verdict: v.verdict }));
   const evalReport = p.evaluation ? join(p.evaluation, 'eval_report.json') : undefined;
   const replayReport = p.replay ? join(p.replay, 'replay_report.json') : undefined;
   const body = entryFromReports({

@@ -23,10 +23,15 @@ export const RegistryParams = {
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'a registry model name: lowercase letters, digits, . _ -'),
 } as const;
 
-/** The paths and URL resolved in the paddock process: relative paths against the recipe, defaults under the home. */
+/** The paths and URL resolved in the paddock process: relative paths against the recipe, then $PADDOCK_REGISTRY, then defaults under the home. */
 export function resolveRegistry(w: { registry?: string; audit_key?: string }, ctx: StepContext, home: string): { registry: string; audit_key: string } {
-  const registry = !w.registry ? join(home, 'registry.db') : /^postgres(ql)?:\/\//.test(w.registry) ? w.registry : absPath(ctx, w.registry);
-  if (/^postgres(ql)?:\/\/[^/@]*:[^@/]*@/.test(registry)) throw new InputError(`registry ${registry.replace(/:[^:@/]*@/, ':***@')}: put no password in the recipe (it would be stored with the run); give it in PGPASSWORD or ~/.pgpass`);
+  // The recipe's registry, else the one `paddock run --registry` (or the user) put in $PADDOCK_REGISTRY
+  // (an absolute path or a URL: not relative to the recipe), else the default under the home.
+  const env = process.env.PADDOCK_REGISTRY;
+  const isUrl = (s: string) => /^postgres(ql)?:\/\//.test(s);
+  const registry = w.registry ? (isUrl(w.registry) ? w.registry : absPath(ctx, w.registry)) : env ? (isUrl(env) ? env : resolve(env)) : join(home, 'registry.db');
+  const from = w.registry ? 'the recipe' : '$PADDOCK_REGISTRY (or --registry)';
+  if (/^postgres(ql)?:\/\/[^/@]*:[^@/]*@/.test(registry)) throw new InputError(`registry ${registry.replace(/:[^:@/]*@/, ':***@')}: put no password in ${from} (it would be stored with the run's command line); give it in PGPASSWORD or ~/.pgpass`);
   return { registry, audit_key: w.audit_key ? absPath(ctx, w.audit_key) : join(home, 'keys', 'registry-audit.pem') };
 }
 
@@ -55,5 +60,20 @@ export function readReport<T>(file: string, by: string): T {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (err) {
     throw new InputError(`${file}: not JSON (${(err as Error).message})`);
+  }
+}
+
+/** A run's current gate verdicts and the answers to them, from the run store at `home` (read-only). */
+export async function runGateRecords(home: string, runId: string | undefined): Promise<{ verdicts: { gate: string; verdict: 'pass' | 'fail' | 'review'; rationale: string }[]; approvals: { gate: string; decision: 'approved' | 'rejected'; actor: string; reason: string | null }[] }> {
+  if (!runId) return { verdicts: [], approvals: [] };
+  const { RunStore } = await import('../../store/run-store.js');
+  const store = new RunStore(home, { readonly: true });
+  try {
+    return {
+      verdicts: store.currentVerdicts(runId).map((v) => ({ gate: v.gate, verdict: v.verdict, rationale: v.rationale })),
+      approvals: store.approvals(runId).map((a) => ({ gate: a.gate, decision: a.decision, actor: a.actor, reason: a.reason })),
+    };
+  } finally {
+    store.close();
   }
 }
