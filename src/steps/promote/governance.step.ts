@@ -7,6 +7,8 @@
  * policy document for the S3 prefix, generated and checked, written beside the report).
  */
 import { z } from 'zod';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { emit } from '../emit.js';
 import { defineStep, nodeStep, absPath } from '../define.js';
 import { RegistryParams, homeOf, resolveRegistry, runGateRecords, writeReport } from './registry-common.js';
@@ -43,8 +45,25 @@ export const GovernanceParams = z
   .strict();
 type Params = z.infer<typeof GovernanceParams> & { registry: string; audit_key: string; run_id?: string };
 
+/**
+ * runGovernance judges a waiver's version against the pack's signed version (export_report.json),
+ * while the version being promoted is the registry's (registration.json), which `prerelease: run`
+ * or `version:` make differ (1.1.0-run.20261203131204 for a pack signed as 1.1.0). So a waiver for
+ * the registered version is passed as one for the pack's version, and one for another registered
+ * version that happens to be the pack's is left out (it is not this entry's).
+ */
+function forPackVersion<W extends { version: string | null }>(waivers: readonly W[], registered: string | undefined, pack: string): W[] {
+  let signed: string | undefined;
+  try {
+    signed = (JSON.parse(readFileSync(join(pack, 'export_report.json'), 'utf8')) as { version?: unknown }).version as string | undefined;
+  } catch {
+    // an unreadable report: the signature and digests checks say so; the waivers pass unchanged
+  }
+  if (registered === undefined || typeof signed !== 'string' || signed === registered) return [...waivers];
+  return waivers.flatMap((w) => (w.version === registered ? [{ ...w, version: signed }] : w.version !== null && w.version === signed ? [] : [w]));
+}
+
 async function runGovernanceStep(p: Params): Promise<number> {
-  const { join } = await import('node:path');
   const { loadPolicy } = await import('../../registry/policy.js');
   const { runGovernance } = await import('../../registry/governance.js');
   const { Registry } = await import('../../registry/registry.js');
@@ -52,8 +71,9 @@ async function runGovernanceStep(p: Params): Promise<number> {
   const policy = loadPolicy(p.policy);
   const registry = await Registry.open(p.registry, { auditKey: p.audit_key });
   let waivers;
+  let version: string | undefined;
   try {
-    const version = p.registration ? (JSON.parse((await import('node:fs')).readFileSync(join(p.registration, 'registration.json'), 'utf8')) as { version: string }).version : undefined;
+    version = p.registration ? (JSON.parse((await import('node:fs')).readFileSync(join(p.registration, 'registration.json'), 'utf8')) as { version: string }).version : undefined;
     const now = Date.now();
     for (const w of p.waivers) {
       const have = (await registry.waivers(p.name)).some((x) => x.finding === w.finding && x.approver === w.approver && x.justification === w.justification && x.expires_at > now && (w.scope === 'all' ? x.version === null : x.version === version));
@@ -72,7 +92,7 @@ async function runGovernanceStep(p: Params): Promise<number> {
     trustedKeys: policy.publishers,
     requireSbom: policy.governance.require_sbom,
     scans: { failOn: policy.governance.scans.fail_on, denyLicenses: policy.governance.licenses.deny },
-    waivers: waivers.map((w) => ({ id: w.id, finding: w.finding, version: w.version, justification: w.justification, approver: w.approver, expires_at: w.expires_at, at: w.at })),
+    waivers: forPackVersion(waivers, version, p.pack).map((w) => ({ id: w.id, finding: w.finding, version: w.version, justification: w.justification, approver: w.approver, expires_at: w.expires_at, at: w.at })),
     gates: { required: policy.governance.gates, verdicts, approvals },
     consumption: policy.consumption,
     now: Date.now(),
