@@ -135,8 +135,8 @@ const MOVES: readonly Binding[] = [
 ];
 
 const GATE_KEYS: readonly Binding[] = [
-  { keys: ['a'], action: 'approve', hint: 'approve the gate waiting', short: 'approve', modes: N, footer: 'spare' },
-  { keys: ['x'], action: 'reject', hint: 'reject the gate waiting (a reason is required)', short: 'reject', modes: N, footer: 'spare' },
+  { keys: ['a'], action: 'approve', hint: 'approve the gate waiting (registry: the candidate, as the role selected)', short: 'approve', modes: N, footer: 'spare' },
+  { keys: ['x'], action: 'reject', hint: 'reject the gate waiting, a reason is required (registry: the candidate)', short: 'reject', modes: N, footer: 'spare' },
 ];
 
 const COMMAND_KEY: Binding = { keys: [':'], action: 'command', hint: 'type a command (listed below)', short: 'command', modes: N, footer: true };

@@ -48,16 +48,23 @@ export function headerText(h: HeaderFacts, theme: Theme, width = Infinity): stri
     );
   const cut = (s: string) => s.length >= width && s.endsWith(theme.unicode ? '…' : '...');
   const full = line(`${st.symbol} ${h.status}`);
-  if (!cut(full)) return full;
-  // Short of room: the status as its symbol, then single spaces, before anything is cut.
+  // Short of room: the status as its symbol, then single spaces, before anything is cut; the
+  // status word also goes before FROZEN does (the symbol says the status; nothing else says frozen).
   const short = line(st.symbol);
+  if (h.frozen && !full.includes('FROZEN') && short.includes('FROZEN') && !cut(short)) return short;
+  if (!cut(full)) return full;
   return cut(short) ? line(st.symbol, ' ') : short;
 }
 
 /** The screens as tabs, the current one in brackets: "1 runs [2 run] 3 latency", or "1 [2 run] 3" when `room` is short. */
 export function tabsText(screens: readonly { id: string; key: string }[], current: string, room: number): string {
   const wide = screens.map((s) => (s.id === current ? `[${s.key} ${s.id}]` : `${s.key} ${s.id}`)).join(' ');
-  return room >= wide.length ? wide : screens.map((s) => (s.id === current ? `[${s.key} ${s.id}]` : s.key)).join(' ');
+  if (room >= wide.length) return wide;
+  const keys = screens.map((s) => (s.id === current ? `[${s.key} ${s.id}]` : s.key));
+  const spaced = keys.join(' ');
+  // Eight screens' keys spaced out left the header too little room at 60 columns: the keys are
+  // single characters, so run together ("1[2 run]345678") they still read one by one.
+  return room >= spaced.length ? spaced : keys.join('');
 }
 
 /** The top line: run, status, time on the left; the screens on the right (the header is cut first). */

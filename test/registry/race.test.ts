@@ -97,16 +97,17 @@ forEachRegistryDb((target) => {
 
   const promoteJob = (i: number, version: string, expect: string | null) => ({ spec, auditKey, op: 'promote', model: MODEL, version, expect, actor: `worker-${i}@example.com`, reason: `promote ${version} (worker ${i})` });
 
+  let overlaps = 0;
   /** The one winner of a round, and every loser's message. */
   function split(outcomes: Outcome[]) {
     const winners = outcomes.flatMap((o, i) => (o.ok ? [i] : []));
     expect(winners, JSON.stringify(outcomes, null, 1)).toHaveLength(1);
     const losers = outcomes.flatMap((o, i) => (o.ok ? [] : [{ i, ...o }]));
     for (const l of losers) expect(l.inputError, l.message).toBe(true);
-    // They raced: contenders began their writes before the winner's had ended.
-    const overlapping = losers.filter((l) => l.began < outcomes[winners[0]].ended).length;
-    // (Measured: 7 of 7 on both databases, the starts spread over 60-170 ms.)
-    expect(overlapping, 'losers that began their write before the winner had ended').toBeGreaterThan(0);
+    // They raced: contenders began their writes before the winner's had ended. Counted over the
+    // rounds and checked once at the end: on a loaded machine one round's processes may happen to
+    // start one after another (seen once in the full suite), which says nothing of the registry.
+    overlaps += losers.filter((l) => l.began < outcomes[winners[0]].ended).length;
     return { winner: winners[0], losers };
   }
 
@@ -180,4 +181,9 @@ forEachRegistryDb((target) => {
     expect(all.map((t) => t.seq)).toEqual(all.map((_, i) => i + 1));
     await chainValid();
   }, 120_000);
+
+  it('the contenders really raced: in the rounds above, losers began their writes before the winner had ended', () => {
+    // (Measured: 7 of 7 a round on both databases, the starts spread over 60-170 ms.)
+    expect(overlaps).toBeGreaterThan(0);
+  });
 });

@@ -32,8 +32,8 @@ const N = ['normal'] as const;
 export const REGISTRY_BINDINGS: readonly ScreenBinding[] = [
   { keys: ['tab'], action: 'next-pane', hint: 'next pane: versions, history, approvals, governance, canary', short: 'pane', modes: [...N], footer: true },
   { keys: ['return'], action: 'open', hint: 'drill into the selected row (Esc back)', short: 'open', modes: [...N], footer: true },
-  { keys: ['a'], action: 'approve', hint: 'approve the candidate for production as the role selected (a reason is asked, signed with your key)', short: 'approve', modes: [...N], footer: true },
-  { keys: ['x'], action: 'reject', hint: 'reject the candidate for production as the role selected (a reason is required)', short: 'reject', modes: [...N], footer: true },
+  // a and x are the workbench's approve and reject (keymap.ts GATE_KEYS, one binding for each key
+  // on every screen): here they answer for the candidate as the role selected, signed with your key.
 ];
 
 // ---------------------------------------------------------------- the port the shell implements
