@@ -30,6 +30,7 @@
  * the pack's, it has a justification and an approver, and it has not expired at `now`. An
  * expired waiver blocks and says when it expired; an incomplete one is refused, named.
  */
+import type { WaiverRow } from '../schema/registry.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,19 +44,12 @@ import { IamPolicyError, checkConsumptionPolicy, consumptionPolicy, type IamPoli
 
 export class GovernanceError extends InputError {}
 
-/** A waiver as the registry stores it (src/registry/schema.ts, table waivers). */
-export interface GovernanceWaiver {
-  id?: string;
-  /** What it waives: a vulnerability id or alias, `license:<id>[:<component>]`, `scan:<name>`. */
-  finding: string;
-  /** The entry version it holds for; null: every version. */
-  version: string | null;
-  justification: string;
-  approver: string;
-  /** ms since the epoch. */
-  expires_at: number;
-  at: number;
-}
+/**
+ * A waiver as the registry stores it (WaiverRow, table waivers), without what judging it does not
+ * need: the finding (a vulnerability id or alias, `license:<id>[:<component>]`, `scan:<name>`), the
+ * version it holds for (null: every version), who approved it, why, and until when (ms).
+ */
+export type GovernanceWaiver = Omit<WaiverRow, 'id' | 'model' | 'audit_seq'> & { id?: string };
 
 export interface GateVerdictInput {
   gate: string;

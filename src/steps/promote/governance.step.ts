@@ -75,8 +75,9 @@ async function runGovernanceStep(p: Params): Promise<number> {
   try {
     version = p.registration ? (JSON.parse((await import('node:fs')).readFileSync(join(p.registration, 'registration.json'), 'utf8')) as { version: string }).version : undefined;
     const now = Date.now();
+    const recorded = await registry.waivers(p.name);
     for (const w of p.waivers) {
-      const have = (await registry.waivers(p.name)).some((x) => x.finding === w.finding && x.approver === w.approver && x.justification === w.justification && x.expires_at > now && (w.scope === 'all' ? x.version === null : x.version === version));
+      const have = recorded.some((x) => x.finding === w.finding && x.approver === w.approver && x.justification === w.justification && x.expires_at > now && (w.scope === 'all' ? x.version === null : x.version === version));
       if (have) continue;
       if (w.scope === 'this' && !version) throw new Error(`waivers: ${w.finding} is scoped to this version, and no registration names it (give registration:)`);
       const row = await registry.recordWaiver({ model: p.name, finding: w.finding, version: w.scope === 'this' ? version : null, justification: w.justification, approver: w.approver, expires_at: now + Math.round(w.expires_in_days * 86_400_000) });
