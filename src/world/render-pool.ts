@@ -39,6 +39,9 @@ export function renderOnWorkers(spec: RenderWorkers): RenderAll {
     const count = Math.min(spec.count, jobs.length);
     if (count < 2) return renderOnThisThread(jobs, out, onDone);
     const results: RenderedJob[] = new Array(jobs.length);
+    // Handed out largest first (a replay drive renders 300 frames, a scene 10): the drives last
+    // left one worker rendering a whole drive alone at the end. Results stay in job order.
+    const order = jobs.map((_, j) => j).sort((a, b) => framesOf(jobs[b]) - framesOf(jobs[a]) || a - b);
     let next = 0;
     let done = 0;
     const workers: Worker[] = [];
@@ -52,7 +55,7 @@ export function renderOnWorkers(spec: RenderWorkers): RenderAll {
         };
         const feed = (w: Worker) => {
           if (next < jobs.length) {
-            const id = next++;
+            const id = order[next++];
             w.postMessage({ id, job: jobs[id], out } satisfies Request);
           }
         };
@@ -80,6 +83,9 @@ export function renderOnWorkers(spec: RenderWorkers): RenderAll {
     return results;
   };
 }
+
+/** How many frames a job renders: the measure of its cost the pool hands jobs out by. */
+const framesOf = (job: RenderJob) => (job.kind === 'replay' ? job.ticks : job.framesPerScene);
 
 /** The worker's side: renders each job it is sent, one at a time, and replies with its frames (and bundle). */
 export async function serveRenderJobs(): Promise<void> {

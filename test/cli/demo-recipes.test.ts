@@ -26,6 +26,7 @@ const COUNTS: [step: string, param: string, quick: number, full: number][] = [
   ['bench-variants', 'warmup', 5, 10],
   ['evaluate', 'replicates', 200, 1000],
   ['replay', 'max_drives', 4, 20],
+  ['world', 'replay_drives', 4, 20],
 ];
 
 describe('the demo recipes', () => {

@@ -33,7 +33,9 @@ export async function runWorldBuild(p: z.infer<typeof WorldBuildParams>): Promis
   const out = resolve(p.out);
   const t0 = Date.now();
   const workers = p.workers ?? availableParallelism();
-  const r = await buildWorld(out, p.size === 'tiny' ? TINY_WORLD : DEFAULT_WORLD, (done, total, what) => emit({ type: 'progress', done, total, unit: 'scenes', message: what }), worldRenderer(workers));
+  const base = p.size === 'tiny' ? TINY_WORLD : DEFAULT_WORLD;
+  const config = p.replay_drives === undefined ? base : { ...base, replayDrives: p.replay_drives };
+  const r = await buildWorld(out, config, (done, total, what) => emit({ type: 'progress', done, total, unit: 'scenes', message: what }), worldRenderer(workers));
   const seconds = (Date.now() - t0) / 1000;
   emit({ type: 'log', level: 'info', message: seconds < 2 ? `world in ${out} is up to date (content digest ${r.contentDigest.slice(0, 12)})` : `rendered the world into ${out} in ${seconds.toFixed(1)} s on ${workers} thread(s) (content digest ${r.contentDigest.slice(0, 12)})` });
   for (const [split, s] of Object.entries(r.splits)) {
