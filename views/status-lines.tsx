@@ -121,8 +121,9 @@ export function footerText(ui: UiState, f: FooterFacts, unicode: boolean): strin
     case 'filter':
       return `${said}/${ui.text}${caret}  (Enter keeps, Esc clears, Ctrl+W erases a word)`;
     case 'note':
-      if (a?.what === 'file') return `${said}file ${a.failure} for data mining, note: ${ui.text}${caret}  (Enter files, Esc cancels)`;
-      return `${said}note on ${a?.failure}: ${ui.text}${caret}  (Enter adds, Esc cancels)`;
+      // The message, the keys and the end of the note (a prefilled data request is long) always show; the question gives way.
+      if (a?.what === 'file') return said + fitTyped(`file ${a.failure} for data mining, note: `, `${ui.text}${caret}`, '  (Enter files, Esc cancels)', width - said.length, unicode);
+      return said + fitTyped(`note on ${a?.failure}: `, `${ui.text}${caret}`, '  (Enter adds, Esc cancels)', width - said.length, unicode);
     case 'reason':
       // The keys and the end of the reason always show; the question gives way (views/table.ts).
       return fitTyped(`${said}${a?.what === 'reject' ? 'reason for rejecting (required)' : 'reason for approving (optional)'} ${a?.gate}: `, `${ui.text}${caret}`, '  (Enter)', width, unicode);

@@ -55,8 +55,10 @@ export interface UiContext {
   targets?: readonly string[];
   /** The help overlay as laid out: how many lines it has and how many show at once (scrolling stops at its end). */
   help?: { lines: number; page: number };
-  /** The replay segment of the replay screen's selected row, once its timeline is read: the player's keys act on it. */
+  /** The replay segment of the replay screen's selected row, once its timeline is read: the player's keys act on it (the sim screen's clip, there). */
   replay?: SegmentFacts;
+  /** The note a filing starts from, which the person edits (the sim screen's data request: the slice and conditions to mine). */
+  fileDraft?: string;
 }
 
 /** What the shell does for the reducer. */
@@ -359,7 +361,7 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
     }
     case 'file':
       if (selected === undefined || !state.runId) return { ...state, message: 'no replay segment selected to file for data mining' };
-      return { ...state, asking: { what: 'file', failure: selected, reason: '' }, text: '', mode: 'note' };
+      return { ...state, asking: { what: 'file', failure: selected, reason: '' }, text: ctx.fileDraft ?? '', mode: 'note' };
     case 'next-pane': {
       const targets = ctx.targets;
       const next = { ...state, target: state.target + 1 };

@@ -24,6 +24,7 @@ import { latencyTargets } from './screens/latency.js';
 import { defaultReadFrame } from './screens/failures.js';
 import { defaultReplayIo, segmentFacts, type ReplayIo } from './screens/replay-view.js';
 import { playInterval } from './replay-player.js';
+import { simPlayerContext } from './screens/sim-view.js';
 import { useRegistryScreen, type RegistrySource } from './screens/registry.js';
 import type { FailureItem } from '../src/live/run-reader.js';
 import { FooterLine, GateBanner, HeaderLine, footerText, headerText, tabsText } from './status-lines.js';
@@ -98,8 +99,13 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
   // The replay screen's segment: its length and rate are what the player's keys and timer act on.
   const replayRows = shown.rows.replay ?? [];
   const replayItem = replayRows[cursorOf(ui, 'replay', replayRows.length)] as FailureItem | undefined;
-  const replay = useMemo(() => segmentFacts(replayItem, replayIo.readTimeline), [replayItem, replayIo]);
-  const playing = ui.screen === 'replay' && ui.player.playing && replay !== undefined && ui.player.failureId === replay.failureId;
+  const segment = useMemo(() => segmentFacts(replayItem, replayIo.readTimeline), [replayItem, replayIo]);
+  // The sim screen's clip plays with the same player: its selected run's facts stand in for a segment's there.
+  const simRows = shown.rows.sim ?? [];
+  const simItem = simRows[cursorOf(ui, 'sim', simRows.length)] as FailureItem | undefined;
+  const sim = useMemo(() => simPlayerContext(simItem, data.run?.detail), [simItem, data.run?.detail]);
+  const replay = ui.screen === 'sim' ? sim.facts : segment;
+  const playing = (ui.screen === 'replay' || ui.screen === 'sim') && ui.player.playing && replay !== undefined && ui.player.failureId === replay.failureId;
   useEffect(() => {
     if (!playing || !replay) return;
     const t = setInterval(() => send({ type: 'player.tick', facts: replay }), playInterval(replay.rateHz, frameHz));
@@ -118,6 +124,7 @@ export function Workbench({ reader, actor, theme, depth, live, onQuit, size, ini
     targets: shown.view ? latencyTargets(shown.view) : undefined,
     help: { lines: help.length, page: helpPage(bodyRows) },
     replay,
+    fileDraft: ui.screen === 'sim' ? sim.fileDraft : undefined,
   };
   const send = (action: UiAction) => {
     for (const command of store.dispatch(action)) {

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { RunStore, RunRow, StepRow, VerdictRow, ApprovalRow, FailureReviewRow } from '../store/run-store.js';
+import type { RunStore, RunRow, StepRow, VerdictRow, ApprovalRow, FailureReviewRow, ArtifactRow } from '../store/run-store.js';
 import type { FailureEvent } from '../schema/events.js';
 import { parseRecipe } from '../schema/recipe-load.js';
 import type { Gate, Recipe } from '../schema/recipe.js';
@@ -119,6 +119,8 @@ export interface RunDetail {
   stepVerdicts: VerdictRow[];
   approvals: ApprovalRow[];
   failures: FailureItem[];
+  /** The files the run's steps produced (current attempts), with their roles: the sim screen reads its `sim-heatmap`. */
+  artifacts: ArtifactRow[];
   live: LiveState;
 }
 
@@ -319,6 +321,7 @@ export class RunReader {
       stepVerdicts: this.store.stepVerdicts(runId),
       approvals: this.store.approvals(runId),
       failures,
+      artifacts: this.store.currentArtifacts(runId),
       live,
     };
   }

@@ -15,6 +15,7 @@ import { FAILURES_BINDINGS, FAILURE_ROWS, FailuresScreen } from './failures.js';
 import { GATES_BINDINGS, GATE_ROWS, GatesScreen } from './gates.js';
 import { REPLAY_BINDINGS, REPLAY_ROWS, ReplayScreen } from './replay-view.js';
 import { REGISTRY_BINDINGS, RegistryScreen } from './registry.js';
+import { SIM_BINDINGS, SIM_ROWS, SimScreen } from './sim-view.js';
 
 export const SCREEN_TABLE = [
   { id: 'runs',     key: '1', title: 'runs',       about: 'the run history',                                                   component: RunsScreen,     bindings: RUNS_BINDINGS,     rows: RUN_ROWS },
@@ -25,9 +26,10 @@ export const SCREEN_TABLE = [
   { id: 'gates',    key: '6', title: 'gates',      about: 'gates, verdicts, approvals',                                        component: GatesScreen,    bindings: GATES_BINDINGS,    rows: GATE_ROWS },
   { id: 'replay',   key: '7', title: 'replay',     about: 'flagged replay segments, frame by frame',                           component: ReplayScreen,   bindings: REPLAY_BINDINGS,   rows: REPLAY_ROWS },
   { id: 'registry', key: '8', title: 'registry',   about: 'models, versions, aliases, approvals, governance, canary',          component: RegistryScreen, bindings: REGISTRY_BINDINGS },
+  { id: 'sim',      key: '9', title: 'sim',        about: 'closed-loop sim: heat map, failed runs, clips; :sim type=collision', component: SimScreen,      bindings: SIM_BINDINGS,      rows: SIM_ROWS },
 ] as const satisfies readonly ScreenEntry[];
 
-/** A screen's id: "runs", "run", "latency", "slices", "failures", "gates", "replay", "registry". */
+/** A screen's id: "runs", "run", "latency", "slices", "failures", "gates", "replay", "registry", "sim". */
 export type Screen = (typeof SCREEN_TABLE)[number]['id'];
 
 /** The workbench's binding table: key dispatch, the footer hints, the help overlay. */
