@@ -376,7 +376,7 @@ export interface ParsedScenario {
 const META = XMLParser.getMetaDataSymbol();
 
 /** Reads the nodes of an OpenSCENARIO document with their file positions, resolving parameters. */
-class Reader {
+export class Reader {
   private readonly lineStarts: number[] = [0];
   constructor(
     readonly file: string,
@@ -404,12 +404,12 @@ class Reader {
   }
 }
 
-type El = Record<string, unknown>;
-const kids = (n: unknown, name: string): El[] => (n && typeof n === 'object' ? (((n as El)[name] as El[] | undefined) ?? []).map((k) => (typeof k === 'object' && k !== null ? k : {})) : []);
-const kid = (n: unknown, name: string): El | undefined => kids(n, name)[0];
-const raw = (n: El | undefined, name: string): string | undefined => (n ? (n[`@_${name}`] as string | undefined) : undefined);
+export type El = Record<string, unknown>;
+export const kids = (n: unknown, name: string): El[] => (n && typeof n === 'object' ? (((n as El)[name] as El[] | undefined) ?? []).map((k) => (typeof k === 'object' && k !== null ? k : {})) : []);
+export const kid = (n: unknown, name: string): El | undefined => kids(n, name)[0];
+export const raw = (n: El | undefined, name: string): string | undefined => (n ? (n[`@_${name}`] as string | undefined) : undefined);
 
-type Scope = Map<string, string>;
+export type Scope = Map<string, string>;
 
 /** Evaluates an OpenSCENARIO expression's inner text: numbers, $params, + - * / %, unary -, parentheses, and round floor ceil sqrt pow. */
 export function evaluateExpression(expr: string, lookup: (name: string) => number): number {
@@ -469,7 +469,7 @@ export function evaluateExpression(expr: string, lookup: (name: string) => numbe
   return v;
 }
 
-class Resolver {
+export class Resolver {
   constructor(
     private readonly r: Reader,
     private readonly scope: Scope,
@@ -545,11 +545,11 @@ class Resolver {
 }
 
 /** Elements that may repeat or hold a list in OpenSCENARIO: everything is read as a list, so one reader serves all. */
-function parser(): XMLParser {
+export function parser(): XMLParser {
   return new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseAttributeValue: false, parseTagValue: false, isArray: (_n, _j, _leaf, isAttr) => !isAttr, captureMetaData: true, ignoreDeclaration: true, ignorePiTags: true, removeNSPrefix: true });
 }
 
-function properties(n: El | undefined): Record<string, string> {
+export function properties(n: El | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of kids(kid(n, 'Properties'), 'Property')) out[raw(p, 'name') ?? ''] = raw(p, 'value') ?? '';
   return out;
@@ -666,7 +666,7 @@ export function parseOpenScenario(text: string, file = '<xosc>'): ParsedScenario
   return out;
 }
 
-function entity(so: El, res: Resolver, r: Reader): ParsedEntity {
+export function entity(so: El, res: Resolver, r: Reader): ParsedEntity {
   const name = raw(so, 'name') ?? r.fail(so, 'ScenarioObject without a name');
   const box = (n: El): Pick<ParsedEntity, 'size' | 'center'> => {
     const bb = kid(n, 'BoundingBox');
@@ -707,7 +707,7 @@ function trajectoryOf(fta: El, entities: string[], res: Resolver): ParsedTraject
   };
 }
 
-function environmentOf(env: El, res: Resolver): ParsedEnvironment {
+export function environmentOf(env: El, res: Resolver): ParsedEnvironment {
   const out: ParsedEnvironment = { name: raw(env, 'name') ?? '' };
   const tod = kid(env, 'TimeOfDay');
   if (tod) out.timeOfDay = { dateTime: res.text(tod, 'dateTime') ?? '', animation: res.text(tod, 'animation') === 'true' };
