@@ -7,32 +7,12 @@
  * (unix:///var/run/docker.sock, or $DOCKER_HOST when it is a unix socket) unless the file
  * names its own "docker".
  */
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import type { ResolvedHost } from '../src/schema/hosts.js';
 import type { DockerEngine } from '../runners/docker-client.js';
+import { LOCAL_DOCKER, loadAllHosts, findHostsFile } from '../runners/pool-hosts.js';
 
-export const LOCAL_DOCKER = 'docker';
-
-/** The hosts.yaml that applies, or undefined when there is none. */
-export function findHostsFile(explicit: string | undefined, recipeFile?: string): string | undefined {
-  if (explicit) return resolve(explicit);
-  if (process.env.PADDOCK_HOSTS) return resolve(process.env.PADDOCK_HOSTS);
-  const candidates = [recipeFile && join(dirname(recipeFile), 'hosts.yaml'), join(homedir(), '.config', 'paddock', 'hosts.yaml')].filter((x): x is string => Boolean(x));
-  return candidates.find((f) => existsSync(f));
-}
-
-/**
- * Every host: the file's, and the local engine as "docker". The host pool is the file's hosts
- * (those not marked `pool: false`); the local engine joins it only when there is no file.
- */
-export async function loadAllHosts(file: string | undefined): Promise<{ hosts: ResolvedHost[]; file?: string }> {
-  const { loadHosts, localHost } = await import('../src/schema/hosts.js');
-  const hosts = file ? loadHosts(file) : [];
-  if (!hosts.some((h) => h.name === LOCAL_DOCKER)) hosts.push({ ...localHost(), name: LOCAL_DOCKER, pool: !file });
-  return { hosts, file };
-}
+// One implementation: runners/pool-hosts.ts (the sim step's sweep uses it too, and src/ does not import cli/).
+export { LOCAL_DOCKER, loadAllHosts, findHostsFile };
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolvePromise, reject) => {

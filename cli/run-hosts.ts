@@ -12,7 +12,7 @@ import type { PlanNode } from '../src/pipeline/plan.js';
 import type { ContainerResolver } from '../src/pipeline/execute.js';
 import type { ContainerSpec, Runner } from '../src/pipeline/runner.js';
 import type { RunStore } from '../src/store/run-store.js';
-import { findHostsFile, loadAllHosts } from './hosts.js';
+import { findHostsFile, loadAllHosts } from '../runners/pool-hosts.js';
 import { STEP_ENTRY } from '../runners/docker-images.js';
 import { findStep } from '../src/steps/catalogue.js';
 
@@ -119,43 +119,16 @@ export async function prepareRunHosts(
   if (names.length || usesPool) {
     const file = findHostsFile(opts.hostsFile, recipeFile);
     const { hosts } = await loadAllHosts(file);
-    const { connectDocker } = await import('../runners/docker-client.js');
-    const { createDockerRunner, sweepOrphans } = await import('../runners/docker.js');
-    const { isAlive } = await import('../runners/process-tree.js');
-    const { buildStepImage, stepImageRef } = await import('../runners/docker-images.js');
-    /** A host ready for steps: answering, the step image there, this run's leftovers gone; throws why not. */
-    const ready = async (host: ResolvedHost, conn: Awaited<ReturnType<typeof connectDocker>>) => {
-      try {
-        await conn.docker.ping();
-      } catch (err) {
-        throw new Error(`host ${host.name} (${conn.address}) does not answer: ${conn.failure?.()?.message ?? (err as Error).message}`);
-      }
-      if (!host.image) {
-        const img = await buildStepImage(conn.docker, (l) => opts.log(`host ${host.name}: ${l}`));
-        if (img.built) opts.log(`host ${host.name}: built ${img.ref} (${img.id})`);
-      }
-    };
-    const connect = async (host: ResolvedHost) => {
-      const conn = await connectDocker(host);
-      closers.push(() => conn.close());
-      const image = host.image ?? stepImageRef();
-      const runner = createDockerRunner({ connection: conn, image });
-      return { conn, image, runner };
-    };
-    const sweep = async (name: string, conn: Awaited<ReturnType<typeof connectDocker>>, runner: Runner) => {
-      const swept = await runner.sweep!(runId);
-      if (swept) opts.log(`host ${name}: removed ${swept} container(s) left by an earlier attempt of ${runId}`);
-      const orphans = await sweepOrphans(conn.docker, isAlive);
-      if (orphans) opts.log(`host ${name}: removed ${orphans} container(s) left by paddock processes of this machine that are gone`);
-    };
+    const { connectHost, readyHost, sweepHost, dockerPoolHost } = await import('../runners/pool-hosts.js');
     for (const name of names) {
       const host = hosts.find((h) => h.name === name);
       if (!host) throw new Error(`target host "${name}" is not in ${file ?? 'any hosts.yaml (none found)'}; known hosts: ${hosts.map((h) => h.name).join(', ')}`);
-      const { conn, image, runner } = await connect(host);
-      await ready(host, conn);
-      await sweep(name, conn, runner);
-      runners.set(name, runner);
-      hostOf.set(name, { ...host, image });
+      const c = await connectHost(host);
+      closers.push(() => c.conn.close());
+      await readyHost(c, opts.log);
+      await sweepHost(c, runId, opts.log);
+      runners.set(name, c.runner);
+      hostOf.set(name, { ...host, image: c.image });
     }
     if (usesPool) {
       if (!opts.store || !opts.signal) throw new Error('the host pool needs the run store and the run\'s stop signal');
@@ -169,16 +142,9 @@ export async function prepareRunHosts(
       const { JobQueue } = await import('../src/store/job-queue.js');
       const poolHosts = [];
       for (const host of useful) {
-        const { conn, image, runner } = await connect(host);
-        let down: string | undefined;
-        try {
-          await ready(host, conn);
-          await sweep(host.name, conn, runner);
-        } catch (err) {
-          down = (err as Error).message;
-          opts.log(`host pool: ${down}; set aside, tried again later`);
-        }
-        poolHosts.push({ name: host.name, labels: host.labels, slots: host.capacity.slots, gpus: host.capacity.gpus, runner, image, down, probe: () => ready(host, conn), ping: async () => void (await conn.docker.ping()) });
+        const { poolHost, close } = await dockerPoolHost(host, runId, opts.log);
+        closers.push(close);
+        poolHosts.push(poolHost);
       }
       opts.log(`host pool: ${poolHosts.map((h) => `${h.name} (${h.slots} slot(s)${h.down ? ', not answering' : ''})`).join(', ')}`);
       const queue = new JobQueue(opts.store.db);

@@ -25,6 +25,10 @@ import { importBenchStep } from './package/import-bench.step.js';
 import { torchBenchStep } from './package/torch-bench.step.js';
 import { verifyPackStep } from './promote/verify-pack.step.js';
 import { replayStep } from './replay/replay.step.js';
+import { carlaStep } from './sim/carla.step.js';
+import { simShardStep } from './sim/sim-shard.step.js';
+import { simStep } from './sim/sim.step.js';
+import { simGateStep } from './sim/sim-gate.step.js';
 import { registerStep } from './promote/register.step.js';
 import { governanceStep } from './promote/governance.step.js';
 import { soakStep } from './promote/soak.step.js';
@@ -50,6 +54,10 @@ export const CATALOGUE: readonly StepDefinition[] = [
   importBenchStep,
   torchBenchStep,
   replayStep,
+  carlaStep,
+  simShardStep,
+  simStep,
+  simGateStep,
   verifyPackStep,
   registerStep,
   governanceStep,
