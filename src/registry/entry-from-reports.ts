@@ -3,8 +3,9 @@
  * the signed pack (export_report.json: every file with its sha256, the lineage, the benchmarks,
  * the coverage, the scans of the serving image), the evaluate stage's eval_report.json (headline
  * figures, the slice table with deltas against the baseline), the replay stage's
- * replay_report.json (overall tracking figures), and what the caller knows besides (run ids, gate
- * verdicts, where the pack was published).
+ * replay_report.json (overall tracking figures), the sim stage's sim_report.json and the Sim
+ * Gate's sim_gate.json (summary.sim), and what the caller knows besides (run ids, gate verdicts,
+ * where the pack was published).
  *
  * Nothing is guessed: an input not given, or a field a report does not have, is null (or left
  * out) with why in the body's `absent`. A file that is there but malformed is an EntrySourceError
@@ -18,8 +19,9 @@ import { parseCalibrationCache } from '../metrics/int8-calibration.js';
 import { REPORT, SIGNATURE } from '../pack/signing.js';
 import { EvalReport } from '../schema/eval-report.js';
 import { EXPORT_REPORT_FORMAT, formatPath, parseExportReport, type ExportReport } from '../schema/export-report.js';
-import { REGISTRY_ENTRY_FORMAT, RegistryEntryBody } from '../schema/registry.js';
+import { EntrySimGate, REGISTRY_ENTRY_FORMAT, RegistryEntryBody } from '../schema/registry.js';
 import { ReplayReport } from '../schema/replay-report.js';
+import { SimReport } from '../schema/sim-report.js';
 
 /** An input file of an entry is unreadable or does not meet its schema; the message locates it. */
 export class EntrySourceError extends InputError {}
@@ -31,6 +33,9 @@ export interface EntrySources {
   evalReport?: string;
   /** The replay stage's replay_report.json. */
   replayReport?: string;
+  /** The sim step's sim_report.json, and the sim-gate step's sim_gate.json (its verdict on that report). */
+  simReport?: string;
+  simGate?: string;
   /** Run ids in paddock's run store. */
   runs?: { package?: string; evaluate?: string; replay?: string; sim?: string };
   /** The gate verdicts of the runs (the run store's verdicts), besides the pack's own (equivalence). */
@@ -92,6 +97,9 @@ export function entryFromReports(s: EntrySources): RegistryEntryBody {
     source = `sha256 of ${manifest} (the manifest's rows carry each frame's sha256)`;
   }
 
+  const simSummary = s.simReport ? sim(s.simReport, s.simGate, why) : undefined;
+  if (s.simGate && !s.simReport) throw new EntrySourceError(`${s.simGate}: a Sim Gate file without its sim_report.json: give both`);
+
   const runs: Record<string, string> = {};
   for (const k of ['package', 'evaluate', 'replay', 'sim'] as const) {
     const id = s.runs?.[k];
@@ -114,11 +122,14 @@ export function entryFromReports(s: EntrySources): RegistryEntryBody {
       precisions: PRECISIONS.filter((p) => report.variants.some((v) => v.precision === p)),
       calibration_cache_version: calibrationCache(s.pack, report, why),
       ...(s.replayReport ? { replay: replay(s.replayReport) } : {}),
+      ...(simSummary ? { sim: simSummary.figures, ...(simSummary.gate ? { sim_gate: simSummary.gate } : {}) } : {}),
       gates: [...report.verdicts.map((v) => ({ id: v.gate, verdict: v.verdict, stage: 'package' })), ...(s.gates ?? []).map((g) => ({ id: g.id, verdict: g.verdict, ...(g.stage ? { stage: g.stage } : {}) }))],
     },
     absent,
   };
   if (!s.replayReport) why('summary.replay', 'no replay_report.json was given (the replay stage has not run for this version)');
+  if (!s.simReport) why('summary.sim', 'no sim_report.json was given (the closed-loop simulation has not run for this version)');
+  if (!s.simReport) why('summary.sim_gate', 'no sim_report.json, so no Sim Gate verdict');
   if (!body.summary.gates.length) why('summary.gates', 'no gate verdicts: the pack has none and none were given');
   const checked = RegistryEntryBody.safeParse(body);
   // A value read from a report that the entry schema refuses (an image digest in another form).
@@ -258,6 +269,47 @@ function replay(file: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(overall)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
   return out;
+}
+
+/**
+ * The candidate's closed-loop figures (overall) and the Sim Gate's answer with the figures per
+ * category; a gate file about another report (its report_sha256 differs) is refused, not attached.
+ */
+function sim(file: string, gateFile: string | undefined, why: (path: string, reason: string) => void): { figures: Record<string, number>; gate?: EntrySimGate } {
+  const r = SimReport.safeParse(readJson(file));
+  if (!r.success) throw located(file, r.error.issues);
+  const report = r.data;
+  const overall = report.aggregates.find((a) => a.scope === 'overall' && a.model === report.candidate);
+  if (!overall) throw new EntrySourceError(`${file}: aggregates: no overall figures for the candidate "${report.candidate}"`);
+  const figures: Record<string, number> = { runs: overall.runs, failed_runs: overall.failed, collisions: overall.collisions, collision_rate: overall.collisionRate.estimate, vru_near_misses: overall.vruNearMisses, offroad_incidents: overall.offroadIncidents };
+  if (overall.collisionsPer1000Km !== null) figures.collisions_per_1000km = overall.collisionsPer1000Km;
+  if (overall.ttcMinP5 !== null) figures.ttc_min_p5 = overall.ttcMinP5;
+  if (overall.firstBrakeTtc) figures.first_brake_ttc = overall.firstBrakeTtc.estimate;
+  if (overall.rmsJerk) figures.jerk_rms = overall.rmsJerk.estimate;
+  const reportSha = sha256FileSync(file).sha256;
+  if (!gateFile) {
+    why('summary.sim_gate', 'no sim_gate.json was given (the sim-gate step has not judged this report)');
+    return { figures };
+  }
+  const categories: Record<string, { runs: number; collisions: number; vru_near_misses: number }> = {};
+  for (const a of report.aggregates) if (a.scope === 'category' && a.model === report.candidate) categories[a.key] = { runs: a.runs, collisions: a.collisions, vru_near_misses: a.vruNearMisses };
+  const g = readJson(gateFile) as { format?: unknown; report_sha256?: unknown; verdict?: unknown; final?: unknown; rationale?: unknown; subject_digest?: unknown; approval?: { decision?: unknown; actor?: unknown; by?: unknown } };
+  if (g.format !== 'paddock.sim-gate/1') throw new EntrySourceError(`${gateFile}: format: expected "paddock.sim-gate/1", got ${JSON.stringify(g.format)}`);
+  if (g.report_sha256 !== reportSha) throw new EntrySourceError(`${gateFile}: report_sha256: the gate judged another report (${String(g.report_sha256).slice(0, 12)}) than ${file} (${reportSha.slice(0, 12)})`);
+  const a = g.approval;
+  const gate = EntrySimGate.safeParse({
+    report_sha256: reportSha,
+    candidate: report.candidate,
+    baseline: report.baseline,
+    verdict: g.verdict,
+    final: g.final,
+    rationale: g.rationale,
+    approval: a && a.decision !== null && a.decision !== undefined ? { decision: a.decision, actor: a.actor, by: a.by } : null,
+    subject_digest: g.subject_digest,
+    categories,
+  });
+  if (!gate.success) throw located(gateFile, gate.error.issues);
+  return { figures, gate: gate.data };
 }
 
 /**

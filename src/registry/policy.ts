@@ -448,3 +448,16 @@ export function parsePolicy(text: string, file: string): RegistryPolicy {
     paths: { publishers: pub!.abs, audit_keys: auditPaths, allowed_signers: allowed?.file, ecdsa: ecdsaPaths },
   };
 }
+
+/**
+ * Whether an entry may go to production under the policy's `governance.require_sim`: its Sim
+ * Gate passed (summary.sim_gate.final). `{ ok: true }` when the policy does not require it.
+ *   { ok: false, detail: "the policy requires the Sim Gate to have passed, and 1.2.0's sim gate failed: ccrs (candidate): collisions 2 > 0 ..." }
+ */
+export function simRequirement(policy: Pick<RegistryPolicy, 'governance'>, entry: { version: string; body: { summary: { sim_gate?: { final: 'pass' | 'fail'; verdict: string; rationale: string[]; approval: { decision: string; actor: string } | null } } ; absent: Record<string, string> } }): { ok: boolean; detail: string } {
+  const gate = entry.body.summary.sim_gate;
+  if (!policy.governance.require_sim) return { ok: true, detail: gate ? `sim gate ${gate.final} (not required by the policy)` : 'the policy does not require the Sim Gate' };
+  if (!gate) return { ok: false, detail: `the policy requires the Sim Gate to have passed, and ${entry.version} has no Sim Gate verdict (${entry.body.absent['summary.sim_gate'] ?? 'none recorded'})` };
+  if (gate.final !== 'pass') return { ok: false, detail: `the policy requires the Sim Gate to have passed, and ${entry.version}'s ${gate.verdict === 'fail' ? 'failed' : `was ${gate.approval?.decision ?? 'not answered'}${gate.approval ? ` by ${gate.approval.actor}` : ''}`}: ${gate.rationale[0] ?? ''}`.trim() };
+  return { ok: true, detail: `sim gate passed${gate.approval ? ` (${gate.approval.decision} by ${gate.approval.actor})` : ''}: ${gate.rationale[0] ?? ''}`.trim() };
+}

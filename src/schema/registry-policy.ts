@@ -48,6 +48,12 @@ export const GovernancePolicy = z.strictObject({
   licenses: z.strictObject({ deny: unique(z.string().min(1), 'license').default([]) }).default({ deny: [] }),
   /** `all`: every gate of the evaluate and sim stages must be green or approved; or the ids that must. */
   gates: z.union([z.literal('all'), unique(z.string().min(1), 'gate')], { error: 'expected "all" or a list of gate ids' }).default('all'),
+  /**
+   * Production only for an entry whose Sim Gate passed (summary.sim_gate.final: pass, the
+   * sim-gate step's verdict with its approval where the recipe required one). Absent: false.
+   * src/registry/policy.ts simRequirement judges it.
+   */
+  require_sim: z.boolean().optional(),
 });
 export type GovernancePolicy = z.infer<typeof GovernancePolicy>;
 

@@ -35,6 +35,27 @@ export const EntryLatency = z
   .object({ target: nonEmpty, p50_ms: z.number().nonnegative(), p95_ms: z.number().nonnegative(), p99_ms: z.number().nonnegative(), source: nonEmpty.optional() })
   .strict();
 
+/**
+ * The Sim Gate in an entry (sim_gate.json on the sim step's sim_report.json): its verdict on the
+ * criteria, its final answer after a person's or the policy's approval, the rationale, and the
+ * candidate's figures per category. The overall figures are summary.sim (numbers, as the release
+ * notes compare them between versions).
+ */
+export const EntrySimGate = z
+  .object({
+    report_sha256: sha256,
+    candidate: nonEmpty,
+    baseline: nonEmpty.nullable(),
+    verdict: z.enum(['pass', 'fail', 'review']),
+    final: z.enum(['pass', 'fail']),
+    rationale: z.array(z.string()),
+    approval: z.object({ decision: z.enum(['approved', 'rejected']), actor: nonEmpty, by: z.enum(['person', 'policy']) }).strict().nullable(),
+    subject_digest: sha256,
+    categories: z.record(z.string(), z.object({ runs: z.number().int().nonnegative(), collisions: z.number().int().nonnegative(), vru_near_misses: z.number().int().nonnegative() }).strict()),
+  })
+  .strict();
+export type EntrySimGate = z.infer<typeof EntrySimGate>;
+
 export const EntrySummary = z
   .object({
     /** The candidate's overall figures, e.g. { "coco.AP": 0.412, "coco.AP50": 0.63 }. */
@@ -48,6 +69,10 @@ export const EntrySummary = z
     calibration_cache_version: nonEmpty.nullable(),
     /** The replay's overall tracking figures of the candidate, e.g. { HOTA: 0.61, IDSW: 3 }. */
     replay: z.record(z.string(), z.number()).optional(),
+    /** The closed-loop simulation's overall figures of the candidate (sim_report.json), e.g. { runs: 48, collisions: 0, vru_near_misses: 1 }. */
+    sim: z.record(z.string(), z.number()).optional(),
+    /** The Sim Gate's verdict on that report (sim_gate.json); absent with why in absent["summary.sim_gate"]. */
+    sim_gate: EntrySimGate.optional(),
     gates: z.array(z.object({ id: nonEmpty, verdict: nonEmpty, stage: nonEmpty.optional() }).strict()),
   })
   .strict();

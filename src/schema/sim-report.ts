@@ -78,3 +78,127 @@ export const SimFailureData = z
   })
   .strict();
 export type SimFailureData = z.infer<typeof SimFailureData>;
+
+/** One run as the report records it (a row of sim_summary.parquet, plus its parameters and conditions). */
+export const SimRunRecord = z
+  .object({
+    runId: z.string().min(1),
+    /** The run's spec less the model: the candidate's and production's runs of one key are a pair. */
+    pairKey: z.string().min(1),
+    scenario: z.string(),
+    category: z.string(),
+    file: z.string(),
+    paramIndex: z.number().int().nonnegative(),
+    parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    seed: z.number().int(),
+    conditions: SimConditionsRecord,
+    model: z.string(),
+    ended: z.enum(['duration', 'stop-trigger', 'collision']),
+    steps: z.number().int().nonnegative(),
+    distanceKm: z.number().nonnegative(),
+    collision: z.object({ t: z.number(), actor: z.string(), actorCls: z.string(), relativeSpeed: z.number(), egoSpeed: z.number() }).strict().nullable(),
+    offroadIncidents: z.number().int().nonnegative(),
+    speedingS: z.number().nonnegative(),
+    laneDepartures: z.number().int().nonnegative(),
+    stopLines: z.number().int().nonnegative(),
+    ttcMin: z.number().nullable(),
+    vruNearMisses: z.number().int().nonnegative(),
+    firstBrakeT: z.number().nullable(),
+    firstBrakeDistance: z.number().nullable(),
+    /** The true TTC to the nearest closing actor at the first braking step (null: no braking, or nothing closing). */
+    firstBrakeTtc: z.number().nullable(),
+    peakJerk: z.number(),
+    rmsJerk: z.number(),
+    peakDecel: z.number(),
+    peakAccel: z.number(),
+    rmsAccel: z.number(),
+    aeb: z.enum(['none', 'warn', 'partial', 'full']),
+    /** Violation types of the run (collision first); empty: it passed. */
+    types: z.array(z.string()),
+    severityScore: z.number(),
+    trace: z.string().optional(),
+    clip: z.string().optional(),
+  })
+  .strict();
+export type SimRunRecord = z.infer<typeof SimRunRecord>;
+
+/** An estimate with its interval (Wilson score for rates, t for means), at `level`. */
+export const SimInterval = z.object({ estimate: z.number(), lo: z.number(), hi: z.number(), level: z.number(), n: z.number().int().nonnegative() }).strict();
+
+/** Figures of one model over a group of runs (a scenario, a category, or all), with intervals over seeds. */
+export const SimAggregate = z
+  .object({
+    scope: z.enum(['scenario', 'category', 'overall']),
+    key: z.string(),
+    model: z.string(),
+    runs: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    collisions: z.number().int().nonnegative(),
+    collisionRate: SimInterval,
+    km: z.number().nonnegative(),
+    /** Null when no distance was driven. */
+    collisionsPer1000Km: z.number().nullable(),
+    vruNearMisses: z.number().int().nonnegative(),
+    vruNearMissesPerRun: SimInterval.nullable(),
+    offroadIncidents: z.number().int().nonnegative(),
+    violations: z.object({ speedingRuns: z.number().int(), laneDepartures: z.number().int(), stopLines: z.number().int() }).strict(),
+    /** 5th percentile of the runs' minimum TTC (numpy's linear definition); null: no run was ever closing. */
+    ttcMinP5: z.number().nullable(),
+    firstBrakeT: SimInterval.nullable(),
+    firstBrakeTtc: SimInterval.nullable(),
+    rmsJerk: SimInterval.nullable(),
+    peakJerk: SimInterval.nullable(),
+    rmsAccel: SimInterval.nullable(),
+    peakDecel: SimInterval.nullable(),
+  })
+  .strict();
+export type SimAggregate = z.infer<typeof SimAggregate>;
+
+/** Candidate against the baseline on the same run keys: a mean paired delta (cand - base) with its interval and p, or McNemar's exact test for collisions. */
+export const SimPaired = z
+  .object({
+    scope: z.enum(['scenario', 'category', 'overall']),
+    key: z.string(),
+    metric: z.string(),
+    candidate: z.string(),
+    baseline: z.string(),
+    n: z.number().int().nonnegative(),
+    meanDelta: z.number().nullable(),
+    lo: z.number().nullable(),
+    hi: z.number().nullable(),
+    /** Two-sided p of the paired test (sign-flip permutation / bootstrap; McNemar exact for collisions). */
+    p: z.number().nullable(),
+    /** McNemar's discordant pairs: candidate collided and baseline not (b), the reverse (c). */
+    discordant: z.object({ b: z.number().int(), c: z.number().int() }).strict().optional(),
+  })
+  .strict();
+export type SimPaired = z.infer<typeof SimPaired>;
+
+/** For a failed run, the evaluate stage's slices that describe its conditions, worst candidate delta first. */
+export const SimOfflineLink = z
+  .object({
+    runId: z.string(),
+    scenario: z.string(),
+    tokens: z.array(z.string()),
+    slices: z.array(z.object({ slice: z.string(), ap: z.number(), delta: z.number().nullable(), pAdjusted: z.number().nullable(), critical: z.boolean() }).strict()),
+  })
+  .strict();
+
+/** sim_report.json: what the `sim` step ran and measured (artifact role `sim-report`); the Sim Gate and the registry read it. */
+export const SimReport = z
+  .object({
+    format: z.literal('paddock.sim-report/1'),
+    candidate: z.string(),
+    baseline: z.string().nullable(),
+    level: z.number().positive().lt(1),
+    thresholds: z.record(z.string(), z.unknown()),
+    sweep: z.object({ runs: z.number().int().nonnegative(), scenarios: z.number().int().nonnegative(), seeds: z.number().int().nonnegative(), rateHz: z.number().positive().optional(), wallS: z.number().nonnegative().optional() }).strict(),
+    runs: z.array(SimRunRecord),
+    aggregates: z.array(SimAggregate),
+    paired: z.array(SimPaired),
+    /** Which offline slice numbers describe the sim failures (evaluate's eval_report.json, when given). */
+    offline: z.object({ evalReport: z.string(), links: z.array(SimOfflineLink), ranking: z.array(z.object({ slice: z.string(), failures: z.number().int(), delta: z.number().nullable(), ap: z.number() }).strict()) }).strict().nullable(),
+    files: z.record(z.string(), z.string()),
+  })
+  .strict();
+export type SimReport = z.infer<typeof SimReport>;

@@ -1,5 +1,6 @@
 /**
- * The `register` step: the signed pack, with the evaluate and replay stages' reports, becomes a
+ * The `register` step: the signed pack, with the evaluate, replay and sim stages' reports (and
+ * the Sim Gate's verdict), becomes a
  * registry entry (src/registry/entry-from-reports.ts: the immutable pointers and the summary),
  * then moves to staging and on to candidate (with the policy's candidate approvals). An entry
  * never changes: a version already registered with this pack's manifest digest is reused; with
@@ -25,6 +26,10 @@ export const RegisterParams = z
     evaluation: z.string().min(1).optional(),
     /** The replay stage's output directory (replay_report.json). */
     replay: z.string().min(1).optional(),
+    /** The sim step's output directory (sim_report.json): summary.sim and runs.sim. */
+    sim: z.string().min(1).optional(),
+    /** The sim-gate step's output directory (sim_gate.json): summary.sim_gate, which a policy's governance.require_sim needs for production. */
+    sim_gate: z.string().min(1).optional(),
     /** The policy file (for the candidate approvals). */
     policy: z.string().min(1),
     /** How far to move it: staging, or on to candidate (default). */
@@ -46,7 +51,7 @@ export function runPrerelease(version: string, runId: string | undefined): strin
 
 async function runRegister(p: Params): Promise<number> {
   const { join } = await import('node:path');
-  const { existsSync } = await import('node:fs');
+  const { existsSync, readFileSync } = await import('node:fs');
   const { Registry } = await import('../../registry/registry.js');
   const { entryFromReports } = await import('../../registry/entry-from-reports.js');
   const { loadPolicy } = await import('../../registry/policy.js');
@@ -58,13 +63,19 @@ async function runRegister(p: Params): Promise<number> {
   const gates = (await runGateRecords(homeOf(), p.run_id)).verdicts.map((v) => ({ id: v.gate, verdict: v.verdict }));
   const evalReport = p.evaluation ? join(p.evaluation, 'eval_report.json') : undefined;
   const replayReport = p.replay ? join(p.replay, 'replay_report.json') : undefined;
+  const simReport = p.sim ? join(p.sim, 'sim_report.json') : undefined;
+  const simGate = p.sim_gate ? join(p.sim_gate, 'sim_gate.json') : undefined;
+  // Given but not written: the step that writes it did not run (or failed); say so rather than register without it.
+  for (const [k, f] of [['sim', simReport], ['sim_gate', simGate]] as const) if (f && !existsSync(f)) throw new Error(`register: ${k}: ${f} is missing (the ${k === 'sim' ? 'sim' : 'sim-gate'} step writes it)`);
   const body = entryFromReports({
     pack: p.pack,
     evalReport: evalReport && existsSync(evalReport) ? evalReport : undefined,
     replayReport: replayReport && existsSync(replayReport) ? replayReport : undefined,
-    runs: p.run_id ? { package: p.run_id, ...(evalReport ? { evaluate: p.run_id } : {}), ...(replayReport ? { replay: p.run_id } : {}) } : {},
-    gates,
-    reasons: { 'runs.sim': 'the closed-loop simulation stage does not exist yet (issue 19)' },
+    simReport,
+    simGate,
+    runs: p.run_id ? { package: p.run_id, ...(evalReport ? { evaluate: p.run_id } : {}), ...(replayReport ? { replay: p.run_id } : {}), ...(simReport ? { sim: p.run_id } : {}) } : {},
+    gates: [...gates, ...(simGate ? [{ id: 'sim', verdict: (JSON.parse(readFileSync(simGate, 'utf8')) as { final: string }).final, stage: 'sim' }] : [])],
+    reasons: { 'runs.sim': simReport ? 'no run id was given' : 'no sim step output was given to register (sim:)' },
   });
   const registry = await Registry.open(p.registry, { auditKey: p.audit_key });
   try {
@@ -117,6 +128,8 @@ export const registerStep = defineStep({
       out: absPath(ctx, w.out),
       ...(w.evaluation ? { evaluation: absPath(ctx, w.evaluation) } : {}),
       ...(w.replay ? { replay: absPath(ctx, w.replay) } : {}),
+      ...(w.sim ? { sim: absPath(ctx, w.sim) } : {}),
+      ...(w.sim_gate ? { sim_gate: absPath(ctx, w.sim_gate) } : {}),
       ...(ctx.runId ? { run_id: ctx.runId } : {}),
     };
     return nodeStep(ctx, 'register', params, [params.policy]);
