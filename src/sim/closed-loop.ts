@@ -23,6 +23,7 @@ import { boxesOverlap } from '../metrics/safety.js';
 import { createPerceiver } from './perceive.js';
 import { sceneForStep } from './world-view.js';
 import type { SimDetector } from './batch-detector.js';
+import type { Detection } from '../replay/types.js';
 import type { EntityState, SimRunSpec, SimRunTrace, SimScenario, TraceStep } from './types.js';
 
 /** Seconds a run goes on after the ego's first contact (the ego stopped), then it ends. */
@@ -55,6 +56,13 @@ export interface LoopOptions {
   onRunStart?(spec: SimRunSpec): void;
   /** Called with each run's trace as it ends (a shard writes it at once). */
   onRunEnd?(trace: SimRunTrace): void;
+  /**
+   * Split the live runs into two halves and overlap one half's inference with the other half's
+   * rendering and stepping (default: when the detector is `concurrent`, i.e. computes off this
+   * thread). Each run's own sequence of operations is unchanged; only the batch a frame rides in
+   * is the half's instead of the whole shard's.
+   */
+  pipeline?: boolean;
 }
 
 /** One run's moving parts between ticks. */
@@ -176,28 +184,67 @@ function checkRate(rateHz: number): number {
   return 1 / rateHz;
 }
 
+/** A group of live runs stepped together: one batched inference call per tick. */
+interface Group {
+  active: LiveRun[];
+  /** This tick's frames, rendered and not yet sent. */
+  ready: Frame[] | null;
+  inFlight: Promise<{ dets: Detection[][]; latencyMs: number }> | null;
+}
+
+/** Steps a group's runs on their tick's detections (in the group's order) and drops the runs that end. */
+function advanceGroup(g: Group, res: { dets: Detection[][]; latencyMs: number }, dt: number, opts: LoopOptions): void {
+  // Each run's share of the batched call.
+  const share = res.latencyMs / g.active.length;
+  g.active = g.active.filter((r, i) => {
+    const goesOn = advance(r, res.dets[i], share, dt, opts);
+    if (!goesOn) opts.onRunEnd?.(traceOf(r, dt));
+    return goesOn;
+  });
+}
+
 /**
  * Runs `runs` together in lockstep, all with `opts.detector` (one batched call per tick for the
  * frames of every live run); returns their traces in the order given.
+ *
+ * Pipelined (`opts.pipeline`), the shard's runs are two groups by position (even, odd: fixed for
+ * the shard, so the batches stay a function of its composition) and the thread never waits while
+ * there is work: when A's detections come back, B's frames (rendered meanwhile) go to the model,
+ * and A's tracker, planner, dynamics and next frames run while B infers; then the other way round.
+ * On a CPU this only pays with a detector that computes off this thread (batch-detector.ts
+ * `worker`), and it gains the renderer's time, not the model's; on a GPU the batching itself is
+ * the larger gain (one kernel launch sequence for N frames), which this CPU cannot show.
  */
 export async function runLockstep(runs: readonly SimRunSpec[], opts: LoopOptions): Promise<SimRunTrace[]> {
   const dt = checkRate(opts.rateHz);
   // Loaded when first needed, so the loop's other parts load without it.
   const storyboardOf = opts.storyboard ?? (await import('./storyboard.js')).createStoryboard;
   const live = runs.map((s) => startRun(s, opts, storyboardOf));
-  let active = live.slice();
+  const pipeline = (opts.pipeline ?? opts.detector.concurrent === true) && live.length > 1;
+  const groups: Group[] = (pipeline ? [live.filter((_, i) => i % 2 === 0), live.filter((_, i) => i % 2 === 1)] : [live]).map((active) => ({ active, ready: null, inFlight: null }));
+  const send = (g: Group) => {
+    g.inFlight = opts.detector.detect(g.ready!);
+    g.ready = null;
+  };
+  // A's first frames go to the model before B's are rendered.
+  for (const g of groups) {
+    g.ready = g.active.map(frameOf);
+    if (g === groups[0]) send(g);
+  }
   let tick = 0;
-  while (active.length > 0) {
-    const frames = active.map(frameOf);
-    const { dets, latencyMs } = await opts.detector.detect(frames);
-    // Each run's share of the batched call.
-    const share = latencyMs / active.length;
-    active = active.filter((r, i) => {
-      const goesOn = advance(r, dets[i], share, dt, opts);
-      if (!goesOn) opts.onRunEnd?.(traceOf(r, dt));
-      return goesOn;
-    });
-    opts.onStep?.(++tick, active.length);
+  for (let k = 0; groups.some((g) => g.active.length > 0); k = (k + 1) % groups.length) {
+    const g = groups[k];
+    if (g.active.length === 0) continue;
+    // Not in flight: the other group has ended (or there is none), nothing to overlap with.
+    if (!g.inFlight) send(g);
+    const res = await g.inFlight!;
+    g.inFlight = null;
+    const other = groups[(k + 1) % groups.length];
+    if (other !== g && other.ready) send(other);
+    advanceGroup(g, res, dt, opts);
+    if (g.active.length > 0) g.ready = g.active.map(frameOf);
+    // A tick: every group has stepped once (one group: every pass).
+    if (k === groups.length - 1 || groups.every((h, j) => j === k || h.active.length === 0)) opts.onStep?.(++tick, groups.reduce((n, h) => n + h.active.length, 0));
   }
   return live.map((r) => traceOf(r, dt));
 }
