@@ -102,7 +102,7 @@ describe('paddock CLI', () => {
       const json = JSON.parse((await paddock(['show', id, '--json'], env)).stdout);
       // Every step succeeded but the contract smoke, skipped (no Triton image here) with its reason.
       expect(json.steps.filter((s: { status: string }) => s.status !== 'succeeded').map((s: { step_id: string; status: string }) => `${s.step_id}:${s.status}`)).toEqual(['contract-smoke:skipped']);
-      expect(json.steps).toHaveLength(30); // 22 steps and 8 gates
+      expect(json.steps).toHaveLength(33); // 24 steps and 9 gates
       // The promote stage moved production to this run's pre-release of 1.1.0 (docs/promote.md).
       expect(json.metrics.find((m: { name: string }) => m.name === 'promote.promoted')?.value).toBe(1);
       expect(json.metrics.find((m: { name: string }) => m.name === 'canary.promote')?.value).toBe(1);

@@ -27,6 +27,7 @@ const COUNTS: [step: string, param: string, quick: number, full: number][] = [
   ['evaluate', 'replicates', 200, 1000],
   ['replay', 'max_drives', 4, 20],
   ['world', 'replay_drives', 4, 20],
+  ['sim', 'seeds', 2, 4],
 ];
 
 describe('the demo recipes', () => {
@@ -38,7 +39,7 @@ describe('the demo recipes', () => {
     ['full', full],
   ] as const)('the %s one plans, and every built-in step takes its parameters', (_name, recipe) => {
     const p = plan(recipe);
-    expect(p.nodes.length).toBe(30); // 22 steps and 8 gates
+    expect(p.nodes.length).toBe(33); // 24 steps and 9 gates
     for (const s of [...recipe.stages.package, ...recipe.stages.evaluate, ...recipe.stages.replay]) {
       if (!('uses' in s)) continue;
       const def = findStep(s.uses)!;
