@@ -451,7 +451,7 @@ export function parsePolicy(text: string, file: string): RegistryPolicy {
 
 /**
  * Whether an entry may go to production under the policy's `governance.require_sim`: its Sim
- * Gate passed (summary.sim_gate.final). `{ ok: true }` when the policy does not require it.
+ * Gate passed (summary.sim_gate.final, which promote.step.ts sets from the recipe's sign-off gate records for a review). `{ ok: true }` when the policy does not require it.
  *   { ok: false, detail: "the policy requires the Sim Gate to have passed, and 1.2.0's sim gate failed: ccrs (candidate): collisions 2 > 0 ..." }
  */
 export function simRequirement(policy: Pick<RegistryPolicy, 'governance'>, entry: { version: string; body: { summary: { sim_gate?: { final: 'pass' | 'fail'; verdict: string; rationale: string[]; approval: { decision: string; actor: string } | null } } ; absent: Record<string, string> } }): { ok: boolean; detail: string } {

@@ -77,11 +77,15 @@ export interface ReleaseNotesInput {
  * The replay report's figures where fewer is better (src/schema/replay-report.ts: ID switches,
  * fragmentations, false positives and negatives, mostly-lost tracks, objects never tracked,
  * ghost tracks, track initialisation and gap durations, time to first detection, late frames),
- * and the simulation's collisions.
+ * and the simulation's (summary.sim, src/registry/entry-from-reports.ts): failed runs, collisions,
+ * their rate and per 1000 km, VRU near misses, off-road incidents, RMS jerk.
  */
-export const LOWER_IS_BETTER: readonly string[] = ['IDSW', 'Frag', 'FP', 'FN', 'ML', 'never_tracked', 'ghosts', 'TID_s', 'LGD_s', 'ttfd_mean_s', 'late_frames', 'collisions'];
-/** Figures that describe the data rather than the model (objects and frames scored, partially tracked): no better or worse. */
-export const NEUTRAL: readonly string[] = ['gtIds', 'frames', 'PT'];
+export const LOWER_IS_BETTER: readonly string[] = [
+  'IDSW', 'Frag', 'FP', 'FN', 'ML', 'never_tracked', 'ghosts', 'TID_s', 'LGD_s', 'ttfd_mean_s', 'late_frames',
+  'collisions', 'failed_runs', 'collision_rate', 'collisions_per_1000km', 'vru_near_misses', 'offroad_incidents', 'jerk_rms',
+];
+/** Figures that describe the data rather than the model (objects and frames scored, partially tracked, simulated runs): no better or worse. */
+export const NEUTRAL: readonly string[] = ['gtIds', 'frames', 'PT', 'runs'];
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
 

@@ -49,7 +49,7 @@ export const GovernancePolicy = z.strictObject({
   /** `all`: every gate of the evaluate and sim stages must be green or approved; or the ids that must. */
   gates: z.union([z.literal('all'), unique(z.string().min(1), 'gate')], { error: 'expected "all" or a list of gate ids' }).default('all'),
   /**
-   * Production only for an entry whose Sim Gate passed (summary.sim_gate.final: pass, the
+   * Production only for an entry whose Sim Gate passed (its criteria passed, or its review was approved through the recipe's sign-off gate: promote.step.ts simGateForProduction; the
    * sim-gate step's verdict with its approval where the recipe required one). Absent: false.
    * src/registry/policy.ts simRequirement judges it.
    */

@@ -114,6 +114,11 @@ const METRIC_SOURCES: Record<string, string[]> = {
   'torch-bench': ['runners/python/torch_bench.py'],
   'verify-pack': ['src/steps/promote/verify-pack.step.ts'],
   replay: ['src/steps/replay/replay.ts'],
+  carla: ['src/steps/sim/carla.ts'],
+  sim: ['src/steps/sim/sim.ts'],
+  'sim-gate': ['src/steps/sim/sim-gate.ts'],
+  // Its runs' figures go to <out>/runs/*.metrics.json, read by the sim step: it emits no metric event.
+  'sim-shard': ['src/steps/sim/sim-shard.ts'],
   register: ['src/steps/promote/register.step.ts'],
   governance: ['src/steps/promote/governance.step.ts'],
   soak: ['src/steps/promote/soak.step.ts'],

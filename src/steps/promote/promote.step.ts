@@ -1,6 +1,7 @@
 /**
  * The `promote` step, the last of the pipeline: with the governance checks passed, the canary
- * analysis deciding "promote" (and the soak passed, where the recipe has one), and every role
+ * analysis deciding "promote" (and the soak passed, where the recipe has one), the Sim Gate
+ * passed where the policy requires it (governance.require_sim: simGateForProduction), and every role
  * the policy requires for production having approved this entry (approvals-wait.ts), production
  * moves to this version and the previous production becomes `rollback`, in one registry
  * transaction that refuses if production moved meanwhile (exactly one of two racing promotions
@@ -14,7 +15,9 @@ import { z } from 'zod';
 import { emit } from '../emit.js';
 import { defineStep, nodeStep, absPath } from '../define.js';
 import { PostPromotionHooks } from '../../schema/hooks.js';
-import { RegistryParams, actorOf, homeOf, resolveRegistry, writeReport, readReport } from './registry-common.js';
+import { RegistryParams, actorOf, homeOf, resolveRegistry, runGateRecords, writeReport, readReport } from './registry-common.js';
+import type { EntrySimGate } from '../../schema/registry.js';
+import type { RegistryPolicy } from '../../registry/policy.js';
 
 export const PromoteParams = z
   .object({
@@ -36,7 +39,51 @@ export const PromoteParams = z
     out: z.string().min(1),
   })
   .strict();
-type Params = z.infer<typeof PromoteParams> & { registry: string; audit_key: string; run_id?: string; base_dir: string; home: string };
+type Params = z.infer<typeof PromoteParams> & { registry: string; audit_key: string; run_id?: string; base_dir: string; home: string; sim_signoff?: string[] };
+
+type GateRecords = Awaited<ReturnType<typeof runGateRecords>>;
+
+/**
+ * governance.require_sim judged on the entry's Sim Gate (summary.sim_gate: the sim-gate step's
+ * verdict and rationale) with a person's part from the run store, as for every gate: the current
+ * verdict of each recipe gate on a `sim_gate.*` metric (`signoff`, e.g. sim-signoff) in the run
+ * the sim ran in, and the answer to it. Green: the step's verdict is not fail, and each sign-off
+ * gate that ran passed or was approved; a review verdict needs such an approval. Then
+ * src/registry/policy.ts simRequirement says yes or no, and why.
+ *   { ok: false, detail: "the policy requires the Sim Gate to have passed, and 1.1.0's was not answered: sim gate needs review: ...; missing: sim-signoff: review not answered in run r-..." }
+ */
+export function simGateForProduction(
+  policy: Pick<RegistryPolicy, 'governance'>,
+  entry: { version: string; body: { summary: { sim_gate?: EntrySimGate }; absent: Record<string, string>; runs: { sim?: string } } },
+  signoff: readonly string[],
+  records: GateRecords,
+  simRun: string | undefined,
+  simRequirement: (policy: Pick<RegistryPolicy, 'governance'>, entry: { version: string; body: { summary: { sim_gate?: EntrySimGate }; absent: Record<string, string> } }) => { ok: boolean; detail: string },
+): { ok: boolean; detail: string } {
+  const gate = entry.body.summary.sim_gate;
+  if (!policy.governance.require_sim || !gate || gate.verdict === 'fail') return simRequirement(policy, entry);
+  const inRun = simRun ? `in run ${simRun}` : '(no run recorded the sim)';
+  const verdicts = new Map(records.verdicts.filter((v) => signoff.includes(v.gate)).map((v) => [v.gate, v]));
+  const answers = new Map(records.approvals.filter((a) => signoff.includes(a.gate)).map((a) => [a.gate, a]));
+  const missing: string[] = [];
+  let approval: EntrySimGate['approval'] = null;
+  for (const [id, v] of verdicts) {
+    const a = answers.get(id);
+    if (v.verdict === 'pass') continue;
+    if (v.verdict === 'fail') missing.push(`${id}: failed ${inRun}`);
+    else if (!a) missing.push(`${id}: review not answered ${inRun}`);
+    else {
+      approval = { decision: a.decision, actor: a.actor, by: /--gate-policy/.test(a.actor) ? 'policy' : 'person' };
+      if (a.decision === 'rejected') missing.push(`${id}: rejected by ${a.actor}${a.reason ? ` (${a.reason})` : ''}`);
+    }
+  }
+  if (gate.verdict === 'review' && !verdicts.size) {
+    missing.push(signoff.length ? `no answer ${inRun} from the recipe gate${signoff.length === 1 ? '' : 's'} ${signoff.join(', ')} (not run)` : `no recipe gate on sim_gate.passed asked a person (add one with on_fail: review)`);
+  }
+  const green = !missing.length && (gate.verdict === 'pass' || approval?.decision === 'approved');
+  const r = simRequirement(policy, { version: entry.version, body: { ...entry.body, summary: { ...entry.body.summary, sim_gate: { ...gate, final: green ? 'pass' : 'fail', approval } } } });
+  return r.ok || !missing.length ? r : { ok: false, detail: `${r.detail}; missing: ${missing.join('; ')}` };
+}
 
 interface Registration {
   model: string;
@@ -48,7 +95,7 @@ async function runPromote(p: Params): Promise<number> {
   const { join } = await import('node:path');
   const { existsSync, writeFileSync } = await import('node:fs');
   const { Registry } = await import('../../registry/registry.js');
-  const { loadPolicy } = await import('../../registry/policy.js');
+  const { loadPolicy, simRequirement } = await import('../../registry/policy.js');
   const { ensureApprovals } = await import('./approvals-wait.js');
   const { releaseNotes, publishReleaseNotes } = await import('../../registry/release-notes.js');
   const { runPostPromotionHooks } = await import('../../registry/hooks.js');
@@ -82,6 +129,12 @@ async function runPromote(p: Params): Promise<number> {
     if (!governance.ok) return await refuse(`governance failed: ${governance.checks.filter((c) => c.status === 'fail').map((c) => c.id).join(', ')}`);
     if (canary.decision.action !== 'promote') return await refuse(`the canary analysis decided ${canary.decision.action} at step ${canary.decision.step}: ${canary.decision.reason}`, canary.decision.action === 'pause' ? 'paused' : 'refused');
     if (soak && !soak.ok) return await refuse(`the soak failed: ${soak.drift.detail}`);
+    if (policy.governance.require_sim) {
+      const simRun = entry.body.runs.sim ?? p.run_id;
+      const sim = simGateForProduction(policy, entry, p.sim_signoff ?? [], await runGateRecords(p.home, simRun), simRun, simRequirement);
+      if (!sim.ok) return await refuse(sim.detail);
+      emit({ type: 'log', level: 'info', message: `governance.require_sim: ${sim.detail}` });
+    }
     const aliases = await registry.aliases(model);
     if (aliases.production === version) {
       emit({ type: 'log', level: 'info', message: `${model} ${version} is production already (${registry.db.where}): nothing to move` });
@@ -186,9 +239,11 @@ export const promoteStep = defineStep({
       ...(ctx.runId ? { run_id: ctx.runId } : {}),
       base_dir: ctx.baseDir,
       home: homeOf(),
+      // The recipe's gates on the Sim Gate's metrics: their answers are the person's part of it (simGateForProduction).
+      sim_signoff: ctx.recipe.gates.filter((g) => g.metric.startsWith('sim_gate.')).map((g) => g.id),
     };
     return nodeStep(ctx, 'promote', params, [params.policy]);
   },
   container: { unsupported: 'it moves the registry\'s production alias with the audit key of the machine that holds it' },
-  load: async () => ({ params: PromoteParams.extend({ registry: z.string(), audit_key: z.string(), run_id: z.string().optional(), base_dir: z.string(), home: z.string() }), run: runPromote }),
+  load: async () => ({ params: PromoteParams.extend({ registry: z.string(), audit_key: z.string(), run_id: z.string().optional(), base_dir: z.string(), home: z.string(), sim_signoff: z.array(z.string()).optional() }), run: runPromote }),
 });

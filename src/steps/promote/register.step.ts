@@ -74,7 +74,8 @@ async function runRegister(p: Params): Promise<number> {
     simReport,
     simGate,
     runs: p.run_id ? { package: p.run_id, ...(evalReport ? { evaluate: p.run_id } : {}), ...(replayReport ? { replay: p.run_id } : {}), ...(simReport ? { sim: p.run_id } : {}) } : {},
-    gates: [...gates, ...(simGate ? [{ id: 'sim', verdict: (JSON.parse(readFileSync(simGate, 'utf8')) as { final: string }).final, stage: 'sim' }] : [])],
+    // The Sim Gate's own finding (pass, fail or review); a person's sign-off of it is the recipe gate's record, among `gates`.
+    gates: [...gates, ...(simGate ? [{ id: 'sim', verdict: (JSON.parse(readFileSync(simGate, 'utf8')) as { verdict: string }).verdict, stage: 'replay' }] : [])],
     reasons: { 'runs.sim': simReport ? 'no run id was given' : 'no sim step output was given to register (sim:)' },
   });
   const registry = await Registry.open(p.registry, { auditKey: p.audit_key });
