@@ -29,7 +29,7 @@ import { sceneForStep } from '../src/sim/world-view.js';
 import { renderFrame } from '../src/world/render.js';
 import { PlannerParams } from '../src/sim/planner.js';
 import { VehicleParams } from '../src/sim/dynamics.js';
-import type { SimRunSpec, SimRunTrace, SimScenario } from '../src/sim/types.js';
+import type { SimRunSpec, SimRunTrace, SimScenario } from '../src/schema/sim-types.js';
 import { median, writeResults, ROOT } from './common.js';
 
 const MODEL = join(ROOT, 'fixtures', 'world', 'models', 'candidate');

@@ -8,7 +8,7 @@
 import { isAbsolute, join } from 'node:path';
 import { SimFailureData } from '../src/schema/sim-report.js';
 import type { FailureItem } from '../src/live/run-reader.js';
-import type { PlannerMode, SimRunTrace, TraceStep } from '../src/sim/types.js';
+import type { PlannerMode, SimRunTrace, TraceStep } from '../src/schema/sim-types.js';
 
 /** The failure kinds the sim step gives a failed run start with this. */
 export const SIM_KIND_PREFIX = 'sim.';

@@ -5,7 +5,7 @@
  * same runs. Pure: data in, data out.
  *
  * Velocities: an entity moves at (speed cos heading, vy) in the world frame. `vy` is the
- * entity's whole world-frame y velocity (src/sim/types.ts: a pedestrian crossing, a lane
+ * entity's whole world-frame y velocity (src/schema/sim-types.ts: a pedestrian crossing, a lane
  * change), not an addition to the heading's share; the ego's is speed sin heading.
  *
  * Boxes: the pose is the box's centre, the box is length x width along and across the heading.
@@ -13,7 +13,7 @@
  * every vehicle on the straight road nearly is); contact uses the oriented boxes (SAT).
  */
 import { z } from 'zod';
-import type { EntityState, PlannerMode, RunMetrics, SimClass, SimCollision, SimRoad, SimRunTrace, TraceStep } from '../sim/types.js';
+import type { EntityState, PlannerMode, RunMetrics, SimClass, SimCollision, SimRoad, SimRunTrace, TraceStep } from '../schema/sim-types.js';
 import { seededRandom } from '../files/prng.js';
 
 type Box = Pick<EntityState, 'x' | 'y' | 'heading' | 'speed' | 'size' | 'vy'>;

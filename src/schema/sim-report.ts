@@ -65,7 +65,7 @@ export const SimFailureData = z
     /** The violation types of the run (collision first), and a severity score that orders the triage list (higher: worse). */
     types: z.array(z.string()).min(1),
     severityScore: z.number(),
-    /** The run's figures (src/sim/types.ts RunMetrics), as recorded. */
+    /** The run's figures (src/schema/sim-types.ts RunMetrics), as recorded. */
     metrics: z.record(z.string(), z.unknown()),
     /** The same run driven by the baseline (production), where the sweep ran it: did it fail too? */
     baseline: z.object({ model: z.string(), failed: z.boolean(), types: z.array(z.string()) }).strict().optional(),

@@ -28,7 +28,7 @@
 import { z } from 'zod';
 import { InputError } from '../files/input-error.js';
 import { locateInText } from '../schema/recipe-load.js';
-import type { RunMetrics, SimClass } from './types.js';
+import type { RunMetrics, SimClass } from '../schema/sim-types.js';
 
 /** The scoring code that produced a Leaderboard file. */
 export type CarlaRegime = 'lb1' | 'lb2.0' | 'lb2.1' | 'prerelease-2020' | 'bench2drive';

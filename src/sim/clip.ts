@@ -28,7 +28,7 @@ import { InputError } from '../files/input-error.js';
 import { SafetyThresholds, boxesOverlap, gapBetween, ttcBetween } from '../metrics/safety.js';
 import { BACKGROUND_TRACK_BASE, sceneForStep } from './world-view.js';
 import { GLYPH_ADVANCE, GLYPH_HEIGHT, forEachTextPixel, textWidth } from './bitmap-font.js';
-import type { EntityState, SimClass, SimRunTrace, TraceStep } from './types.js';
+import type { EntityState, SimClass, SimRunTrace, TraceStep } from '../schema/sim-types.js';
 
 type RGB = readonly [number, number, number];
 

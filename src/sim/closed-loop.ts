@@ -24,7 +24,7 @@ import { createPerceiver } from './perceive.js';
 import { sceneForStep } from './world-view.js';
 import type { SimDetector } from './batch-detector.js';
 import type { Detection } from '../replay/types.js';
-import type { EntityState, SimRunSpec, SimRunTrace, SimScenario, TraceStep } from './types.js';
+import type { EntityState, SimRunSpec, SimRunTrace, SimScenario, TraceStep } from '../schema/sim-types.js';
 
 /** Seconds a run goes on after the ego's first contact (the ego stopped), then it ends. */
 export const AFTER_COLLISION_S = 1;

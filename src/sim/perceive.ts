@@ -17,7 +17,7 @@
 import { CAMERA } from '../world/scene.js';
 import type { BoxXYWH, TrackBox } from '../replay/types.js';
 import type { PerceivedObject } from './planner.js';
-import type { SimClass } from './types.js';
+import type { SimClass } from '../schema/sim-types.js';
 
 /** Seconds of a track's history the rate fit uses. */
 export const RATE_WINDOW_S = 0.6;

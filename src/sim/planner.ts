@@ -18,7 +18,7 @@
  * does not trigger, one walking into the lane does.
  */
 import { z } from 'zod';
-import type { PlannerMode, SimClass } from './types.js';
+import type { PlannerMode, SimClass } from '../schema/sim-types.js';
 
 /** The planner's settings, as a recipe's sim step names them (snake_case), with defaults. */
 export const PlannerParams = z

@@ -11,7 +11,7 @@ import { collisionsPer1000Km, meanWithInterval, mcnemarExact, pairedComparison, 
 import { percentile } from '../metrics/percentile.js';
 import type { EvalReport } from '../schema/eval-report.js';
 import type { SimAggregate, SimHeatmap, SimPaired, SimReport, SimRunRecord } from '../schema/sim-report.js';
-import type { RunMetrics, SimRunSpec, SimRunTrace } from './types.js';
+import type { RunMetrics, SimRunSpec, SimRunTrace } from '../schema/sim-types.js';
 
 /** The violation types, in the heat map's and the triage list's order (collision first). */
 export const VIOLATION_TYPES = ['collision', 'vru-near-miss', 'offroad', 'speeding', 'lane-departure', 'stop-line'] as const;

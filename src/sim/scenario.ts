@@ -21,7 +21,7 @@ import { basename } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
 import { InputError } from '../files/input-error.js';
 import { Reader, Resolver, entity as parsedEntity, environmentOf, kid, kids, parser, properties, raw, type El } from '../replay/xosc.js';
-import type { SimAction, SimClass, SimCondition, SimConditions, SimDynamics, SimEvent, SimRoad, SimRule, SimScenario, SimTrigger, Pose } from './types.js';
+import type { SimAction, SimClass, SimCondition, SimConditions, SimDynamics, SimEvent, SimRoad, SimRule, SimScenario, SimTrigger, Pose } from '../schema/sim-types.js';
 
 /** Sizes (length, width, height) for entities a file does not size (a catalog entry that is not here). */
 export const DEFAULT_SIZE: Record<SimClass, [number, number, number]> = { car: [4.6, 1.9, 1.5], pedestrian: [0.5, 0.6, 1.75], cyclist: [1.8, 0.6, 1.7] };

@@ -18,7 +18,7 @@
  * it aligned with the road.
  */
 import { gapBetween, ttcBetween } from '../metrics/safety.js';
-import type { EntityState, SimAction, SimCondition, SimDynamics, SimEvent, SimRule, SimScenario, SimTrigger } from './types.js';
+import type { EntityState, SimAction, SimCondition, SimDynamics, SimEvent, SimRule, SimScenario, SimTrigger } from '../schema/sim-types.js';
 
 export interface StoryboardLogEntry {
   t: number;

@@ -1,5 +1,5 @@
 /**
- * The simulator's world as the camera sees it: a step's world-frame entities (src/sim/types.ts:
+ * The simulator's world as the camera sees it: a step's world-frame entities (src/schema/sim-types.ts:
  * x forward along the road, y left) turned into the renderer's SceneState (src/world/scene.ts:
  * the ego frame, x right, z forward), so `renderFrame` draws the ego's camera view.
  *
@@ -15,7 +15,7 @@
  */
 import { Rng, hashSeed } from '../world/detmath.js';
 import { PALETTES, SIZES, type Actor, type ObjectClass, type ObjectTruth, type Road, type SceneState } from '../world/scene.js';
-import type { EntityState, SimConditions, SimRoad, TraceStep } from './types.js';
+import type { EntityState, SimConditions, SimRoad, TraceStep } from '../schema/sim-types.js';
 
 /** Roadside props repeat with this period along the road (metres), as src/world/drive.ts's do. */
 const PROP_PERIOD = 150;

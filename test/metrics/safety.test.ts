@@ -24,7 +24,7 @@ import {
 } from '../../src/metrics/safety.js';
 import { pythonBin } from '../../src/pack/python.js';
 import { seededRandom } from '../../src/files/prng.js';
-import type { EntityState, PlannerMode, SimRoad, SimRunTrace, TraceStep } from '../../src/sim/types.js';
+import type { EntityState, PlannerMode, SimRoad, SimRunTrace, TraceStep } from '../../src/schema/sim-types.js';
 
 function entity(name: string, cls: EntityState['cls'], x: number, y: number, o: Partial<EntityState> = {}): EntityState {
   return { name, cls, x, y, heading: 0, speed: 0, accel: 0, size: cls === 'car' ? [4.5, 1.8, 1.5] : [0.5, 0.5, 1.8], vy: 0, ...o };

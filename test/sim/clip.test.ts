@@ -5,7 +5,7 @@ import { GLYPHS, GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from '../
 import { sceneForStep } from '../../src/sim/world-view.js';
 import { renderFrame } from '../../src/world/render.js';
 import { isInputError } from '../../src/files/input-error.js';
-import type { EntityState, SimRoad, SimRunTrace, TraceStep } from '../../src/sim/types.js';
+import type { EntityState, SimRoad, SimRunTrace, TraceStep } from '../../src/schema/sim-types.js';
 
 const KMH = 1 / 3.6;
 const road: SimRoad = { roadType: 'urban', lanes: 2, laneWidth: 3.5, leftEdgeY: 3.5, egoLane: 1, oncomingBelow: 1, sidewalk: 3, speedLimit: 50 * KMH, stopLines: [] };

@@ -16,7 +16,7 @@ import { rangeOfBox } from '../../src/sim/perceive.js';
 import { PlannerParams } from '../../src/sim/planner.js';
 import { VehicleParams } from '../../src/sim/dynamics.js';
 import { SafetyThresholds, runMetrics } from '../../src/metrics/safety.js';
-import type { SimConditions, SimRunSpec, SimRunTrace, SimScenario } from '../../src/sim/types.js';
+import type { SimConditions, SimRunSpec, SimRunTrace, SimScenario } from '../../src/schema/sim-types.js';
 
 const MODELS = join(import.meta.dirname, '..', '..', 'fixtures', 'world', 'models');
 const KMH = 1 / 3.6;

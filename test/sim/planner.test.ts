@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { PlannerParams, createPlanner, inCorridor, type PerceivedObject } from '../../src/sim/planner.js';
 import { VehicleParams, stepVehicle, type VehicleState } from '../../src/sim/dynamics.js';
-import type { PlannerMode } from '../../src/sim/types.js';
+import type { PlannerMode } from '../../src/schema/sim-types.js';
 
 const P = PlannerParams.parse({});
 const V = VehicleParams.parse({});

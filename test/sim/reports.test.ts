@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { aggregateRuns, buildHeatmap, conditionTokens, heatmapPng, heatmapSvg, offlineLinks, pairedDeltas, pairKeyOf, runRecord, scenarioCsv, severityOf, simSectionMarkdown, simSummaryParquet, violationTypes, withSimSection, SUMMARY_COLUMNS } from '../../src/sim/reports.js';
 import { SimHeatmap, SimReport, SimRunRecord } from '../../src/schema/sim-report.js';
-import type { RunMetrics, SimRunTrace } from '../../src/sim/types.js';
+import type { RunMetrics, SimRunTrace } from '../../src/schema/sim-types.js';
 import type { EvalReport } from '../../src/schema/eval-report.js';
 
 const py = (code: string) => JSON.parse(execFileSync('python3', ['-c', code], { encoding: 'utf8' }));

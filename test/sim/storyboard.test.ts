@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ttcBetween } from '../../src/metrics/safety.js';
 import { loadScenario } from '../../src/sim/scenario.js';
 import { createStoryboard } from '../../src/sim/storyboard.js';
-import type { EntityState, SimAction, SimCondition, SimScenario } from '../../src/sim/types.js';
+import type { EntityState, SimAction, SimCondition, SimScenario } from '../../src/schema/sim-types.js';
 
 const REF = join(import.meta.dirname, '..', 'fixtures', 'openscenario');
 const DT = 0.1;

@@ -34,7 +34,7 @@ runSimShard(SimShardParams.parse(JSON.parse(params))).then((c) => (process.exitC
   writeFileSync(
     join(dir, 'sweep-main.ts'),
     `import { readFileSync } from 'node:fs';
-import { executeSweep, localPoolHost } from ${JSON.stringify(join(ROOT, 'src/sim/sweep.ts'))};
+import { executeSweep, localPoolHost } from ${JSON.stringify(join(ROOT, 'src/steps/sim/sweep-run.ts'))};
 const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const outcome = await executeSweep(job.runs, job.lockstep, { out: job.out, settings: job.settings, hosts: [localPoolHost(1)], entry: job.entry });
 process.stdout.write(JSON.stringify({ ...outcome, results: outcome.results.length }) + '\\n');

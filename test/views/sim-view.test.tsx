@@ -27,7 +27,7 @@ import { SimFailureData, SimHeatmap } from '../../src/schema/sim-report.js';
 import { parseRecipe } from '../../src/schema/recipe-load.js';
 import { plan as makePlan } from '../../src/pipeline/plan.js';
 import { CAMERA } from '../../src/world/scene.js';
-import type { PlannerMode, SimRoad, SimRunTrace, TraceStep } from '../../src/sim/types.js';
+import type { PlannerMode, SimRoad, SimRunTrace, TraceStep } from '../../src/schema/sim-types.js';
 import { DEMO_RECIPE, ROOT, tempDir, waitFor } from '../helpers/fixtures.js';
 
 const KEYS = { enter: '\r', escape: '\x1b', right: '\x1b[C', left: '\x1b[D', space: ' ', ctrlW: '\x17', down: '\x1b[B' } as const;

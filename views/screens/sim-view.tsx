@@ -25,7 +25,7 @@ import { Box, Text } from 'ink';
 import type { FailureItem, RunDetail } from '../../src/live/run-reader.js';
 import type { ArtifactRow } from '../../src/store/run-store.js';
 import { SimHeatmap } from '../../src/schema/sim-report.js';
-import type { SimRunTrace } from '../../src/sim/types.js';
+import type { SimRunTrace } from '../../src/schema/sim-types.js';
 import { clip, type Theme } from '../theme.js';
 import { frameCellSize, renderFrameCells, type FrameBox, type RgbFrame } from '../frame-cells.js';
 import type { ScreenBinding } from '../keymap.js';
@@ -85,7 +85,7 @@ export type TraceRead = { trace: SimRunTrace } | { error: string };
 
 const traces = new Map<string, TraceRead>();
 
-/** Reads a run's trace JSON (src/sim/types.ts SimRunTrace); kept once read (a shard writes it once). */
+/** Reads a run's trace JSON (src/schema/sim-types.ts SimRunTrace); kept once read (a shard writes it once). */
 export function readSimTrace(path: string): TraceRead {
   const kept = traces.get(path);
   if (kept) return kept;

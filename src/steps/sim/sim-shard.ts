@@ -19,7 +19,7 @@ import { blindDetector, modelDetector, oracleDetector, type SimDetector } from '
 import { loadScenario } from '../../sim/scenario.js';
 import { runMetrics } from '../../metrics/safety.js';
 import { runFiles } from '../../sim/sweep.js';
-import type { SimRunSpec, SimScenario } from '../../sim/types.js';
+import type { SimRunSpec, SimScenario } from '../../schema/sim-types.js';
 import type { SimShardParams } from './sim-shard.step.js';
 
 /** Scenario loaders by file: the file read once, each parameter set's scenario loaded once (cached). */

@@ -13,13 +13,14 @@ import { join, relative, resolve } from 'node:path';
 import { emit, progressReporter } from '../emit.js';
 import { writeAtomic } from '../../files/atomic.js';
 import { InputError } from '../../files/input-error.js';
-import { expandSweep, executeSweep } from '../../sim/sweep.js';
+import { expandSweep } from '../../sim/sweep.js';
+import { executeSweep } from './sweep-run.js';
 import { simClip } from '../../sim/clip.js';
 import { collisionsPer1000Km } from '../../metrics/safety.js';
 import { aggregateRuns, buildHeatmap, conditionTokens, failureKind, heatmapPng, heatmapSvg, offlineLinks, pairedDeltas, runRecord, scenarioCsv, scenarioFileName, scenarioJson, simSectionMarkdown, simSummaryParquet, withSimSection } from '../../sim/reports.js';
 import { EvalReport } from '../../schema/eval-report.js';
 import { SimFailureData, SimHeatmap, SimReport, type SimAggregate, type SimRunRecord } from '../../schema/sim-report.js';
-import type { SimRunTrace } from '../../sim/types.js';
+import type { SimRunTrace } from '../../schema/sim-types.js';
 import type { SimParams } from './sim.step.js';
 
 function writeArtifact(path: string, content: string | Uint8Array, role: string): void {

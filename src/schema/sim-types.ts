@@ -1,5 +1,6 @@
 /**
- * The shapes closed-loop simulation passes between its parts (docs/sim.md):
+ * The shapes closed-loop simulation passes between its parts (docs/sim.md), here at the bottom
+ * layer because the metrics (src/metrics/safety.ts) and the simulator (src/sim/) both read them:
  *
  *   OpenSCENARIO file --src/sim/scenario.ts--> SimScenario (executable, parameters resolved)
  *   ParameterValueDistribution x seeds x conditions --src/sim/sweep.ts--> SimRunSpec[] --> shards (jobs)
@@ -12,7 +13,12 @@
  * z up, metres; heading in radians, counter-clockwise from +x. The road is straight along +x;
  * lane k (0 = leftmost) has its centre at y = road.leftEdgeY - (k + 0.5) * laneWidth.
  */
-import type { RoadType, TimeOfDay, Weather, Region } from '../world/scene.js';
+import type { REGIONS, ROAD_TYPES, TIMES_OF_DAY, WEATHERS } from './conditions.js';
+
+type RoadType = (typeof ROAD_TYPES)[number];
+type TimeOfDay = (typeof TIMES_OF_DAY)[number];
+type Weather = (typeof WEATHERS)[number];
+type Region = (typeof REGIONS)[number];
 
 /** The world's actor classes: what the detector knows and what the scenario's entities map to. */
 export type SimClass = 'car' | 'pedestrian' | 'cyclist';
