@@ -373,6 +373,7 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
       return { ...next, message: `latency: ${targets[next.target % targets.length]} in front${key ? ` (${key} shows it)` : ''}` };
     }
     case 'expand': {
+      if (facts?.rows && rows.length === 0) return { ...state, message: `nothing to open: the ${s} list is empty` };
       // A row another screen shows better (a replay segment) opens there, when that screen lists it.
       const to = selected !== undefined && !state.expanded[s] ? facts?.rows?.expandTo?.(selected) : undefined;
       const there = to && (to.select === undefined || (ctx.rows[to.to] ?? []).includes(to.select));
@@ -400,7 +401,7 @@ function act(state: UiState, action: Action, ctx: UiContext): UiState {
       if (selected === undefined || !state.runId) return { ...state, message: 'no failure selected' };
       return { ...send(state, { type: 'failure.print-path', runId: state.runId, failureId: selected }), message: `the frame path of ${selected} is printed above the workbench (it stays after q)` };
     case 'note':
-      if (selected === undefined) return state;
+      if (selected === undefined) return { ...state, message: `nothing to write a note on: the ${s} list is empty` };
       return { ...state, asking: { what: 'note', failure: selected, reason: '' }, text: '', mode: 'note' };
     case 'approve':
     case 'reject': {

@@ -287,8 +287,8 @@ function preparation(c: KeyCase): string[] {
   const erase = ['erase-char', 'erase-word', 'erase-line'].includes(c.binding.action);
   switch (c.mode) {
     case 'normal':
-      // The recorded run has no replay segments: on the replay screen j would say its list is empty before the key under test does.
-      return c.screen !== 'replay' && (SCREEN_TABLE as readonly ScreenEntry[]).find((s) => s.id === c.screen)?.rows ? ['j'] : [];
+      // The recorded run has no replay segments and no sim runs: on those screens j would say the list is empty before the key under test does.
+      return c.screen !== 'replay' && c.screen !== 'sim' && (SCREEN_TABLE as readonly ScreenEntry[]).find((s) => s.id === c.screen)?.rows ? ['j'] : [];
     case 'help':
       return erase ? ['?', 'o', ' ', 'r'] : ['?', 'down', 'down'];
     case 'command':
@@ -309,7 +309,8 @@ function preparation(c: KeyCase): string[] {
 /** The modes that need the run in progress (a gate waiting, steps running). */
 const LIVE_MODES: readonly InputMode[] = ['reason', 'confirm', 'confirm-quit'];
 /** Modes a screen can be put in: a filter only where the screen takes it, a note only on failures. */
-const reachable = (mode: InputMode, screen: Screen) => (mode === 'filter' ? KEYMAP.lookup('normal', screen, '/') === 'filter' : mode === 'note' ? KEYMAP.lookup('normal', screen, 'i') === 'note' : true);
+// The recorded run has no failed sim run to write a note on: the sim screen's notes are driven in test/views/sim-view.test.tsx.
+const reachable = (mode: InputMode, screen: Screen) => (mode === 'filter' ? KEYMAP.lookup('normal', screen, '/') === 'filter' : mode === 'note' ? KEYMAP.lookup('normal', screen, 'i') === 'note' && screen !== 'sim' : true);
 
 const CASES: KeyCase[] = [];
 for (const binding of BINDINGS) {

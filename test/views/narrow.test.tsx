@@ -122,7 +122,7 @@ describe.each(SIZES)('at %ix%i', (columns, rows) => {
 
   it('gates: verdicts and answers in the list, the selected gate whole below with the approval\'s reason', async () => {
     const { frame, press, app } = setup(columns, rows, { screen: 'gates' });
-    await waitFor(() => frame().includes('GATES (8)'), 'the gates');
+    await waitFor(() => frame().includes('GATES (9)'), 'the gates');
     fits(frame(), columns, rows);
     for (const [word, gate] of [['PASS', 'candidate-p99-latency'], ['APPROVED', 'overall-ap'], ['PASS', 'overall-ap-non-inferior'], ['PASS', 'critical-slices']]) {
       expect(frame()).toMatch(new RegExp(`^[> ] . ${word} +${gate.slice(0, 12)}`, 'm'));

@@ -239,7 +239,7 @@ describe('workbench screens', () => {
 
   it('gates: rules, measured values and verdicts of a past run', async () => {
     const { frame, press, app } = setup({ screen: 'gates', columns: 200, rows: 60 });
-    await waitFor(() => frame().includes('GATES (8)'), 'the gates');
+    await waitFor(() => frame().includes('GATES (9)'), 'the gates');
     expect(frame()).toMatch(/PASS +overall-ap +coco\.AP of candidate >= production \+ 0\.01/);
     expect(frame()).toMatch(/latency\.p99_ms \(target candidate\/cpu-fp32\) = [\d.]+ meets <= 50/);
     await press('a');
@@ -329,7 +329,7 @@ describe('keys and help', () => {
     await press(':', 'n', 'o', 'p', 'e', KEYS.enter);
     await waitFor(() => frame().includes('unknown command ":nope"'), 'unknown command');
     await press(':', 'g', 'a', 't', 'e', 's', KEYS.enter);
-    await waitFor(() => frame().includes('GATES (8)'), ':gates');
+    await waitFor(() => frame().includes('GATES (9)'), ':gates');
     app.unmount();
   });
 
