@@ -10,7 +10,7 @@
  */
 import { frameInSlice, sliceCountsClass, type Slice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
-import { accumulationData, benjaminiHochberg, clusterIndex, forEachReplicate, holm, percentileInterval, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
+import { accumulationData, benjaminiHochberg, clusterAPData, clusterIndex, clusterWeightedAP, forEachDraw, holm, percentileInterval, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
 
 export interface EvaluatedModel {
   dt: CocoDtIndex;
@@ -82,13 +82,17 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     const base = baseline ? accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat) : undefined;
     const candReps: number[] = [];
     const deltas: number[] = [];
-    forEachReplicate(cluster, clusters, replicates, seed, (w, b) => {
+    // The replicates work on cluster draw counts directly (clusterWeightedAP: bit for bit
+    // weightedAP on the image weights a draw gives, only faster).
+    const candC = clusterAPData(cand, cluster, clusters);
+    const baseC = base ? clusterAPData(base, cluster, clusters) : undefined;
+    forEachDraw(clusters, replicates, seed, (draws, b) => {
       opts.onProgress?.(si * replicates + b + 1, total, slice.id);
-      const c = weightedAP(cand, w);
+      const c = clusterWeightedAP(candC, draws);
       // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
       if (Number.isNaN(c)) return;
       candReps.push(c);
-      if (base) deltas.push(c - weightedAP(base, w));
+      if (baseC) deltas.push(c - clusterWeightedAP(baseC, draws));
     });
     if (candReps.length < replicates / 2 || clusters < 2) {
       metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${candReps.length} of ${replicates} replicates defined`;

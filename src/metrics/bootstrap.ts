@@ -167,6 +167,138 @@ export function weightedAP(a: AccumulationData, weight: ArrayLike<number>, thres
   return count ? total / count : NaN;
 }
 
+/**
+ * `weightedAP` prepared for cluster weights, for the bootstrap's inner loop: per category and
+ * threshold, the non-ignored detections (kept images only) in accumulation order as (cluster,
+ * TP or FP, multiplicity: consecutive detections of one cluster with one code merged), and per
+ * category the non-ignored GT counted per cluster. `clusterWeightedAP` on a replicate's draw
+ * counts returns exactly (bit for bit) `weightedAP` on the image weights the draw gives:
+ *   - GT counts and FP counts are integer sums (exact in any order);
+ *   - only TP copies are kept as curve points: an FP copy has the recall of the point before it
+ *     (so the recall search never picks it) and a precision no higher (same TP count, larger
+ *     denominator; rounding is monotone), so removing it changes no interpolated precision; a
+ *     leading FP (no TP yet) has precision 0 and the next point takes its place with the same
+ *     interpolated value (the maximum of all points);
+ *   - consecutive TP copies (one entry drawn w times, no FP between) have the same fp and a
+ *     rising tp, so their precisions tp / (fp + tp + EPS) do not fall (exactly they rise, and
+ *     rounding is monotone), nor do their recalls tp / np: the first copy the recall search
+ *     picks lies in the first group whose last copy reaches the threshold, and its interpolated
+ *     precision is the last copy's. So each entry is one point, its last copy's tp, recall and
+ *     precision, computed with the same operations as weightedAP.
+ * bench/evaluate-bootstrap.ts checks the identity on the demo's evaluation.
+ */
+export interface ClusterAPData {
+  /** Per category: GT per cluster, sparse (clusters ascending, counts). */
+  gtClusters: Int32Array[];
+  gtCounts: Int32Array[];
+  /** Per category x threshold (category-major): entries' cluster, multiplicity (negative: FP). */
+  entryCluster: Int32Array[];
+  entryMult: Int32Array[];
+  thresholds: number;
+  /** Buffers of the curve's points (one per TP entry at most): precision and TP count. */
+  pr: Float64Array;
+  tpAt: Float64Array;
+}
+
+export function clusterAPData(a: AccumulationData, cluster: Int32Array, clusters: number, thresholds: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]): ClusterAPData {
+  const gtClusters: Int32Array[] = [];
+  const gtCounts: Int32Array[] = [];
+  const entryCluster: Int32Array[] = [];
+  const entryMult: Int32Array[] = [];
+  let longest = 0;
+  for (let c = 0; c < a.categories.length; c++) {
+    const per = new Map<number, number>();
+    const images = a.npigImages[c];
+    for (let j = 0; j < images.length; j++) {
+      const k = cluster[images[j]];
+      if (k < 0) continue; // weight 0 in every replicate
+      per.set(k, (per.get(k) ?? 0) + a.npigCounts[c][j]);
+    }
+    const ks = Int32Array.from(per.keys()).sort();
+    gtClusters.push(ks);
+    gtCounts.push(ks.map((k) => per.get(k)!));
+    const order = a.order[c];
+    for (const t of thresholds) {
+      const base = t * a.slots;
+      const cl: number[] = [];
+      const mult: number[] = [];
+      let tpEntries = 0;
+      for (let j = 0; j < order.length; j++) {
+        const s = order[j];
+        const k = cluster[a.slotImage[s]];
+        if (k < 0) continue;
+        const code = a.code[base + s];
+        if (code === 0) continue;
+        const sign = code === 1 ? 1 : -1;
+        const last = cl.length - 1;
+        if (last >= 0 && cl[last] === k && Math.sign(mult[last]) === sign) mult[last] += sign;
+        else {
+          cl.push(k);
+          mult.push(sign);
+          if (sign > 0) tpEntries++;
+        }
+      }
+      longest = Math.max(longest, tpEntries);
+      entryCluster.push(Int32Array.from(cl));
+      entryMult.push(Int32Array.from(mult));
+    }
+  }
+  return { gtClusters, gtCounts, entryCluster, entryMult, thresholds: thresholds.length, pr: new Float64Array(Math.max(1, longest)), tpAt: new Float64Array(Math.max(1, longest)) };
+}
+
+/** `weightedAP` with each image weighted by its cluster's draw count (see clusterAPData). */
+export function clusterWeightedAP(d: ClusterAPData, draws: ArrayLike<number>): number {
+  let total = 0;
+  let count = 0;
+  const pr = d.pr;
+  const tpAt = d.tpAt;
+  const T = d.thresholds;
+  for (let c = 0; c < d.gtClusters.length; c++) {
+    let np = 0;
+    const ks = d.gtClusters[c];
+    const counts = d.gtCounts[c];
+    for (let j = 0; j < ks.length; j++) np += counts[j] * draws[ks[j]];
+    if (np === 0) continue;
+    for (let t = 0; t < T; t++) {
+      const cl = d.entryCluster[c * T + t];
+      const mult = d.entryMult[c * T + t];
+      let tp = 0;
+      let fp = 0;
+      let nd = 0;
+      for (let j = 0; j < cl.length; j++) {
+        const w = draws[cl[j]];
+        if (w === 0) continue;
+        const m = mult[j];
+        if (m < 0) {
+          fp += -m * w;
+          continue;
+        }
+        // The m x w copies as one point: the last copy's (see clusterAPData).
+        tp += m * w;
+        pr[nd] = tp / (fp + tp + EPS);
+        tpAt[nd] = tp;
+        nd++;
+      }
+      for (let j = nd - 1; j > 0; j--) if (pr[j] > pr[j - 1]) pr[j - 1] = pr[j];
+      let p = 0;
+      let sum = 0;
+      for (let ri = 0; ri < R; ri++) {
+        while (p < nd && tpAt[p] / np < RECALL_THRESHOLDS[ri]) p++;
+        sum += p < nd ? pr[p] : 0;
+      }
+      total += sum / R;
+      count++;
+    }
+  }
+  return count ? total / count : NaN;
+}
+
+/** The replicates' cluster draw counts, seeded: the draws forEachReplicate turns into image weights. */
+export function forEachDraw(clusters: number, replicates: number, seed: number, visit: (draws: Uint16Array, replicate: number) => void): void {
+  const rand = seededRandom(seed);
+  for (let b = 0; b < replicates; b++) visit(drawClusters(clusters, rand), b);
+}
+
 /** Maps each image to its cluster (scene) index; an empty scene name means "not in the sample" (-1). */
 export function clusterIndex(sceneOfImage: readonly string[]): { cluster: Int32Array; clusters: number } {
   const ids = new Map<string, number>();

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateCoco } from '../../src/metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../../src/metrics/coco-load.js';
-import { accumulationData, benjaminiHochberg, bootstrap, clusterIndex, holm, pairedBootstrap, percentileInterval, weightedAP } from '../../src/metrics/bootstrap.js';
+import { accumulationData, benjaminiHochberg, bootstrap, clusterAPData, clusterIndex, clusterWeightedAP, forEachDraw, forEachReplicate, holm, pairedBootstrap, percentileInterval, weightedAP } from '../../src/metrics/bootstrap.js';
 import { seededRandom } from '../../src/files/prng.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -49,6 +49,28 @@ describe('weighted accumulation', () => {
     const r = evaluateCoco(gt.index, dt.index);
     const a = accumulationData(gt.index, dt.index, r, () => true, () => true);
     expect(weightedAP(a, new Float64Array(gt.index.imgIds.length).fill(2))).toBeCloseTo(r2.stats.AP, 12);
+  });
+});
+
+describe('weighted accumulation on cluster draws', () => {
+  it.each(['01_basic_mixed_missing_categories', '02_crowd_regions_and_ignore_flags', '04_score_ties_duplicates_exact_iou', '06_tiny_border_boxes_many_categories'])('%s: clusterWeightedAP is weightedAP bit for bit', (name) => {
+    const gt = indexGroundTruth(read(name, 'gt.json'));
+    const dt = indexDetections(read(name, 'dt.json'), gt);
+    const r = evaluateCoco(gt.index, dt.index);
+    const n = gt.index.imgIds.length;
+    // Two images a scene, one image outside the sample (cluster -1), a subset of the categories kept.
+    const scenes = Array.from({ length: n }, (_, i) => (i === n - 1 && n > 2 ? '' : `s${i >> 1}`));
+    const keepImage = (i: number) => scenes[i] !== '';
+    const a = accumulationData(gt.index, dt.index, r, keepImage, (k) => k % 3 !== 2 || gt.index.catIds.length < 3);
+    const { cluster, clusters } = clusterIndex(scenes);
+    const d = clusterAPData(a, cluster, clusters);
+    const viaImages: number[] = [];
+    const viaClusters: number[] = [];
+    forEachReplicate(cluster, clusters, 300, 9, (w) => viaImages.push(weightedAP(a, w)));
+    forEachDraw(clusters, 300, 9, (draws) => viaClusters.push(clusterWeightedAP(d, draws)));
+    expect(viaClusters.length).toBe(300);
+    for (let b = 0; b < 300; b++) expect(Object.is(viaClusters[b], viaImages[b])).toBe(true);
+    expect(clusterWeightedAP(d, new Uint16Array(clusters).fill(1))).toBe(weightedAP(a, Float64Array.from(scenes, (s) => (s ? 1 : 0))));
   });
 });
 

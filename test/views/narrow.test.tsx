@@ -145,9 +145,9 @@ describe.each(SIZES)('at %ix%i', (columns, rows) => {
     await waitFor(() => frame().includes('GATE release-signoff'), 'the gate banner');
     fits(frame(), columns, rows);
     expect(frame().split('\n')[1]).toMatch(/\(a approve, x reject, 6 details\)$/);
-    // release-signoff is the last of the evaluate stage's gates; the replay stage's three follow it.
+    // release-signoff is the last of the evaluate stage's gates; the replay stage's four follow it.
     await press(KEYS.bottom);
-    for (let i = 0; i < 3; i++) await press('k');
+    for (let i = 0; i < 4; i++) await press('k');
     await waitFor(() => /^> \? REVIEW\? +release-signoff/m.test(frame()), `the gate waiting selected: ${frame()}`);
     await waitFor(() => joined(frame().split('\n')).includes('waiting for a person (a approve, x reject)'), `the keys in the details: ${frame()}`);
     await press(KEYS.reject);

@@ -32,7 +32,7 @@ import { decodeCenterNet, decodeOptionsOf, identityLetterbox, type Detection } f
 import { DEFAULT_PERTURBATIONS, balancedShard, drawInputs, loadFrames, type SampleFrame } from '../../pack/samples.js';
 import type { InferenceContract } from '../../schema/inference-contract.js';
 import { addTaskErrors, newTaskStats, summarizeTask } from '../../pack/equivalence.js';
-import { meetsTarget, searchFallback, type LayerSensitivity } from '../../pack/int8-fallback.js';
+import { meetsTarget, searchFallback, sensitivityOrder, type LayerSensitivity } from '../../pack/int8-fallback.js';
 import { loadSliceFile } from '../../schema/manifest-load.js';
 import { readFramesInto } from '../../model/frame-reader.js';
 import { optimizedGraph } from '../../model/session.js';
@@ -73,6 +73,16 @@ export const VariantsParams = z
               .default({ iou_drift: 0.005, min_match_rate: 0.9, min_class_agreement: 0.97 }),
             /** The search aims at tolerance.iou_drift x margin, since the equivalence step judges on other inputs. */
             margin: z.number().gt(0).max(1).default(0.8),
+            /**
+             * Ends the search's prune phase (each fallen-back layer, least sensitive first, tried in
+             * INT8 again; one task-level evaluation per try) after this many consecutive refused tries:
+             * the layers not yet tried stay in FP32 without being tried. It trades minimality for
+             * time: unlimited (the default), no single fallen-back layer can be quantized again; with a
+             * limit, one of the untried (more sensitive) layers might have been, so the INT8 model may
+             * keep more layers in FP32 than it needs (never fewer: it meets the target either way).
+             * The report's search.stopped says how many tries were skipped and which layers.
+             */
+            stop_after_refusals: z.number().int().positive().optional(),
             /** FP32 and INT8 runs timed alternately for the speed line of the report. */
             speed_runs: z.number().int().positive().default(40),
             /**
@@ -261,7 +271,8 @@ async function int8(ort: Ort, fp32: OnnxModel, p: Params, q: Int8Params) {
     emit({ type: 'progress', done: i + 1, total: plan.layers.length, unit: 'layers' });
   }
   const all = plan.layers.map((l) => l.node);
-  const search = await searchFallback(all, sensitivity, target, taskOf);
+  const capped = capRefusals(sensitivityOrder(sensitivity), all, target, q.stop_after_refusals, taskOf);
+  const search = await searchFallback(all, sensitivity, target, capped.evaluate);
   const fallback = search.fallback;
   const quantizedSet = new Set(all.filter((n) => !fallback.includes(n)));
   const { model: qdq, quantized } = toQdq(fp32, { activations: act, layers: quantizedSet });
@@ -291,12 +302,52 @@ async function int8(ort: Ort, fp32: OnnxModel, p: Params, q: Int8Params) {
     search_inputs: measure.inputs,
     layers: plan.layers.map((l) => ({ node: l.node, op: l.opType, folded: l.folded ?? null, inputs: l.inputs, output: l.output, alone: sens.get(l.node), quantized: quantizedSet.has(l.node) })),
     float_nodes: plan.float,
-    search: { meets: search.meets, final: search.final, evaluations: measure.evaluations(), steps: search.steps.map((s) => ({ phase: s.phase, float: s.float.length, float_layers: s.float, iou_drift: s.task.iou_drift, match_rate: s.task.match_rate, class_agreement: s.task.class_agreement, meets: s.meets })) },
+    search: { meets: search.meets, final: search.final, evaluations: measure.evaluations(), ...(q.stop_after_refusals !== undefined ? { stopped: { after_refusals: q.stop_after_refusals, skipped_tries: capped.skipped.length, kept_in_fp32_untried: capped.skipped } } : {}), steps: search.steps.filter((s) => !capped.isSkipped(s.task)).map((s) => ({ phase: s.phase, float: s.float.length, float_layers: s.float, iou_drift: s.task.iou_drift, match_rate: s.task.match_rate, class_agreement: s.task.class_agreement, meets: s.meets })) },
     fallback,
     fallback_cost: fallbackCost,
     quantized,
     optimized_graph: fused,
     speed,
+  };
+}
+
+/**
+ * The search's evaluations with `stop_after_refusals`: once `limit` prune tries in a row were
+ * refused, later prune tries are refused without evaluating (a summary that meets no target,
+ * left out of the report's steps). searchFallback evaluates only prefixes of the sensitivity
+ * order before its prune phase, and a prune try that is not a prefix; a prune try that is one
+ * (the fallen-back set's last layer, when that prefix was not evaluated yet) is not counted, so
+ * the count can only run late, never early. The search's own cache answers repeated sets first.
+ */
+function capRefusals(order: string[], all: string[], target: { iou_drift: number; min_match_rate: number; min_class_agreement: number }, limit: number | undefined, evaluate: (quantized: Set<string>) => Promise<TaskSummary>) {
+  const skippedTasks = new WeakSet<object>();
+  const skipped: string[] = [];
+  let refusals = 0;
+  let prevFloat = new Set<string>();
+  const isPrefix = (float: Set<string>) => order.slice(0, float.size).every((n) => float.has(n));
+  return {
+    skipped,
+    isSkipped: (t: object) => skippedTasks.has(t),
+    evaluate: async (quantized: Set<string>): Promise<TaskSummary> => {
+      if (limit === undefined) return evaluate(quantized);
+      const float = new Set(all.filter((n) => !quantized.has(n)));
+      if (isPrefix(float)) {
+        prevFloat = float;
+        return evaluate(quantized);
+      }
+      const previous = prevFloat;
+      prevFloat = float;
+      if (refusals >= limit) {
+        // The layer this try would quantize again: in the float set of the try before, not in this one.
+        skipped.push(...[...previous].filter((n) => !float.has(n)));
+        const t: TaskSummary = { ...summarizeTask(newTaskStats()), iou_drift: Number.POSITIVE_INFINITY, match_rate: 0, class_agreement: 0 };
+        skippedTasks.add(t);
+        return t;
+      }
+      const t = await evaluate(quantized);
+      refusals = meetsTarget(t, target) ? 0 : refusals + 1;
+      return t;
+    },
   };
 }
 
