@@ -106,7 +106,8 @@ describe('paddock CLI', () => {
       // The promote stage moved production to this run's pre-release of 1.1.0 (docs/promote.md).
       expect(json.metrics.find((m: { name: string }) => m.name === 'promote.promoted')?.value).toBe(1);
       expect(json.metrics.find((m: { name: string }) => m.name === 'canary.promote')?.value).toBe(1);
-      expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' })]);
+      // The two gates that need a person: the release sign-off, and the Sim Gate's sign-off (docs/sim.md).
+      expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' }), expect.objectContaining({ gate: 'sim-signoff', decision: 'approved' })]);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);
       expect(JSON.parse(p50.denominators)).toEqual({ samples: 300, batch: 1 });

@@ -53,6 +53,14 @@ describe('paddock in tmux at 80x24', () => {
       tmux('resize-window', '-t', 'demo', '-x', '120', '-y', '40');
       await waitFor(() => screen('demo').split('\n').some((l) => l.length > 80) && screen('demo').split('\n').filter((l) => l.trim()).length > 24, 'the layout at 120x40 after a resize');
       tmux('resize-window', '-t', 'demo', '-x', '80', '-y', '24');
+      // The Sim Gate's sign-off waits for a person too (docs/sim.md): answered from the banner, on whatever screen shows.
+      await waitFor(() => screen('demo').includes('GATE sim-signoff'), `the sim sign-off waiting: ${screen('demo')}`, 300_000, 1000);
+      tmux('send-keys', '-t', 'demo', 'a');
+      await waitFor(() => screen('demo').includes('reason for approving (optional) sim-signoff'), 'the sim sign-off reason prompt');
+      tmux('send-keys', '-t', 'demo', '-l', 'clips reviewed');
+      tmux('send-keys', '-t', 'demo', 'Enter');
+      await waitFor(() => screen('demo').includes('approve sim-signoff as e2e@paddock.test because "clips reviewed"? y / n'), 'the sim sign-off confirmation');
+      tmux('send-keys', '-t', 'demo', 'y');
       // The promote stage waits for production's four roles while the workbench shows the run. They
       // are given with `paddock registry approve`, as the demo's stand-in approver at the keyboard
       // (cli/demo-approver.ts); screen 8 then shows the registry. (The screen's own a/x are driven
@@ -89,7 +97,10 @@ describe('paddock in tmux at 80x24', () => {
       try {
         const run = store.listRuns(1)[0];
         const approvals = store.approvals(run.id);
-        expect(approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved', actor: 'e2e@paddock.test', reason: 'slices hold up' })]);
+        expect(approvals).toEqual([
+          expect.objectContaining({ gate: 'release-signoff', decision: 'approved', actor: 'e2e@paddock.test', reason: 'slices hold up' }),
+          expect.objectContaining({ gate: 'sim-signoff', decision: 'approved', actor: 'e2e@paddock.test', reason: 'clips reviewed' }),
+        ]);
         expect(Date.now() - approvals[0].at).toBeLessThan(300_000);
       } finally {
         store.close();

@@ -160,6 +160,6 @@ stages:
 
   it('the demo recipe and its gates plan', () => {
     const p = plan(loadRecipe(DEMO_RECIPE).recipe);
-    expect(p.nodes.filter((n) => n.kind === 'gate').map((n) => n.id)).toEqual(['gate:candidate-p99-latency', 'gate:overall-ap', 'gate:overall-ap-non-inferior', 'gate:critical-slices', 'gate:release-signoff', 'gate:tracking-idf1', 'gate:replay-deadline', 'gate:blackout-no-confident-boxes']);
+    expect(p.nodes.filter((n) => n.kind === 'gate').map((n) => n.id)).toEqual(['gate:candidate-p99-latency', 'gate:overall-ap', 'gate:overall-ap-non-inferior', 'gate:critical-slices', 'gate:release-signoff', 'gate:tracking-idf1', 'gate:replay-deadline', 'gate:blackout-no-confident-boxes', 'gate:sim-signoff']);
   });
 });
