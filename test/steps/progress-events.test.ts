@@ -62,7 +62,8 @@ describe('built-in steps report progress', () => {
     const total = Object.values(TINY_WORLD.scenes).reduce((a, b) => a + b, 0) + TINY_WORLD.replayDrives;
     expect(ps.map((p) => p.done)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(new Set(ps.map((p) => p.total))).toEqual(new Set([total]));
-    expect(ps.at(-1)!.message).toBe('replay');
+    // Workers take the largest jobs first (the replay drives), so the drive's report comes early, not last.
+    expect(ps.map((p) => p.message)).toContain('replay');
   });
 
   it('check-data: the files it hashes, over all the splits', async () => {
