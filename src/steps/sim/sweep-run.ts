@@ -185,8 +185,8 @@ export interface ExecuteOptions {
 /** [node, dist/step.js] of this install (src/ and dist/ sit side by side under the repository). */
 export function defaultStepEntry(): string[] {
   const here = new URL('.', import.meta.url).pathname;
-  // Bundled into dist/*.js, or run from src/sim/ by a test runner.
-  const candidates = [join(here, 'step.js'), join(here, '..', '..', 'dist', 'step.js')];
+  // Bundled into dist/*.js, or run from src/steps/sim/ by a test runner.
+  const candidates = [join(here, 'step.js'), join(here, '..', '..', '..', 'dist', 'step.js')];
   return [process.execPath, candidates.find((c) => existsSync(c)) ?? candidates[1]];
 }
 
