@@ -12,18 +12,14 @@
  * such a data set would rank them image by image (a, b, a', b').
  */
 import { seededRandom } from '../files/prng.js';
+import { drawClusters } from './inference.js';
+
+export { benjaminiHochberg, drawClusters, holm } from './inference.js';
 import { IOU_THRESHOLDS, RECALL_THRESHOLDS, type CocoEvalResult, type CocoGtIndex, type CocoDtIndex } from './coco.js';
 
 const T = IOU_THRESHOLDS.length;
 const R = RECALL_THRESHOLDS.length;
 const EPS = 2.220446049250313e-16;
-
-/** Draws `clusters` clusters with replacement; returns how often each was drawn. */
-export function drawClusters(clusters: number, rand: () => number): Uint16Array {
-  const w = new Uint16Array(clusters);
-  for (let i = 0; i < clusters; i++) w[Math.floor(rand() * clusters)]++;
-  return w;
-}
 
 export interface BootstrapSummary {
   estimate: number;
@@ -363,30 +359,4 @@ export function twoSidedP(deltas: ArrayLike<number>): number {
     if (deltas[i] >= 0) above++;
   }
   return Math.min(1, (2 * (1 + Math.min(below, above))) / (1 + deltas.length));
-}
-
-/** Holm's step-down adjustment (family-wise error), in the input order. */
-export function holm(p: readonly number[]): number[] {
-  const idx = p.map((_, i) => i).sort((a, b) => p[a] - p[b]);
-  const out = new Array<number>(p.length);
-  let running = 0;
-  idx.forEach((i, rank) => {
-    running = Math.max(running, Math.min(1, (p.length - rank) * p[i]));
-    out[i] = running;
-  });
-  return out;
-}
-
-/** Benjamini-Hochberg adjustment (false discovery rate), in the input order. */
-export function benjaminiHochberg(p: readonly number[]): number[] {
-  const n = p.length;
-  const idx = p.map((_, i) => i).sort((a, b) => p[b] - p[a]);
-  const out = new Array<number>(n);
-  let running = 1;
-  idx.forEach((i, k) => {
-    const rank = n - k;
-    running = Math.min(running, Math.min(1, (p[i] * n) / rank));
-    out[i] = running;
-  });
-  return out;
 }

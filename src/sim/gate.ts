@@ -16,7 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { mcnemarExact, pairedComparison, rateWithInterval } from '../metrics/safety.js';
+import { mcnemarExact, rateWithInterval } from '../metrics/stats.js';
+import { pairedComparison } from '../metrics/inference.js';
 import { percentile } from '../metrics/percentile.js';
 import type { SimReport, SimRunRecord } from '../schema/sim-report.js';
 

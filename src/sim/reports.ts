@@ -7,7 +7,9 @@
  * evaluation_summary.md.
  */
 import { createHash } from 'node:crypto';
-import { collisionsPer1000Km, meanWithInterval, mcnemarExact, pairedComparison, rateWithInterval, ttcBetween } from '../metrics/safety.js';
+import { collisionsPer1000Km, ttcBetween } from '../metrics/safety.js';
+import { meanWithInterval, mcnemarExact, rateWithInterval } from '../metrics/stats.js';
+import { pairedComparison } from '../metrics/inference.js';
 import { percentile } from '../metrics/percentile.js';
 import type { EvalReport } from '../schema/eval-report.js';
 import type { SimAggregate, SimHeatmap, SimPaired, SimReport, SimRunRecord } from '../schema/sim-report.js';

@@ -6,22 +6,9 @@
  */
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import {
-  SafetyThresholds,
-  boxCorners,
-  boxesOverlap,
-  collisionsPer1000Km,
-  gapBetween,
-  mcnemarExact,
-  meanWithInterval,
-  pairedComparison,
-  rateWithInterval,
-  runMetrics,
-  studentTCdf,
-  studentTQuantile,
-  ttcBetween,
-  type Alternative,
-} from '../../src/metrics/safety.js';
+import { SafetyThresholds, boxCorners, boxesOverlap, collisionsPer1000Km, gapBetween, runMetrics, ttcBetween } from '../../src/metrics/safety.js';
+import { mcnemarExact, meanWithInterval, rateWithInterval, studentTCdf, studentTQuantile, type Alternative } from '../../src/metrics/stats.js';
+import { pairedComparison } from '../../src/metrics/inference.js';
 import { pythonBin } from '../../src/pack/python.js';
 import { seededRandom } from '../../src/files/prng.js';
 import type { EntityState, PlannerMode, SimRoad, SimRunTrace, TraceStep } from '../../src/schema/sim-types.js';
