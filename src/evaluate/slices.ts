@@ -1,16 +1,28 @@
 /**
- * Slices with confidence intervals and deltas against a baseline.
+ * Slice metrics with bootstrap intervals, one-sided bounds and tests against a baseline.
  *
- * For each slice (frame predicates and classes, fixtures/world/slices.yaml): AP@[.5:.95] from the
- * evaluation's per-image matches restricted to the slice, a 95% interval from a scene-level
- * bootstrap (seeded, 1000 replicates by default, only accumulation redone), and against a
- * baseline evaluated on the same frames, the paired delta's interval and p-value on the same
- * scene draws; p-values adjusted across slices: Holm for the critical ones, Benjamini-Hochberg
- * for the rest. Every number carries its denominators.
+ * For each slice (frame predicates and classes, fixtures/world/slices.yaml):
+ *   - its size in the units that drive its variance: the scenes that hold objects of the slice's
+ *     classes (the clusters), their Kish effective number (objects spread evenly over few scenes
+ *     count more than all of them in one), and the objects; below `minScenes` scenes with objects
+ *     (or `minObjects` objects) the slice is "insufficient data": its point AP is reported, no
+ *     interval and no test, and a gate on it goes to review;
+ *   - AP@[.5:.95] from the evaluation's per-image matches restricted to the slice, with a two-sided
+ *     interval from a seeded scene-level (cluster) bootstrap read by `method` (BCa by default: the
+ *     one whose coverage bench/coverage.ts measured nominal; docs/evaluate.md);
+ *   - against a baseline evaluated on the same frames, on the same draws: the paired delta, its
+ *     interval, its one-sided (1 - alpha) lower and upper bounds (what non-inferiority and
+ *     superiority gates decide on), the one-sided p-value of "the candidate is worse by more than
+ *     `margin`" with its resolution, adjusted across slices (Holm within the critical slices,
+ *     Benjamini-Hochberg within the rest), and the smallest drop it can detect at `power`;
+ *   - replicates added (doubled up to `maxReplicates`) for a slice whose p-value is within Monte
+ *     Carlo error of a decision threshold;
+ *   - its own seed, derived from the run's seed and its id, so a slice's numbers are reproducible alone.
  */
 import { frameInSlice, sliceCountsClass, type Slice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
-import { accumulationData, benjaminiHochberg, clusterAPData, clusterIndex, clusterWeightedAP, forEachDraw, holm, percentileInterval, twoSidedP, weightedAP, type BootstrapSummary } from '../metrics/bootstrap.js';
+import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, weightedAP } from '../metrics/bootstrap.js';
+import { benjaminiHochberg, bound, clusterBootstrap, derivedSeed, detectable, holm, interval, needsJackknife, pValue, type IntervalMethod, type ReplicateSet } from '../metrics/inference.js';
 
 export interface EvaluatedModel {
   dt: CocoDtIndex;
@@ -25,35 +37,109 @@ export interface SliceImage {
   region: string;
 }
 
+/** How the slices are tested: the evaluate step's `statistics` (docs/evaluate.md "Statistics"). */
+export interface SliceStatistics {
+  method: IntervalMethod;
+  /** Two-sided level of the intervals shown. */
+  level: number;
+  /** One-sided level of the bounds and tests the gates decide on. */
+  alpha: number;
+  /** The regression test's null: the candidate is not worse than the baseline by more than this. */
+  margin: number;
+  replicates: number;
+  maxReplicates: number;
+  minScenes: number;
+  minObjects: number;
+  power: number;
+  seed: number;
+}
+
+export const DEFAULT_SLICE_STATISTICS: SliceStatistics = { method: 'bca', level: 0.95, alpha: 0.05, margin: 0, replicates: 1000, maxReplicates: 8000, minScenes: 10, minObjects: 10, power: 0.8, seed: 1 };
+
+export interface SliceInterval {
+  estimate: number;
+  lo: number;
+  hi: number;
+  level: number;
+  method: IntervalMethod;
+  /** Defined replicates, and replicates drawn (a draw with none of the slice's objects has no AP). */
+  replicates: number;
+  drawn: number;
+  se: number;
+}
+
+export interface SliceDelta extends SliceInterval {
+  /** One-sided (1 - alpha) bounds of the paired delta. */
+  alpha: number;
+  lower: number;
+  upper: number;
+  /** One-sided p of "delta < -margin", its resolution, and the adjusted value within its family. */
+  margin: number;
+  p: number;
+  pAtResolution: boolean;
+  pAdjusted: number;
+  adjustment: 'holm' | 'benjamini-hochberg';
+  /** The smallest drop the slice detects at `power` (one-sided, alpha), and the scenes that would detect `margin` (null when margin is 0). */
+  power: number;
+  detectable: number;
+  scenesForMargin: number | null;
+}
+
+export type SliceDenominators = {
+  /** Scenes with frames in the slice (the clusters drawn). */
+  scenes: number;
+  /** Scenes holding objects of the slice's classes: the effective sample size the minimum applies to. */
+  scenes_with_objects: number;
+  /** Kish's effective number of scenes, (sum n_i)^2 / sum n_i^2 over their object counts, rounded. */
+  effective_scenes: number;
+  frames: number;
+  objects: number;
+};
+
 export interface SliceMetric {
   slice: string;
   critical: boolean;
-  denominators: { scenes: number; frames: number; objects: number };
-  ap?: BootstrapSummary;
-  /** The baseline's point estimate on the same frames. */
+  denominators: SliceDenominators;
+  /** This slice's bootstrap seed (derived from the run's seed and the slice id). */
+  seed: number;
+  /** Point AP of the candidate and the baseline: also when the slice is too small for an interval. */
+  apPoint?: number;
   baselineAp?: number;
-  delta?: BootstrapSummary & { p: number; pAdjusted: number; adjustment: 'holm' | 'benjamini-hochberg' };
-  /** Why there is no number: no frames, no objects. */
+  ap?: SliceInterval;
+  delta?: SliceDelta;
+  /** Why there is no interval: "insufficient data: ..." (a gate on it goes to review), no frames, no objects. */
   note?: string;
+  insufficient?: boolean;
 }
 
-export interface SliceOptions {
-  replicates?: number;
-  seed?: number;
-  level?: number;
+export interface SliceOptions extends Partial<SliceStatistics> {
   /** Called as each slice is done (the step streams metric events from it). */
   onSlice?: (m: SliceMetric) => void;
-  /** Called after each bootstrap replicate: replicates done of slices x replicates, and the slice. */
+  /** Called after each bootstrap replicate: replicates done of the planned total, and the slice. */
   onProgress?: (done: number, total: number, slice: string) => void;
 }
 
+function asInterval(set: ReplicateSet, level: number, method: IntervalMethod): SliceInterval {
+  const i = interval(set, level, method);
+  return { estimate: i.estimate, lo: i.lo, hi: i.hi, level, method, replicates: i.replicates, drawn: i.drawn, se: i.se };
+}
+
+/**
+ * Is a p-value too close to a decision to trust B replicates? Its Monte Carlo band (2.58 standard
+ * errors, sqrt(p (1 - p) / B)) reaches into [alpha / k, alpha], k the number of slices adjusted
+ * together: where Holm or BH would put the threshold for it.
+ */
+export function nearDecision(p: number, replicates: number, alpha: number, family: number): boolean {
+  const mc = 2.58 * Math.sqrt((p * (1 - p)) / Math.max(1, replicates));
+  return p - mc <= alpha && p + mc >= alpha / Math.max(1, family);
+}
+
 export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], slices: readonly Slice[], candidate: EvaluatedModel, baseline: EvaluatedModel | undefined, opts: SliceOptions = {}): SliceMetric[] {
-  const replicates = opts.replicates ?? 1000;
-  const seed = opts.seed ?? 1;
-  const level = opts.level ?? 0.95;
+  const st: SliceStatistics = { ...DEFAULT_SLICE_STATISTICS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
   const out: SliceMetric[] = [];
   const nImg = gt.imgIds.length;
-  const total = slices.length * replicates;
+  const total = slices.length * st.replicates;
+  const families = { critical: slices.filter((s) => s.critical).length, other: slices.filter((s) => !s.critical).length };
   for (const [si, slice] of slices.entries()) {
     const inSlice = new Uint8Array(nImg);
     images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im) ? 1 : 0));
@@ -61,57 +147,95 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     const frames = inSlice.reduce((a, b) => a + b, 0);
     const sceneNames = images.map((im, i) => (inSlice[i] ? im.scene_id : ''));
     const scenes = new Set(sceneNames.filter(Boolean)).size;
-    let objects = 0;
+    // Objects per scene: the clusters that carry the slice's ground truth.
+    const perScene = new Map<string, number>();
     for (let k = 0; k < gt.catIds.length; k++) {
       if (!keepCat(k)) continue;
-      for (let q = gt.catStart[k]; q < gt.catStart[k + 1]; q++) if (inSlice[gt.img[q]] && !gt.crowd[q]) objects++;
+      for (let q = gt.catStart[k]; q < gt.catStart[k + 1]; q++) if (inSlice[gt.img[q]] && !gt.crowd[q]) perScene.set(sceneNames[gt.img[q]], (perScene.get(sceneNames[gt.img[q]]) ?? 0) + 1);
     }
-    const metric: SliceMetric = { slice: slice.id, critical: slice.critical, denominators: { scenes, frames, objects } };
-    if (frames === 0 || objects === 0) {
-      metric.note = frames === 0 ? 'no frames in this slice' : 'no objects in this slice';
-      opts.onProgress?.((si + 1) * replicates, total, slice.id);
+    let objects = 0;
+    let squares = 0;
+    for (const n of perScene.values()) {
+      objects += n;
+      squares += n * n;
+    }
+    const denominators: SliceDenominators = { scenes, scenes_with_objects: perScene.size, effective_scenes: squares ? Math.round((objects * objects) / squares) : 0, frames, objects };
+    const seed = derivedSeed(st.seed, slice.id);
+    const metric: SliceMetric = { slice: slice.id, critical: slice.critical, denominators, seed };
+    const done = () => {
       out.push(metric);
       opts.onSlice?.(metric);
+    };
+    if (frames === 0 || objects === 0) {
+      metric.note = frames === 0 ? 'no frames in this slice' : 'no objects in this slice';
+      opts.onProgress?.((si + 1) * st.replicates, total, slice.id);
+      done();
       continue;
     }
-    // Clusters: the slice's scenes; images outside the slice weigh nothing.
-    const { cluster, clusters } = clusterIndex(sceneNames);
     const cand = accumulationData(gt, candidate.dt, candidate.result, (i) => inSlice[i] === 1, keepCat);
-    const ones = Float64Array.from(inSlice);
-    // One pass over the replicates: the candidate's AP and, on the same draws, the baseline's.
     const base = baseline ? accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat) : undefined;
-    const candReps: number[] = [];
-    const deltas: number[] = [];
+    const ones = Float64Array.from(inSlice);
+    metric.apPoint = weightedAP(cand, ones);
+    if (base) metric.baselineAp = weightedAP(base, ones);
+    if (perScene.size < st.minScenes || objects < st.minObjects) {
+      metric.insufficient = true;
+      metric.note = `insufficient data: ${perScene.size} scene(s) with objects (minimum ${st.minScenes}), ${objects} object(s) (minimum ${st.minObjects}), ${denominators.effective_scenes} effective scene(s)`;
+      opts.onProgress?.((si + 1) * st.replicates, total, slice.id);
+      done();
+      continue;
+    }
+    // Clusters: the slice's scenes (also those with only false positives); images outside it weigh nothing.
+    const { cluster, clusters } = clusterIndex(sceneNames);
     // The replicates work on cluster draw counts directly (clusterWeightedAP: bit for bit
     // weightedAP on the image weights a draw gives, only faster).
     const candC = clusterAPData(cand, cluster, clusters);
     const baseC = base ? clusterAPData(base, cluster, clusters) : undefined;
-    forEachDraw(clusters, replicates, seed, (draws, b) => {
-      opts.onProgress?.(si * replicates + b + 1, total, slice.id);
-      const c = clusterWeightedAP(candC, draws);
-      // A replicate that drew none of the slice's objects has no AP: it is left out and counted.
-      if (Number.isNaN(c)) return;
-      candReps.push(c);
-      if (baseC) deltas.push(c - clusterWeightedAP(baseC, draws));
+    const family = slice.critical ? families.critical : families.other;
+    const sets = clusterBootstrap({
+      clusters,
+      outputs: baseC ? 2 : 1,
+      replicates: st.replicates,
+      maxReplicates: st.maxReplicates,
+      seed,
+      jackknife: needsJackknife(st.method),
+      statistic: (draws, o) => {
+        const c = clusterWeightedAP(candC, draws);
+        o[0] = c;
+        // A draw with none of the slice's objects has no AP (NaN): left out of both, and counted.
+        if (baseC) o[1] = Number.isNaN(c) ? NaN : c - clusterWeightedAP(baseC, draws);
+      },
+      needsMore: baseC ? (s) => nearDecision(pValue(s[1], -st.margin, 'less', st.method).p, s[1].sorted.length, st.alpha, family) : undefined,
+      onReplicate: (n) => opts.onProgress?.(Math.min(si * st.replicates + n, (si + 1) * st.replicates), total, slice.id),
     });
-    if (candReps.length < replicates / 2 || clusters < 2) {
-      metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${candReps.length} of ${replicates} replicates defined`;
-      out.push(metric);
-      opts.onSlice?.(metric);
+    if (sets[0].sorted.length < sets[0].drawn / 2) {
+      metric.insufficient = true;
+      metric.note = `insufficient data: ${sets[0].sorted.length} of ${sets[0].drawn} replicates drew any of the slice's objects`;
+      done();
       continue;
     }
-    const candPoint = weightedAP(cand, ones);
-    metric.ap = percentileInterval(candPoint, Float64Array.from(candReps), level);
-    if (base) {
-      const basePoint = weightedAP(base, ones);
-      const p = twoSidedP(deltas);
-      metric.baselineAp = basePoint;
-      metric.delta = { ...percentileInterval(candPoint - basePoint, Float64Array.from(deltas), level), p, pAdjusted: p, adjustment: slice.critical ? 'holm' : 'benjamini-hochberg' };
+    metric.ap = asInterval(sets[0], st.level, st.method);
+    if (baseC) {
+      const d = sets[1];
+      const p = pValue(d, -st.margin, 'less', st.method);
+      const power = detectable(d, st.alpha, st.power, st.margin > 0 ? st.margin : undefined);
+      metric.delta = {
+        ...asInterval(d, st.level, st.method),
+        alpha: st.alpha,
+        lower: bound(d, st.alpha, 'lower', st.method),
+        upper: bound(d, st.alpha, 'upper', st.method),
+        margin: st.margin,
+        p: p.p,
+        pAtResolution: p.atResolution,
+        pAdjusted: p.p,
+        adjustment: slice.critical ? 'holm' : 'benjamini-hochberg',
+        power: st.power,
+        detectable: power.effect,
+        scenesForMargin: power.clustersForMargin,
+      };
     }
-    out.push(metric);
-    opts.onSlice?.(metric);
+    done();
   }
-  // Adjust for the number of slices compared: Holm on the critical list, BH on the rest.
+  // Adjust for the number of slices compared: Holm within the critical list, BH within the rest.
   for (const critical of [true, false]) {
     const group = out.filter((m) => m.delta && m.critical === critical);
     const adjusted = (critical ? holm : benjaminiHochberg)(group.map((m) => m.delta!.p));

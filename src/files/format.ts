@@ -19,6 +19,27 @@ export function formatMeasure(x: number): string {
   return Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3);
 }
 
+/**
+ * The parameters a test's metric was computed at, in its `unit`: "alpha=0.05", "margin=0.02
+ * resolution=1". A gate reads them back (parseTestUnit) to check that it decides at the level
+ * the step tested at.
+ */
+export function testUnit(params: Record<string, number>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+/** testUnit's parameters back: "alpha=0.05 power=0.8" -> { alpha: 0.05, power: 0.8 }; anything else is left out. */
+export function parseTestUnit(unit: string | null | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (unit ?? '').split(' ')) {
+    const m = /^([a-z_]+)=(-?[0-9.eE+-]+)$/.exec(part);
+    if (m && Number.isFinite(Number(m[2]))) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
 /** A latency in milliseconds for charts and panes: 3 significant digits, "-" when not finite. */
 export function formatMs(x: number): string {
   return !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);

@@ -154,8 +154,15 @@ export const Gate = z
       .object({ target: z.string().min(1), plus: z.number().finite().default(0), times: z.number().finite().default(1) })
       .strict()
       .optional(),
-    /** Compare the point estimate, or a bound of its confidence interval (non-inferiority). */
-    decide_on: z.enum(['point', 'lower', 'upper']).default('point'),
+    /**
+     * What the rule decides on (src/pipeline/gates.ts DECISION_RULES, docs/evaluate.md "Gates"):
+     * the point estimate; with a baseline, the one-sided bound of the paired delta ('lower':
+     * non-inferiority or superiority, 'upper') or the adjusted one-sided p-value of a regression
+     * ('regression'); with a threshold, the end of the metric's own interval.
+     */
+    decide_on: z.enum(['point', 'lower', 'upper', 'regression']).default('point'),
+    /** One-sided level of a statistical rule; it must be the level the step tested at (its `statistics.alpha`). */
+    alpha: z.number().gt(0).lt(0.5).default(0.05),
     /** A slice whose interval is wider than +-margin says "insufficient data" (review). */
     margin: z.number().positive().optional(),
     /** What a failed rule means: fail the run, or ask a person to review. */
@@ -164,7 +171,14 @@ export const Gate = z
     approval: z.enum(['none', 'required']).default('none'),
   })
   .strict()
-  .refine((g) => (g.threshold === undefined) !== (g.baseline === undefined), { message: 'a gate needs exactly one of "threshold" or "baseline"', path: ['threshold'] });
+  .refine((g) => (g.threshold === undefined) !== (g.baseline === undefined), { message: 'a gate needs exactly one of "threshold" or "baseline"', path: ['threshold'] })
+  .refine((g) => g.decide_on !== 'regression' || g.baseline !== undefined, { message: 'decide_on: regression tests the candidate against a baseline: give "baseline" (its "plus" is minus the margin)', path: ['decide_on'] })
+  .refine((g) => !(g.decide_on === 'lower' || g.decide_on === 'regression') || g.op === '>=' || g.op === '>', { message: 'decide_on: lower and regression ask "at least": op must be ">=" or ">"', path: ['op'] })
+  .refine((g) => g.decide_on !== 'upper' || g.op === '<=' || g.op === '<', { message: 'decide_on: upper asks "at most": op must be "<=" or "<"', path: ['op'] })
+  .refine((g) => g.decide_on === 'point' || !g.baseline || g.baseline.times === 1, {
+    message: 'a statistical rule against a baseline decides on the paired delta (candidate minus baseline): "times" must be 1, and "plus" is the margin (e.g. plus: -0.01 for non-inferiority by 0.01)',
+    path: ['baseline', 'times'],
+  });
 export type Gate = z.infer<typeof Gate>;
 
 /** gates.yaml: the gates of a recipe kept in their own file (`gates: gates.yaml` in the recipe). */

@@ -20,6 +20,7 @@ import { loadSliceFile, groundTruthFileOf } from '../../schema/manifest-load.js'
 import { EvalReport } from '../../schema/eval-report.js';
 import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
 import { EvaluateParams } from './evaluate.step.js';
+import { testUnit } from '../../files/format.js';
 
 export type EvaluateParams = z.infer<typeof EvaluateParams>;
 
@@ -117,11 +118,20 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
   const sliceMetrics = evaluateSlices(gt.index, images, slices, { dt: cand.dt.index, result: cand.result }, base ? { dt: base.dt.index, result: base.result } : undefined, {
     replicates: p.replicates,
     seed: p.seed,
-    onSlice: (m) => emitSlice(m, p.candidate.name, p.baseline?.name),
+    method: p.statistics.method,
+    alpha: p.statistics.alpha,
+    margin: p.statistics.margin,
+    maxReplicates: p.statistics.max_replicates,
+    minScenes: p.statistics.min_scenes,
+    minObjects: p.statistics.min_objects,
+    power: p.statistics.power,
+    onSlice: (m) => emitSlice(m, p.candidate.name, p.baseline?.name, { min_scenes: p.statistics.min_scenes, min_objects: p.statistics.min_objects }),
     onProgress: (done, total, slice) => bootstrapProgress(done, total, `bootstrap, slice ${slice}`),
   });
   // Adjusted p-values are known only when every slice is done.
-  for (const m of sliceMetrics) if (m.delta) emit({ type: 'metric', name: 'coco.AP.delta_p_adjusted', value: m.delta.pAdjusted, slice: m.slice, target: p.candidate.name, unit: m.delta.adjustment });
+  // Each family (the critical slices, the rest) is adjusted together; its size goes with each value.
+  const family = (critical: boolean) => sliceMetrics.filter((x) => x.delta && x.critical === critical).length;
+  for (const m of sliceMetrics) if (m.delta) emit({ type: 'metric', name: 'coco.AP.delta_p_adjusted', value: m.delta.pAdjusted, slice: m.slice, target: p.candidate.name, unit: m.delta.adjustment, denominators: { ...m.denominators, replicates: m.delta.replicates, family: family(m.critical) } });
 
   const curves = prCurves(cand.result, gt.index);
   writeArtifact(join(out, 'pr_curves.json'), `${JSON.stringify(curves)}\n`, 'pr-curves');
@@ -131,7 +141,7 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
     models: Object.fromEntries(models.map((m) => [m.name, { model: m.model, stats: evaluated[m.name].result.stats, perCategory: evaluated[m.name].result.perCategory }])),
     candidate: p.candidate.name,
     baseline: p.baseline?.name ?? null,
-    bootstrap: { unit: 'scene', replicates: p.replicates, seed: p.seed, level: 0.95 },
+    bootstrap: { unit: 'scene', replicates: p.replicates, seed: p.seed, level: 0.95, method: p.statistics.method, alpha: p.statistics.alpha, margin: p.statistics.margin, max_replicates: p.statistics.max_replicates, min_scenes: p.statistics.min_scenes, min_objects: p.statistics.min_objects, power: p.statistics.power },
     slices: sliceMetrics,
     outcomes: { missed: missed.length, lost: regressions, falsePositivesOver03: fps.length },
   };
@@ -144,18 +154,38 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
   return 0;
 }
 
-function emitSlice(m: SliceMetric, target: string, baseline?: string): void {
+/** How a slice's numbers were computed, as the events' `ci.method` says it: "BCa scene bootstrap, 1000 replicates, seed 2216617409". */
+function methodText(i: { method: string; replicates: number }, seed: number, paired = false): string {
+  return `${METHOD_LABEL[i.method] ?? i.method} ${paired ? 'paired ' : ''}scene bootstrap, ${i.replicates} replicates, seed ${seed}`;
+}
+const METHOD_LABEL: Record<string, string> = { percentile: 'percentile', basic: 'basic', bca: 'BCa', 'percentile-expanded': 'expanded percentile', 'bca-expanded': 'expanded BCa' };
+
+function emitSlice(m: SliceMetric, target: string, baseline: string | undefined, minimum: { min_scenes: number; min_objects: number }): void {
   const den = m.denominators;
   emit({ type: 'metric', name: 'slice.critical', value: m.critical ? 1 : 0, slice: m.slice, target, denominators: den });
-  if (!m.ap) {
+  emit({ type: 'metric', name: 'slice.insufficient', value: m.insufficient ? 1 : 0, slice: m.slice, target, denominators: { ...den, ...minimum } });
+  if (m.apPoint === undefined || Number.isNaN(m.apPoint)) {
     emit({ type: 'log', level: 'warn', message: `slice ${m.slice}: ${m.note}` });
     return;
   }
-  emit({ type: 'metric', name: 'coco.AP', value: m.ap.estimate, slice: m.slice, target, ci: { lo: m.ap.lo, hi: m.ap.hi, level: m.ap.level, method: `scene bootstrap, ${m.ap.replicates} replicates` }, denominators: den });
+  if (!m.ap) {
+    // Too small for an interval: the point estimates only, and why.
+    emit({ type: 'log', level: 'warn', message: `slice ${m.slice}: ${m.note}` });
+    emit({ type: 'metric', name: 'coco.AP', value: m.apPoint, slice: m.slice, target, denominators: den });
+    if (baseline && m.baselineAp !== undefined) emit({ type: 'metric', name: 'coco.AP', value: m.baselineAp, slice: m.slice, target: baseline, denominators: den });
+    return;
+  }
+  emit({ type: 'metric', name: 'coco.AP', value: m.ap.estimate, slice: m.slice, target, ci: { lo: m.ap.lo, hi: m.ap.hi, level: m.ap.level, method: methodText(m.ap, m.seed) }, denominators: { ...den, replicates: m.ap.replicates } });
   if (baseline && m.baselineAp !== undefined) emit({ type: 'metric', name: 'coco.AP', value: m.baselineAp, slice: m.slice, target: baseline, denominators: den });
   if (m.delta) {
-    emit({ type: 'metric', name: 'coco.AP.delta', value: m.delta.estimate, slice: m.slice, target, ci: { lo: m.delta.lo, hi: m.delta.hi, level: m.delta.level, method: `paired scene bootstrap, ${m.delta.replicates} replicates` }, denominators: den });
-    emit({ type: 'metric', name: 'coco.AP.delta_p', value: m.delta.p, slice: m.slice, target, denominators: den });
+    const d = m.delta;
+    const withB = { ...den, replicates: d.replicates };
+    emit({ type: 'metric', name: 'coco.AP.delta', value: d.estimate, slice: m.slice, target, ci: { lo: d.lo, hi: d.hi, level: d.level, method: methodText(d, m.seed, true) }, denominators: withB });
+    emit({ type: 'metric', name: 'coco.AP.delta.lower', value: d.lower, slice: m.slice, target, unit: testUnit({ alpha: d.alpha }), denominators: withB });
+    emit({ type: 'metric', name: 'coco.AP.delta.upper', value: d.upper, slice: m.slice, target, unit: testUnit({ alpha: d.alpha }), denominators: withB });
+    emit({ type: 'metric', name: 'coco.AP.delta_p', value: d.p, slice: m.slice, target, unit: testUnit({ margin: d.margin, resolution: d.pAtResolution ? 1 : 0 }), denominators: withB });
+    emit({ type: 'metric', name: 'coco.AP.delta.detectable', value: d.detectable, slice: m.slice, target, unit: testUnit({ alpha: d.alpha, power: d.power }), denominators: withB });
+    if (d.scenesForMargin !== null) emit({ type: 'metric', name: 'coco.AP.delta.scenes_for_margin', value: d.scenesForMargin, slice: m.slice, target, unit: testUnit({ margin: d.margin, power: d.power }), denominators: withB });
   }
 }
 
