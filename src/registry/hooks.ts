@@ -22,7 +22,8 @@
  *   `systemd-analyze verify`.
  * - retention: heavy intermediate artifacts archived or deleted per policy (./retention.ts).
  */
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -441,9 +442,26 @@ export async function writeSchedule(cfg: ScheduleConfig, ev: PromotionEvent, ctx
   let verified = '';
   const bin = findProgram('systemd-analyze', env);
   if (bin) {
-    const r = await execa(bin, ['verify', '--man=no', files.timer, files.service], { env: { ...env, SYSTEMD_COLORS: '0', LC_ALL: 'C' }, reject: false });
-    if (r.exitCode !== 0) return { hook: 'schedule', status: 'failed', detail: `systemd-analyze verify refused the units: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`, files: Object.values(files) };
-    verified = '; units checked with systemd-analyze verify';
+    // systemd-analyze verify also checks that ExecStart's program exists here. A bare name that is
+    // not installed on this machine (the units are for the machine that runs the evaluation) is
+    // checked with /bin/true standing in for it, in copies of the units, and the detail says so.
+    const prog = cfg.command[0];
+    const standIn = !prog.includes('/') && !findProgram(prog, env) && existsSync('/bin/true');
+    let paths = [files.timer, files.service];
+    let tmp: string | undefined;
+    if (standIn) {
+      tmp = mkdtempSync(join(tmpdir(), 'paddock-schedule-'));
+      paths = [join(tmp, `${cfg.unit}.timer`), join(tmp, `${cfg.unit}.service`)];
+      writeFileSync(paths[0], f.timer);
+      writeFileSync(paths[1], f.service.replace(/^ExecStart=\S+/m, 'ExecStart=/bin/true'));
+    }
+    try {
+      const r = await execa(bin, ['verify', '--man=no', ...paths], { env: { ...env, SYSTEMD_COLORS: '0', LC_ALL: 'C' }, reject: false });
+      if (r.exitCode !== 0) return { hook: 'schedule', status: 'failed', detail: `systemd-analyze verify refused the units: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`, files: Object.values(files) };
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+    verified = `; units checked with systemd-analyze verify${standIn ? ` (${prog} is not on this machine's PATH: checked with /bin/true in its place)` : ''}`;
   }
   return {
     hook: 'schedule',

@@ -290,6 +290,15 @@ describe('schedule: OnCalendar, timer, service, cron', () => {
     expect(out.status).toBe('failed');
     expect(out.detail).toMatch(/systemd-analyze verify refused the units: .*\/nonexistent\/paddock is not executable/);
   });
+
+  it('a bare program name not installed on this machine (the units are for the machine that runs them) is checked with /bin/true in its place, and the detail says so', async () => {
+    const cfg = ScheduleConfig.parse({ dir: 'sched-elsewhere', command: ['paddock-not-installed-here', 'run', 'paddock.yaml'] });
+    const out = await writeSchedule(cfg, event, { baseDir: tmp.dir, now: () => BASE });
+    expect(out.status, out.detail).toBe('ok');
+    expect(out.detail).toMatch(/units checked with systemd-analyze verify \(paddock-not-installed-here is not on this machine's PATH: checked with \/bin\/true in its place\)$/);
+    // The written unit keeps the program as given.
+    expect(readFileSync(join(tmp.dir, 'sched-elsewhere', 'paddock-weekly-evaluation.service'), 'utf8')).toContain('\nExecStart=paddock-not-installed-here run paddock.yaml\n');
+  });
 });
 
 describe('all hooks after a promotion', () => {
