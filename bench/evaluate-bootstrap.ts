@@ -1,10 +1,21 @@
 /**
  * The evaluate step's per-slice bootstrap (src/evaluate/slices.ts) on the demo's evaluation:
  * the candidate against production on the built world's golden_test (1000 frames), every slice
- * of fixtures/world/slices.yaml, the quick demo's 200 replicates, seed 1. The baseline is the
- * implementation before clusterWeightedAP (kept below: image weights filled per replicate,
- * weightedAP over every detection copy); the ratio is baseline / current, and every interval
- * bound, estimate, standard error and p-value must be bit-identical (Object.is), else it fails.
+ * of fixtures/world/slices.yaml with enough data for an interval, the quick demo's 200 replicates.
+ *
+ * Two measurements:
+ *   1. The replicates, baseline against current, on the same draws: for each slice its own seed
+ *      (derivedSeed(1, slice id), as evaluateSlices draws it) and the same draws (drawClusters on
+ *      that seeded stream), AP and the paired delta computed by the implementation before
+ *      clusterWeightedAP (kept below, verbatim: image weights filled per replicate, weightedAP
+ *      over every detection copy) and by clusterWeightedAP. Every replicate value must be
+ *      bit-identical (Object.is), and the point AP of each slice equal to evaluateSlices', else it
+ *      fails; the ratio is baseline / current time.
+ *   2. The full evaluateSlices at the demo's statistics (BCa with its leave-one-scene-out
+ *      jackknife, margin 0.02, replicates doubled near a decision up to 1600), timed, and what
+ *      share of it the jackknife and the adaptive replicates take: by difference against the same
+ *      run without them (percentile, no replicates added; BCa, no replicates added), and by count
+ *      (statistic evaluations: B replicates, one jackknife value per scene, the replicates added).
  * Needs the world (build/world, `npm run demo` or the world-build step); the two models'
  * detections are computed once with ONNX Runtime and cached in build/bench/.
  *   npm run bench -- evaluate-bootstrap [replicates]
@@ -18,13 +29,16 @@ import { evaluateCoco } from '../src/metrics/coco.js';
 import { RECALL_THRESHOLDS } from '../src/metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../src/metrics/coco-load.js';
 import { loadSliceFile } from '../src/schema/manifest-load.js';
-import { frameInSlice, sliceCountsClass, type Slice } from '../src/schema/manifest.js';
-import { evaluateSlices, type EvaluatedModel, type SliceImage, type SliceMetric } from '../src/evaluate/slices.js';
-import { accumulationData, benjaminiHochberg, clusterIndex, drawClusters, holm, percentileInterval, twoSidedP, type AccumulationData } from '../src/metrics/bootstrap.js';
+import { frameInSlice, sliceCountsClass } from '../src/schema/manifest.js';
+import { evaluateSlices, type EvaluatedModel, type SliceImage, type SliceMetric, type SliceOptions } from '../src/evaluate/slices.js';
+import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, drawClusters, type AccumulationData } from '../src/metrics/bootstrap.js';
+import { derivedSeed } from '../src/metrics/inference.js';
 import { seededRandom } from '../src/files/prng.js';
-import type { CocoGtIndex } from '../src/metrics/coco.js';
 
 const replicates = Number(process.argv[2] ?? 200);
+const RUN_SEED = 1;
+/** The quick demo's statistics (fixtures/demo/paddock.yaml, the evaluate step). */
+const DEMO: SliceOptions = { replicates, seed: RUN_SEED, method: 'bca', alpha: 0.05, margin: 0.02, minScenes: 10, minObjects: 10, maxReplicates: 1600 };
 const manifest = join(ROOT, 'build', 'world', 'manifests', 'golden_test.jsonl');
 const gtFile = join(ROOT, 'build', 'world', 'manifests', 'golden_test.coco.json');
 if (!existsSync(gtFile)) {
@@ -92,69 +106,10 @@ function oldWeightedAP(a: AccumulationData, weight: ArrayLike<number>, threshold
   }
   return count ? total / count : NaN;
 }
-function oldForEachReplicate(cluster: Int32Array, clusters: number, reps: number, seed: number, visit: (weights: Float64Array, replicate: number) => void): void {
-  const rand = seededRandom(seed);
-  const w = new Float64Array(cluster.length);
-  for (let b = 0; b < reps; b++) {
-    const draws = drawClusters(clusters, rand);
-    for (let i = 0; i < cluster.length; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
-    visit(w, b);
-  }
-}
-function oldEvaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], slices: readonly Slice[], candidate: EvaluatedModel, baseline: EvaluatedModel | undefined, reps: number, seed: number, level = 0.95): SliceMetric[] {
-  const out: SliceMetric[] = [];
-  const nImg = gt.imgIds.length;
-  for (const slice of slices) {
-    const inSlice = new Uint8Array(nImg);
-    images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im) ? 1 : 0));
-    const keepCat = (k: number) => sliceCountsClass(slice, gt.catNames[k]);
-    const frames = inSlice.reduce((a, b) => a + b, 0);
-    const sceneNames = images.map((im, i) => (inSlice[i] ? im.scene_id : ''));
-    const scenes = new Set(sceneNames.filter(Boolean)).size;
-    let objects = 0;
-    for (let k = 0; k < gt.catIds.length; k++) {
-      if (!keepCat(k)) continue;
-      for (let q = gt.catStart[k]; q < gt.catStart[k + 1]; q++) if (inSlice[gt.img[q]] && !gt.crowd[q]) objects++;
-    }
-    const metric: SliceMetric = { slice: slice.id, critical: slice.critical, denominators: { scenes, frames, objects } };
-    if (frames === 0 || objects === 0) {
-      metric.note = frames === 0 ? 'no frames in this slice' : 'no objects in this slice';
-      out.push(metric);
-      continue;
-    }
-    const { cluster, clusters } = clusterIndex(sceneNames);
-    const cand = accumulationData(gt, candidate.dt, candidate.result, (i) => inSlice[i] === 1, keepCat);
-    const ones = Float64Array.from(inSlice);
-    const base = baseline ? accumulationData(gt, baseline.dt, baseline.result, (i) => inSlice[i] === 1, keepCat) : undefined;
-    const candReps: number[] = [];
-    const deltas: number[] = [];
-    oldForEachReplicate(cluster, clusters, reps, seed, (w) => {
-      const c = oldWeightedAP(cand, w);
-      if (Number.isNaN(c)) return;
-      candReps.push(c);
-      if (base) deltas.push(c - oldWeightedAP(base, w));
-    });
-    if (candReps.length < reps / 2 || clusters < 2) {
-      metric.note = `insufficient data: ${clusters} scene(s), ${objects} object(s); ${candReps.length} of ${reps} replicates defined`;
-      out.push(metric);
-      continue;
-    }
-    const candPoint = oldWeightedAP(cand, ones);
-    metric.ap = percentileInterval(candPoint, Float64Array.from(candReps), level);
-    if (base) {
-      const basePoint = oldWeightedAP(base, ones);
-      const p = twoSidedP(deltas);
-      metric.baselineAp = basePoint;
-      metric.delta = { ...percentileInterval(candPoint - basePoint, Float64Array.from(deltas), level), p, pAdjusted: p, adjustment: slice.critical ? 'holm' : 'benjamini-hochberg' };
-    }
-    out.push(metric);
-  }
-  for (const critical of [true, false]) {
-    const group = out.filter((m) => m.delta && m.critical === critical);
-    const adjusted = (critical ? holm : benjaminiHochberg)(group.map((m) => m.delta!.p));
-    group.forEach((m, i) => (m.delta!.pAdjusted = adjusted[i]));
-  }
-  return out;
+/** The baseline's image weights of one draw, as its forEachReplicate filled them. */
+function oldWeights(cluster: Int32Array, draws: Uint16Array, w: Float64Array): Float64Array {
+  for (let i = 0; i < cluster.length; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
+  return w;
 }
 
 // ---- The demo's evaluation. ----
@@ -177,45 +132,150 @@ async function evaluated(name: string): Promise<EvaluatedModel> {
 const cand = await evaluated('candidate');
 const base = await evaluated('production');
 
-/** Every number, compared with Object.is (bit-identical doubles; NaN equals NaN). */
-function identical(a: unknown, b: unknown, path: string, diffs: string[]): void {
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (!Object.is(a, b)) diffs.push(`${path}: ${a} vs ${b}`);
-  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) identical((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, diffs);
-  } else if (a !== b) diffs.push(`${path}: ${String(a)} vs ${String(b)}`);
+// ---- 1. The replicates on the same seeds and draws, baseline and current. ----
+const ROUNDS = 3;
+const loadBefore = loadavg()[0];
+interface SliceCase {
+  id: string;
+  seed: number;
+  clusters: number;
+  frames: number;
+  cluster: Int32Array;
+  cand: AccumulationData;
+  base: AccumulationData;
+  candC: ReturnType<typeof clusterAPData>;
+  baseC: ReturnType<typeof clusterAPData>;
+  point: number;
+}
+// The slices evaluateSlices draws replicates for (those with an interval at the demo's statistics).
+const reference = evaluateSlices(gt.index, images, slices, cand, base, DEMO);
+const cases: SliceCase[] = [];
+for (const slice of slices) {
+  const m = reference.find((x) => x.slice === slice.id)!;
+  if (!m.ap) continue;
+  const inSlice = new Uint8Array(gt.index.imgIds.length);
+  images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im) ? 1 : 0));
+  const keepCat = (k: number) => sliceCountsClass(slice, gt.index.catNames[k]);
+  const sceneNames = images.map((im, i) => (inSlice[i] ? im.scene_id : ''));
+  const { cluster, clusters } = clusterIndex(sceneNames);
+  const c = accumulationData(gt.index, cand.dt, cand.result, (i) => inSlice[i] === 1, keepCat);
+  const b = accumulationData(gt.index, base.dt, base.result, (i) => inSlice[i] === 1, keepCat);
+  cases.push({ id: slice.id, seed: derivedSeed(RUN_SEED, slice.id), clusters, frames: inSlice.reduce((x, y) => x + y, 0), cluster, cand: c, base: b, candC: clusterAPData(c, cluster, clusters), baseC: clusterAPData(b, cluster, clusters), point: oldWeightedAP(c, Float64Array.from(inSlice)) });
 }
 
-const ROUNDS = 3;
+/** B replicates of one slice on its seeded stream: [AP, delta] per replicate (NaN where undefined), and the time. */
+function baselineReplicates(k: SliceCase): { values: Float64Array; ms: number } {
+  const t = performance.now();
+  const rand = seededRandom(k.seed);
+  const w = new Float64Array(k.cluster.length);
+  const values = new Float64Array(2 * replicates);
+  for (let r = 0; r < replicates; r++) {
+    const weights = oldWeights(k.cluster, drawClusters(k.clusters, rand), w);
+    const c = oldWeightedAP(k.cand, weights);
+    values[2 * r] = c;
+    values[2 * r + 1] = Number.isNaN(c) ? NaN : c - oldWeightedAP(k.base, weights);
+  }
+  return { values, ms: performance.now() - t };
+}
+function currentReplicates(k: SliceCase): { values: Float64Array; ms: number } {
+  const t = performance.now();
+  const rand = seededRandom(k.seed);
+  const values = new Float64Array(2 * replicates);
+  for (let r = 0; r < replicates; r++) {
+    const draws = drawClusters(k.clusters, rand);
+    const c = clusterWeightedAP(k.candC, draws);
+    values[2 * r] = c;
+    values[2 * r + 1] = Number.isNaN(c) ? NaN : c - clusterWeightedAP(k.baseC, draws);
+  }
+  return { values, ms: performance.now() - t };
+}
+
+const diffs: string[] = [];
 const tOld: number[] = [];
 const tNew: number[] = [];
-let before: SliceMetric[] = [];
-let after: SliceMetric[] = [];
-const loadBefore = loadavg()[0];
-for (let r = 0; r < ROUNDS; r++) {
-  // Alternately, so that load on the machine falls on both alike.
-  let t = performance.now();
-  before = oldEvaluateSlices(gt.index, images, slices, cand, base, replicates, 1);
-  tOld.push(performance.now() - t);
-  t = performance.now();
-  after = evaluateSlices(gt.index, images, slices, cand, base, { replicates, seed: 1 });
-  tNew.push(performance.now() - t);
+const perSlice = new Map<string, { old: number[]; cur: number[] }>(cases.map((k) => [k.id, { old: [], cur: [] }]));
+let compared = 0;
+for (let round = 0; round < ROUNDS; round++) {
+  let sumOld = 0;
+  let sumNew = 0;
+  for (const k of cases) {
+    // Alternately, so that load on the machine falls on both alike.
+    const o = baselineReplicates(k);
+    const n = currentReplicates(k);
+    sumOld += o.ms;
+    sumNew += n.ms;
+    perSlice.get(k.id)!.old.push(o.ms);
+    perSlice.get(k.id)!.cur.push(n.ms);
+    if (round > 0) continue;
+    for (let i = 0; i < o.values.length; i++) {
+      compared++;
+      if (!Object.is(o.values[i], n.values[i])) diffs.push(`${k.id} replicate ${i >> 1} ${i & 1 ? 'delta' : 'AP'}: ${o.values[i]} vs ${n.values[i]}`);
+    }
+    const m = reference.find((x) => x.slice === k.id)!;
+    compared++;
+    if (!Object.is(k.point, m.ap!.estimate)) diffs.push(`${k.id} point AP: ${k.point} vs evaluateSlices ${m.ap!.estimate}`);
+  }
+  tOld.push(sumOld);
+  tNew.push(sumNew);
 }
-const diffs: string[] = [];
-identical(before, after, 'slices', diffs);
-const numbers = after.reduce((n, m) => n + (m.ap ? 6 : 0) + (m.delta ? 8 : 0) + (m.baselineAp !== undefined ? 1 : 0), 0);
+
+// ---- 2. The full evaluateSlices, and what the jackknife and the adaptive replicates cost. ----
+const configs = {
+  full: DEMO,
+  noAdaptive: { ...DEMO, maxReplicates: replicates },
+  noJackknifeNoAdaptive: { ...DEMO, method: 'percentile' as const, maxReplicates: replicates },
+};
+const tEval: Record<keyof typeof configs, number[]> = { full: [], noAdaptive: [], noJackknifeNoAdaptive: [] };
+let full: SliceMetric[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, opts] of Object.entries(configs) as [keyof typeof configs, SliceOptions][]) {
+    const t = performance.now();
+    const out = evaluateSlices(gt.index, images, slices, cand, base, opts);
+    tEval[name].push(performance.now() - t);
+    if (name === 'full') full = out;
+  }
+}
+const fullMs = median(tEval.full);
+const jackknifeMs = median(tEval.noAdaptive) - median(tEval.noJackknifeNoAdaptive);
+const adaptiveMs = fullMs - median(tEval.noAdaptive);
+// By count: every statistic evaluation costs about the same (one draw's AP and delta).
+const withInterval = full.filter((m) => m.ap);
+const jackknifeEvals = cases.reduce((n, k) => n + k.clusters, 0);
+const addedEvals = withInterval.reduce((n, m) => n + (m.ap!.drawn - replicates), 0);
+const replicateEvals = withInterval.length * replicates;
+const totalEvals = replicateEvals + jackknifeEvals + addedEvals + withInterval.length;
+const share = (x: number) => Number((100 * x).toFixed(1));
+
 const figures = {
-  case: { frames: gt.index.imgIds.length, slices: slices.length, replicates, seed: 1, withInterval: after.filter((m) => m.ap).length, withDelta: after.filter((m) => m.delta).length },
-  baselineMs: Math.round(median(tOld)),
-  currentMs: Math.round(median(tNew)),
-  ratio: Number((median(tOld) / median(tNew)).toFixed(2)),
-  identical: diffs.length === 0,
-  numbersCompared: numbers,
-  differences: diffs.slice(0, 20),
+  case: { frames: gt.index.imgIds.length, slices: slices.length, replicates, runSeed: RUN_SEED, statistics: DEMO, withInterval: withInterval.length, withDelta: full.filter((m) => m.delta).length, insufficient: full.filter((m) => m.insufficient).map((m) => m.slice) },
+  replicates: {
+    baselineMs: Math.round(median(tOld)),
+    currentMs: Math.round(median(tNew)),
+    ratio: Number((median(tOld) / median(tNew)).toFixed(2)),
+    identical: diffs.length === 0,
+    valuesCompared: compared,
+    differences: diffs.slice(0, 20),
+    perSlice: cases.map((k) => ({ slice: k.id, seed: k.seed, scenes: k.clusters, frames: k.frames, baselineMs: Number(median(perSlice.get(k.id)!.old).toFixed(1)), currentMs: Number(median(perSlice.get(k.id)!.cur).toFixed(1)) })),
+  },
+  evaluateSlices: {
+    fullMs: Math.round(fullMs),
+    noAdaptiveMs: Math.round(median(tEval.noAdaptive)),
+    noJackknifeNoAdaptiveMs: Math.round(median(tEval.noJackknifeNoAdaptive)),
+    jackknifeSharePct: share(jackknifeMs / fullMs),
+    // No replicate added: nothing to pay for, the difference of the timings is noise (also recorded).
+    adaptiveSharePct: addedEvals === 0 ? 0 : share(adaptiveMs / fullMs),
+    adaptiveDifferencePct: share(adaptiveMs / fullMs),
+    evaluations: { replicates: replicateEvals, jackknife: jackknifeEvals, added: addedEvals, points: withInterval.length },
+    byCount: { jackknifeSharePct: share(jackknifeEvals / totalEvals), adaptiveSharePct: share(addedEvals / totalEvals) },
+    slicesWithAddedReplicates: withInterval.filter((m) => m.ap!.drawn > replicates).map((m) => ({ slice: m.slice, drawn: m.ap!.drawn })),
+  },
   loadAverage1m: { before: Number(loadBefore.toFixed(2)), after: Number(loadavg()[0].toFixed(2)) },
 };
-console.log(`evaluate bootstrap, ${slices.length} slices x ${replicates} replicates on ${gt.index.imgIds.length} frames: baseline ${figures.baselineMs} ms, current ${figures.currentMs} ms, ${figures.ratio}x (median of ${ROUNDS}); load ${figures.loadAverage1m.before} -> ${figures.loadAverage1m.after}`);
-console.log(diffs.length === 0 ? `identical: all ${numbers} interval bounds, estimates, SEs and p-values bit for bit` : `DIFFERENT: ${diffs.length} numbers, e.g. ${diffs.slice(0, 5).join('; ')}`);
+const r = figures.replicates;
+const e = figures.evaluateSlices;
+console.log(`evaluate bootstrap replicates, ${cases.length} slices x ${replicates} replicates on ${gt.index.imgIds.length} frames, each slice on its own seed: baseline ${r.baselineMs} ms, current ${r.currentMs} ms, ${r.ratio}x (median of ${ROUNDS}); load ${figures.loadAverage1m.before} -> ${figures.loadAverage1m.after}`);
+console.log(diffs.length === 0 ? `identical: all ${compared} replicate values (AP and delta) and point APs bit for bit` : `DIFFERENT: ${diffs.length} values, e.g. ${diffs.slice(0, 5).join('; ')}`);
+console.log(`evaluateSlices at the demo's statistics (BCa, margin 0.02, up to ${DEMO.maxReplicates} replicates): ${e.fullMs} ms; without adding replicates ${e.noAdaptiveMs} ms; percentile without adding ${e.noJackknifeNoAdaptiveMs} ms`);
+console.log(`  jackknife ${e.jackknifeSharePct}% of it, adaptive replicates ${e.adaptiveSharePct}%${addedEvals === 0 ? ` (none added; timing difference ${e.adaptiveDifferencePct}%, noise)` : ''} (by count of evaluations: ${e.byCount.jackknifeSharePct}% and ${e.byCount.adaptiveSharePct}%: ${jackknifeEvals} jackknife, ${addedEvals} added, ${replicateEvals} planned); replicates added for ${e.slicesWithAddedReplicates.length} slice(s)`);
 console.log(`wrote ${writeResults('evaluate-bootstrap', figures)}`);
 if (diffs.length) process.exit(1);

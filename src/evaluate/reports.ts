@@ -5,27 +5,50 @@
  */
 import type { SliceMetric } from './slices.js';
 
-/** Columns of slice_metrics.parquet, one row per slice. */
+/**
+ * Columns of slice_metrics.parquet, one row per slice: the denominators (scenes, scenes with
+ * objects, Kish's effective scenes, frames, objects), the slice's seed, whether it had too little
+ * data for an interval (`insufficient`: `ap` is then its point AP, `ap_lo`/`ap_hi` null), the
+ * interval's method and replicates, the delta with its two-sided interval and one-sided bounds
+ * at `alpha`, the one-sided p of "delta < -margin" (with `p_at_resolution`: p is 1/(B+1), the
+ * true p anything below), its adjustment, and the power figures (the smallest drop detectable,
+ * the scenes that would detect the margin).
+ */
 export function sliceMetricsColumns(rows: readonly SliceMetric[], candidate: string, baseline: string | null) {
-  const num = (f: (m: SliceMetric) => number | undefined) => rows.map((m) => f(m) ?? null);
+  const num = (f: (m: SliceMetric) => number | null | undefined) => rows.map((m) => f(m) ?? null);
   return [
     { name: 'slice', data: rows.map((m) => m.slice), type: 'STRING' as const },
     { name: 'critical', data: rows.map((m) => m.critical), type: 'BOOLEAN' as const },
     { name: 'model', data: rows.map(() => candidate), type: 'STRING' as const },
     { name: 'baseline', data: rows.map(() => baseline), type: 'STRING' as const },
     { name: 'scenes', data: rows.map((m) => m.denominators.scenes), type: 'INT32' as const },
+    { name: 'scenes_with_objects', data: rows.map((m) => m.denominators.scenes_with_objects), type: 'INT32' as const },
+    { name: 'effective_scenes', data: rows.map((m) => m.denominators.effective_scenes), type: 'INT32' as const },
     { name: 'frames', data: rows.map((m) => m.denominators.frames), type: 'INT32' as const },
     { name: 'objects', data: rows.map((m) => m.denominators.objects), type: 'INT32' as const },
-    { name: 'ap', data: num((m) => m.ap?.estimate), type: 'DOUBLE' as const },
+    // A uint32 (derivedSeed): past INT32's range, so INT64.
+    { name: 'seed', data: rows.map((m) => BigInt(m.seed)), type: 'INT64' as const },
+    { name: 'insufficient', data: rows.map((m) => m.insufficient === true), type: 'BOOLEAN' as const },
+    // The interval's estimate, or the point AP where the slice is too small for one.
+    { name: 'ap', data: num((m) => m.ap?.estimate ?? (m.apPoint !== undefined && !Number.isNaN(m.apPoint) ? m.apPoint : undefined)), type: 'DOUBLE' as const },
     { name: 'ap_lo', data: num((m) => m.ap?.lo), type: 'DOUBLE' as const },
     { name: 'ap_hi', data: num((m) => m.ap?.hi), type: 'DOUBLE' as const },
+    { name: 'method', data: rows.map((m) => m.ap?.method ?? null), type: 'STRING' as const },
+    { name: 'replicates', data: num((m) => m.ap?.replicates), type: 'INT32' as const },
     { name: 'baseline_ap', data: num((m) => m.baselineAp), type: 'DOUBLE' as const },
     { name: 'delta', data: num((m) => m.delta?.estimate), type: 'DOUBLE' as const },
     { name: 'delta_lo', data: num((m) => m.delta?.lo), type: 'DOUBLE' as const },
     { name: 'delta_hi', data: num((m) => m.delta?.hi), type: 'DOUBLE' as const },
+    { name: 'delta_lower', data: num((m) => m.delta?.lower), type: 'DOUBLE' as const },
+    { name: 'delta_upper', data: num((m) => m.delta?.upper), type: 'DOUBLE' as const },
+    { name: 'alpha', data: num((m) => m.delta?.alpha), type: 'DOUBLE' as const },
+    { name: 'margin', data: num((m) => m.delta?.margin), type: 'DOUBLE' as const },
     { name: 'p', data: num((m) => m.delta?.p), type: 'DOUBLE' as const },
+    { name: 'p_at_resolution', data: rows.map((m) => m.delta?.pAtResolution ?? null), type: 'BOOLEAN' as const },
     { name: 'p_adjusted', data: num((m) => m.delta?.pAdjusted), type: 'DOUBLE' as const },
     { name: 'adjustment', data: rows.map((m) => m.delta?.adjustment ?? null), type: 'STRING' as const },
+    { name: 'detectable', data: num((m) => m.delta?.detectable), type: 'DOUBLE' as const },
+    { name: 'scenes_for_margin', data: num((m) => m.delta?.scenesForMargin), type: 'INT32' as const },
     { name: 'note', data: rows.map((m) => m.note ?? null), type: 'STRING' as const },
   ];
 }
@@ -100,15 +123,21 @@ export function gatesJunit(runId: string, gates: readonly GateResult[], steps: r
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="paddock gates" tests="${gates.length + steps.length}" failures="${failures + st.failures}" skipped="${skipped + st.skipped}">\n${gateSuite}${st.xml}</testsuites>\n`;
 }
 
-/** A horizontal bar chart of each slice's AP delta with its 95% interval; critical slices marked. */
+/**
+ * A horizontal bar chart of each slice's AP delta with its 95% interval; critical slices marked.
+ * A slice is red where its one-sided upper bound is below 0 (regressed), green where its lower
+ * bound is above 0 (improved). A slice with too little data for an interval is drawn as its point
+ * delta alone, no whisker, labelled "insufficient".
+ */
 export function sliceDeltaSvg(rows: readonly SliceMetric[], title: string): string {
-  const data = rows.filter((m) => m.delta);
+  const pointDelta = (m: SliceMetric) => (m.apPoint !== undefined && m.baselineAp !== undefined && Number.isFinite(m.apPoint - m.baselineAp) ? m.apPoint - m.baselineAp : undefined);
+  const data = rows.filter((m) => m.delta || m.insufficient);
   const rowH = 18;
   const left = 210;
   const width = 720;
   const plotW = width - left - 40;
   const height = 50 + data.length * rowH + 30;
-  const extent = Math.max(0.05, ...data.flatMap((m) => [Math.abs(m.delta!.lo), Math.abs(m.delta!.hi)]));
+  const extent = Math.max(0.05, ...data.flatMap((m) => (m.delta ? [Math.abs(m.delta.lo), Math.abs(m.delta.hi)] : [Math.abs(pointDelta(m) ?? 0)])).filter(Number.isFinite));
   const x = (v: number) => left + ((v + extent) / (2 * extent)) * plotW;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
@@ -116,9 +145,16 @@ export function sliceDeltaSvg(rows: readonly SliceMetric[], title: string): stri
   parts.push(`<line x1="${x(0)}" y1="35" x2="${x(0)}" y2="${height - 25}" stroke="#444"/>`);
   data.forEach((m, i) => {
     const y = 45 + i * rowH;
-    const d = m.delta!;
-    const colour = d.hi < 0 ? '#c0392b' : d.lo > 0 ? '#27ae60' : '#7f8c8d';
     parts.push(`<text x="${left - 8}" y="${y + 4}" text-anchor="end">${esc(m.slice)}${m.critical ? ' *' : ''}</text>`);
+    const d = m.delta;
+    if (!d) {
+      // Too little data: the point delta (when there is a baseline), no whisker, and the word.
+      const v = pointDelta(m);
+      if (v !== undefined) parts.push(`<circle cx="${x(v)}" cy="${y}" r="3" fill="none" stroke="#7f8c8d"/>`);
+      parts.push(`<text x="${x(v ?? 0) + 8}" y="${y + 4}" fill="#7f8c8d" font-style="italic">insufficient</text>`);
+      return;
+    }
+    const colour = d.upper < 0 ? '#c0392b' : d.lower > 0 ? '#27ae60' : '#7f8c8d';
     parts.push(`<rect x="${Math.min(x(0), x(d.estimate))}" y="${y - 5}" width="${Math.abs(x(d.estimate) - x(0))}" height="10" fill="${colour}" opacity="0.6"/>`);
     parts.push(`<line x1="${x(d.lo)}" y1="${y}" x2="${x(d.hi)}" y2="${y}" stroke="#000"/>`);
     parts.push(`<line x1="${x(d.lo)}" y1="${y - 4}" x2="${x(d.lo)}" y2="${y + 4}" stroke="#000"/><line x1="${x(d.hi)}" y1="${y - 4}" x2="${x(d.hi)}" y2="${y + 4}" stroke="#000"/>`);

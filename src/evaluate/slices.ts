@@ -4,12 +4,12 @@
  * For each slice (frame predicates and classes, fixtures/world/slices.yaml):
  *   - its size in the units that drive its variance: the scenes that hold objects of the slice's
  *     classes (the clusters), their Kish effective number (objects spread evenly over few scenes
- *     count more than all of them in one), and the objects; below `minScenes` scenes with objects
- *     (or `minObjects` objects) the slice is "insufficient data": its point AP is reported, no
+ *     count more than all of them in one), and the objects; below `minScenes` scenes with objects,
+ *     `minEffectiveScenes` effective scenes or `minObjects` objects the slice is "insufficient data": its point AP is reported, no
  *     interval and no test, and a gate on it goes to review;
  *   - AP@[.5:.95] from the evaluation's per-image matches restricted to the slice, with a two-sided
- *     interval from a seeded scene-level (cluster) bootstrap read by `method` (BCa by default: the
- *     one whose coverage bench/coverage.ts measured nominal; docs/evaluate.md);
+ *     interval from a seeded scene-level (cluster) bootstrap read by `method` (Hesterberg's expanded
+ *     percentile by default: the one bench/coverage.ts measured closest to nominal; docs/evaluate.md);
  *   - against a baseline evaluated on the same frames, on the same draws: the paired delta, its
  *     interval, its one-sided (1 - alpha) lower and upper bounds (what non-inferiority and
  *     superiority gates decide on), the one-sided p-value of "the candidate is worse by more than
@@ -49,12 +49,14 @@ export interface SliceStatistics {
   replicates: number;
   maxReplicates: number;
   minScenes: number;
+  /** Below this many effective scenes (Kish) a slice is insufficient too: objects heaped into a few scenes (bench/coverage.ts, clumped). */
+  minEffectiveScenes: number;
   minObjects: number;
   power: number;
   seed: number;
 }
 
-export const DEFAULT_SLICE_STATISTICS: SliceStatistics = { method: 'bca', level: 0.95, alpha: 0.05, margin: 0, replicates: 1000, maxReplicates: 8000, minScenes: 10, minObjects: 10, power: 0.8, seed: 1 };
+export const DEFAULT_SLICE_STATISTICS: SliceStatistics = { method: 'percentile-expanded', level: 0.95, alpha: 0.05, margin: 0, replicates: 1000, maxReplicates: 8000, minScenes: 10, minEffectiveScenes: 8, minObjects: 10, power: 0.8, seed: 1 };
 
 export interface SliceInterval {
   estimate: number;
@@ -139,15 +141,14 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
   const out: SliceMetric[] = [];
   const nImg = gt.imgIds.length;
   const total = slices.length * st.replicates;
-  const families = { critical: slices.filter((s) => s.critical).length, other: slices.filter((s) => !s.critical).length };
-  for (const [si, slice] of slices.entries()) {
+  // Who is in each slice, and its objects per scene: first for every slice, so that the families
+  // adjusted together (and so the thresholds near which replicates are added) count only the
+  // slices large enough to be tested.
+  const members = slices.map((slice) => {
     const inSlice = new Uint8Array(nImg);
     images.forEach((im, i) => (inSlice[i] = frameInSlice(slice, im) ? 1 : 0));
     const keepCat = (k: number) => sliceCountsClass(slice, gt.catNames[k]);
-    const frames = inSlice.reduce((a, b) => a + b, 0);
     const sceneNames = images.map((im, i) => (inSlice[i] ? im.scene_id : ''));
-    const scenes = new Set(sceneNames.filter(Boolean)).size;
-    // Objects per scene: the clusters that carry the slice's ground truth.
     const perScene = new Map<string, number>();
     for (let k = 0; k < gt.catIds.length; k++) {
       if (!keepCat(k)) continue;
@@ -159,7 +160,15 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
       objects += n;
       squares += n * n;
     }
-    const denominators: SliceDenominators = { scenes, scenes_with_objects: perScene.size, effective_scenes: squares ? Math.round((objects * objects) / squares) : 0, frames, objects };
+    const effective = squares ? (objects * objects) / squares : 0;
+    return { inSlice, keepCat, sceneNames, perScene, objects, effective, testable: objects > 0 && perScene.size >= st.minScenes && effective >= st.minEffectiveScenes && objects >= st.minObjects };
+  });
+  const families = { critical: slices.filter((s, i) => s.critical && members[i].testable).length, other: slices.filter((s, i) => !s.critical && members[i].testable).length };
+  for (const [si, slice] of slices.entries()) {
+    const { inSlice, keepCat, sceneNames, perScene, objects, effective } = members[si];
+    const frames = inSlice.reduce((a, b) => a + b, 0);
+    const scenes = new Set(sceneNames.filter(Boolean)).size;
+    const denominators: SliceDenominators = { scenes, scenes_with_objects: perScene.size, effective_scenes: Math.round(effective), frames, objects };
     const seed = derivedSeed(st.seed, slice.id);
     const metric: SliceMetric = { slice: slice.id, critical: slice.critical, denominators, seed };
     const done = () => {
@@ -167,6 +176,7 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
       opts.onSlice?.(metric);
     };
     if (frames === 0 || objects === 0) {
+      metric.insufficient = true;
       metric.note = frames === 0 ? 'no frames in this slice' : 'no objects in this slice';
       opts.onProgress?.((si + 1) * st.replicates, total, slice.id);
       done();
@@ -177,9 +187,9 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
     const ones = Float64Array.from(inSlice);
     metric.apPoint = weightedAP(cand, ones);
     if (base) metric.baselineAp = weightedAP(base, ones);
-    if (perScene.size < st.minScenes || objects < st.minObjects) {
+    if (!members[si].testable) {
       metric.insufficient = true;
-      metric.note = `insufficient data: ${perScene.size} scene(s) with objects (minimum ${st.minScenes}), ${objects} object(s) (minimum ${st.minObjects}), ${denominators.effective_scenes} effective scene(s)`;
+      metric.note = `insufficient data: ${perScene.size} scene(s) with objects (minimum ${st.minScenes}), ${effective.toFixed(1)} effective scene(s) (minimum ${st.minEffectiveScenes}), ${objects} object(s) (minimum ${st.minObjects})`;
       opts.onProgress?.((si + 1) * st.replicates, total, slice.id);
       done();
       continue;

@@ -216,6 +216,7 @@ export function decideGate(gate: Gate, metrics: readonly GateMetric[]): GateDeci
       if (!c.slice) continue;
       const d = countsOf(find(metrics, 'slice.insufficient', gate.target, c.slice));
       if (d.min_scenes !== undefined && d.scenes_with_objects !== undefined && d.scenes_with_objects < d.min_scenes) rationale.push(`next action: collect at least ${d.min_scenes - d.scenes_with_objects} more scenes with objects of slice ${c.slice} (${d.scenes_with_objects} of the ${d.min_scenes} its intervals need)`);
+      else if (d.min_effective_scenes !== undefined && d.effective_scenes !== undefined && d.effective_scenes < d.min_effective_scenes) rationale.push(`next action: collect scenes with objects of slice ${c.slice} beyond the few that hold most of them (${d.effective_scenes} effective scenes of the ${d.min_effective_scenes} its intervals need)`);
     }
     rationale.push('insufficient data: a person must decide');
     return { ...base, verdict: 'review', needsPerson: true, rationale };

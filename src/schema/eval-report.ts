@@ -30,6 +30,7 @@ export const EvalReport = z.object({
     margin: z.number(),
     max_replicates: z.number().int(),
     min_scenes: z.number().int(),
+    min_effective_scenes: z.number(),
     min_objects: z.number().int(),
     power: z.number(),
   }),

@@ -64,7 +64,7 @@ async function seedRegistry(db: RegistryDb, signer: AuditSigner): Promise<void> 
   });
 }
 
-const slice = (name: string, ap: number): SliceMetric => ({ slice: name, critical: name === 'night', denominators: { scenes: 3, frames: 30, objects: 120 }, ap: { estimate: ap, lo: ap - 0.03, hi: ap + 0.03, level: 0.95, replicates: 1000, se: 0.015 } });
+const slice = (name: string, ap: number): SliceMetric => ({ slice: name, critical: name === 'night', denominators: { scenes: 3, scenes_with_objects: 3, effective_scenes: 3, frames: 30, objects: 120 }, seed: 1, ap: { estimate: ap, lo: ap - 0.03, hi: ap + 0.03, level: 0.95, method: 'bca', replicates: 1000, drawn: 1000, se: 0.015 } });
 
 /** A store with one evaluate run per version (metric events, the Parquet artifact), and the Parquet files under reports/<run>/. */
 async function seedStoreAndReports(home: string, reports: string): Promise<string> {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fitColumns, fitParts, fitTyped, formatHeader, formatRow, rowIsCut, wrapFields, wrapText, type ColumnSpec } from '../../views/table.js';
-import { SLICE_COLUMNS, sliceCells } from '../../views/screens/slices.js';
+import { SLICE_COLUMNS, sliceCells, sliceDetail } from '../../views/screens/slices.js';
 
 /** Two slice rows as the recorded demo run has them (test/fixtures/workbench-run.ndjson). */
 const SLICES = [
@@ -17,9 +17,9 @@ describe('fitColumns', () => {
   it.each([
     // width, columns dropped (in order), the slice name's width
     [120, [], 21],
-    [78, ['ap-ci'], 21],
-    [58, ['ap-ci', 'delta-ci'], 20],
-    [48, ['ap-ci', 'delta-ci', 'p'], 17],
+    [78, ['ap-ci'], 20],
+    [58, ['ap-ci', 'delta-ci'], 16],
+    [50, ['ap-ci', 'delta-ci', 'p'], 15],
   ])('the slice table in %i columns drops %j, the name %i wide; denominators and marks whole', (width, dropped, nameWidth) => {
     const layout = fitColumns(SLICE_COLUMNS, CELLS, width);
     expect(layout.dropped).toEqual(dropped);
@@ -139,5 +139,88 @@ describe('the header line', () => {
       if (width === 80) expect(h).toContain('FROZEN');
     }
     expect(headerText(facts, theme, 66)).not.toContain('paddock');
+  });
+});
+
+describe('the slice table with sample sizes, insufficient slices and p at its resolution', () => {
+  /** As the evaluate step emits them now: scenes with objects, one-sided bounds, an insufficient slice, a p at 1/(B+1). */
+  const NEW = [
+    { slice: 'night+rain+pedestrian', critical: true, ap: 0.057, insufficient: true, scenes: 1, frames: 40, objects: 13 },
+    { slice: 'all', critical: false, ap: 0.479, lo: 0.454, hi: 0.502, delta: -0.109, deltaLo: -0.123, deltaHi: -0.094, deltaLower: -0.12, deltaUpper: -0.096, alpha: 0.05, p: 0.035, pAtResolution: true, replicates: 200, scenes: 100, frames: 1000, objects: 2286 },
+    { slice: 'night', critical: true, ap: 0.356, lo: 0.307, hi: 0.392, delta: -0.02, deltaLo: -0.041, deltaHi: 0.001, deltaLower: -0.037, deltaUpper: -0.003, alpha: 0.05, p: 0.21, pAtResolution: false, replicates: 200, scenes: 24, frames: 240, objects: 539 },
+  ];
+  const cells = NEW.map(sliceCells);
+
+  it('marks an insufficient slice "?" with its point AP, "n/a" and "insufficient" for the intervals, no p', () => {
+    expect(cells[0]).toEqual(['*?', 'night+rain+pedestrian', '0.057', 'n/a', '-', 'insufficient', '-', '1', '40', '13']);
+    expect(sliceDetail(NEW[0])).toEqual(['night+rain+pedestrian (critical, insufficient data: no interval, no test):', 'AP 0.057 (point)', 'scenes 1', 'frames 40', 'objects 13']);
+  });
+
+  it('shows the adjusted p with "<" at the resolution, and decides "regressed" on the one-sided upper bound', () => {
+    expect(cells[1].slice(0, 1)).toEqual(['!']);
+    expect(cells[1][6]).toBe('<0.035');
+    expect(sliceDetail(NEW[1])).toContain('p(adj) < 0.035 (200 replicates)');
+    expect(sliceDetail(NEW[1])).toContain('95% bounds -0.120/-0.096');
+    // The two-sided interval reaches above 0, the one-sided upper bound does not: regressed.
+    expect(cells[2][0]).toBe('!!');
+    expect(sliceDetail(NEW[2])[0]).toBe('night (critical, regressed: the upper bound of the delta is below 0):');
+  });
+
+  it.each([
+    [120, []],
+    [78, ['ap-ci']],
+    [58, ['ap-ci', 'delta-ci']],
+  ])('in %i columns drops %j; the scenes with objects, frames and objects whole; an insufficient slice still says so', (width, dropped) => {
+    const layout = fitColumns(SLICE_COLUMNS, cells, width);
+    expect(layout.dropped).toEqual(dropped);
+    expect(layout.overflow).toBe(false);
+    expect(formatHeader(layout, true)).toMatch(/SCN FRAMES OBJECTS$/);
+    for (const [i, c] of cells.entries()) {
+      const line = formatRow(layout, c, true);
+      expect(line.length).toBeLessThanOrEqual(width);
+      expect(line).toMatch(new RegExp(` ${NEW[i].scenes} +${NEW[i].frames} +${NEW[i].objects}$`));
+      expect(line).toContain(c[2]);
+    }
+    expect(formatRow(layout, cells[0], true).startsWith('*? ')).toBe(true);
+    if (width >= 78) expect(formatRow(layout, cells[0], true)).toContain('insufficient');
+  });
+
+  it('selectSliceRows: the new metrics of the evaluate step, and a recorded run without them', async () => {
+    const { initialLiveState } = await import('../../src/live/live-state.js');
+    const { selectSliceRows } = await import('../../views/panes.js');
+    const metric = (name: string, slice: string, value: number, extra: Record<string, unknown> = {}) => ({ v: 1, ts: 1, type: 'metric', name, slice, target: 'candidate', value, step: 'evaluate', ...extra });
+    const den = (scenes_with_objects: number, frames: number, objects: number) => ({ denominators: { scenes: scenes_with_objects, scenes_with_objects, effective_scenes: scenes_with_objects, frames, objects } });
+    const events = [
+      metric('coco.AP', 'class=car', 0.69),
+      metric('slice.critical', 'tiny', 1),
+      metric('slice.insufficient', 'tiny', 1, den(1, 40, 13)),
+      metric('coco.AP', 'tiny', 0.057, den(1, 40, 13)),
+      metric('coco.AP', 'tiny', 0.048, { ...den(1, 40, 13), target: 'production' }),
+      metric('slice.critical', 'all', 0),
+      metric('slice.insufficient', 'all', 0, den(100, 1000, 2286)),
+      metric('coco.AP', 'all', 0.479, { ci: { lo: 0.454, hi: 0.502, level: 0.95, method: 'BCa' }, ...den(100, 1000, 2286) }),
+      metric('coco.AP.delta', 'all', -0.109, { ci: { lo: -0.123, hi: -0.094, level: 0.95, method: 'BCa' } }),
+      metric('coco.AP.delta.lower', 'all', -0.12, { unit: 'alpha=0.05' }),
+      metric('coco.AP.delta.upper', 'all', -0.096, { unit: 'alpha=0.05' }),
+      metric('coco.AP.delta_p', 'all', 1 / 201, { unit: 'margin=0.02 resolution=1', denominators: { replicates: 200 } }),
+      metric('coco.AP.delta_p_adjusted', 'all', 0.035, { unit: 'benjamini-hochberg' }),
+    ];
+    const state = { ...initialLiveState, metrics: Object.fromEntries(events.map((e, i) => [String(i), e])) } as never;
+    const rows = selectSliceRows(state);
+    expect(rows.map((r) => r.slice)).toEqual(['all', 'tiny']);
+    expect(rows[0]).toMatchObject({ ap: 0.479, deltaUpper: -0.096, alpha: 0.05, p: 0.035, pAtResolution: true, replicates: 200, scenes: 100, frames: 1000, objects: 2286 });
+    expect(rows[1]).toMatchObject({ critical: true, insufficient: true, ap: 0.057, scenes: 1, frames: 40, objects: 13 });
+    // The recorded run of the step before these metrics: rows as before, no scenes, no bounds, no insufficient slice.
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const recorded = readFileSync(join(__dirname, '..', 'fixtures', 'workbench-run.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { event: { type: string } }).event).filter((e) => e.type === 'metric');
+    const old = selectSliceRows({ ...initialLiveState, metrics: Object.fromEntries(recorded.map((e, i) => [String(i), e])) } as never);
+    expect(old.length).toBe(25);
+    for (const r of old) {
+      expect(r.insufficient).toBeUndefined();
+      expect(r.scenes).toBeUndefined();
+      expect(sliceCells(r)[7]).toBe('-');
+      expect(r.lo).toBeDefined();
+    }
   });
 });

@@ -23,7 +23,7 @@ export const EvaluateParams = z
     statistics: z
       .object({
         /** How an interval is read off the replicates. */
-        method: z.enum(INTERVAL_METHODS).default('bca'),
+        method: z.enum(INTERVAL_METHODS).default('percentile-expanded'),
         /** One-sided level of the bounds and tests the gates decide on (a gate's alpha must be this). */
         alpha: z.number().gt(0).lt(0.5).default(0.05),
         /** The regression test's null: the candidate is not worse than the baseline by more than this (a regression gate's margin must be this). */
@@ -32,6 +32,8 @@ export const EvaluateParams = z
         max_replicates: z.number().int().min(10).max(1_000_000).default(8000),
         /** Below this many scenes with objects of the slice's classes, or this many objects, a slice is "insufficient data". */
         min_scenes: z.number().int().min(2).default(10),
+        /** ... or this many effective scenes (Kish: objects heaped into few scenes count as few). */
+        min_effective_scenes: z.number().int().min(1).default(8),
         min_objects: z.number().int().min(1).default(10),
         /** Power at which the smallest detectable drop is reported. */
         power: z.number().gt(0.5).lt(1).default(0.8),

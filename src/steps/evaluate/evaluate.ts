@@ -15,7 +15,8 @@ import { runInference } from '../../model/infer.js';
 import { evaluateCoco, STAT_NAMES } from '../../metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../../metrics/coco-load.js';
 import { perObjectOutcomes, prCurves, rankRegressions } from '../../evaluate/outcomes.js';
-import { evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
+import { DEFAULT_SLICE_STATISTICS, evaluateSlices, type SliceMetric } from '../../evaluate/slices.js';
+import { formatP } from '../../metrics/inference.js';
 import { loadSliceFile, groundTruthFileOf } from '../../schema/manifest-load.js';
 import { EvalReport } from '../../schema/eval-report.js';
 import { prCurvesSvg, sliceDeltaSvg, sliceMetricsParquet } from '../../evaluate/reports.js';
@@ -123,9 +124,10 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
     margin: p.statistics.margin,
     maxReplicates: p.statistics.max_replicates,
     minScenes: p.statistics.min_scenes,
+    minEffectiveScenes: p.statistics.min_effective_scenes,
     minObjects: p.statistics.min_objects,
     power: p.statistics.power,
-    onSlice: (m) => emitSlice(m, p.candidate.name, p.baseline?.name, { min_scenes: p.statistics.min_scenes, min_objects: p.statistics.min_objects }),
+    onSlice: (m) => emitSlice(m, p.candidate.name, p.baseline?.name, { min_scenes: p.statistics.min_scenes, min_effective_scenes: p.statistics.min_effective_scenes, min_objects: p.statistics.min_objects }),
     onProgress: (done, total, slice) => bootstrapProgress(done, total, `bootstrap, slice ${slice}`),
   });
   // Adjusted p-values are known only when every slice is done.
@@ -141,7 +143,7 @@ export async function runEvaluate(p: z.infer<typeof EvaluateParams>): Promise<nu
     models: Object.fromEntries(models.map((m) => [m.name, { model: m.model, stats: evaluated[m.name].result.stats, perCategory: evaluated[m.name].result.perCategory }])),
     candidate: p.candidate.name,
     baseline: p.baseline?.name ?? null,
-    bootstrap: { unit: 'scene', replicates: p.replicates, seed: p.seed, level: 0.95, method: p.statistics.method, alpha: p.statistics.alpha, margin: p.statistics.margin, max_replicates: p.statistics.max_replicates, min_scenes: p.statistics.min_scenes, min_objects: p.statistics.min_objects, power: p.statistics.power },
+    bootstrap: { unit: 'scene', replicates: p.replicates, seed: p.seed, level: 0.95, method: p.statistics.method, alpha: p.statistics.alpha, margin: p.statistics.margin, max_replicates: p.statistics.max_replicates, min_scenes: p.statistics.min_scenes, min_effective_scenes: p.statistics.min_effective_scenes, min_objects: p.statistics.min_objects, power: p.statistics.power },
     slices: sliceMetrics,
     outcomes: { missed: missed.length, lost: regressions, falsePositivesOver03: fps.length },
   };
@@ -160,7 +162,7 @@ function methodText(i: { method: string; replicates: number }, seed: number, pai
 }
 const METHOD_LABEL: Record<string, string> = { percentile: 'percentile', basic: 'basic', bca: 'BCa', 'percentile-expanded': 'expanded percentile', 'bca-expanded': 'expanded BCa' };
 
-function emitSlice(m: SliceMetric, target: string, baseline: string | undefined, minimum: { min_scenes: number; min_objects: number }): void {
+function emitSlice(m: SliceMetric, target: string, baseline: string | undefined, minimum: { min_scenes: number; min_effective_scenes: number; min_objects: number }): void {
   const den = m.denominators;
   emit({ type: 'metric', name: 'slice.critical', value: m.critical ? 1 : 0, slice: m.slice, target, denominators: den });
   emit({ type: 'metric', name: 'slice.insufficient', value: m.insufficient ? 1 : 0, slice: m.slice, target, denominators: { ...den, ...minimum } });
@@ -191,26 +193,94 @@ function emitSlice(m: SliceMetric, target: string, baseline: string | undefined,
 
 const f3 = (x: number) => x.toFixed(3);
 const signed = (x: number) => (x >= 0 ? `+${f3(x)}` : f3(x));
+/** AP in points (0.037 -> "3.7"). */
+const points = (x: number) => (100 * x).toFixed(1);
+const ADJUSTMENT_LABEL: Record<string, string> = { holm: 'Holm', 'benjamini-hochberg': 'BH' };
 
-/** evaluation_summary.md: headline numbers, what improved, what regressed, next actions. */
-export function summaryMarkdown(report: { candidate: string; baseline: string | null; models: Record<string, { stats: Record<string, number> }>; dataset: { frames: number } }, slices: SliceMetric[]): string {
+/** A slice's sample sizes, the effective one first: "34 scenes with objects, 120 objects, 400 frames". */
+function sizes(s: SliceMetric): string {
+  const d = s.denominators;
+  return `${d.scenes_with_objects} ${plural(d.scenes_with_objects, 'scene')} with objects, ${d.objects} ${plural(d.objects, 'object')}, ${d.frames} ${plural(d.frames, 'frame')}`;
+}
+const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);
+
+/**
+ * The one-sided p of "a regression beyond the margin", raw and adjusted, with its resolution:
+ * "one-sided p < 0.0050 (200 replicates), Holm-adjusted p < 0.025". At the resolution the true
+ * p is below the floor, and so its adjusted value below the adjusted floor.
+ */
+function pText(d: NonNullable<SliceMetric['delta']>): string {
+  const raw = formatP({ p: d.p, atResolution: d.pAtResolution, replicates: d.replicates });
+  const adjusted = formatP({ p: d.pAdjusted, atResolution: false, replicates: d.replicates }).replace(/^p = /, d.pAtResolution ? 'p < ' : 'p = ');
+  return `one-sided ${raw}, ${ADJUSTMENT_LABEL[d.adjustment] ?? d.adjustment}-adjusted ${adjusted}`;
+}
+
+/**
+ * evaluation_summary.md: headline numbers; what improved and what regressed (by the one-sided
+ * bounds at alpha: lower bound above 0, upper bound below 0), each with its sample sizes and the
+ * one-sided adjusted p of a regression beyond the margin; the slices with too little data for
+ * an interval, why, and how many more scenes with objects they need; next actions, from the
+ * power of each critical slice: the smallest drop it can detect and the scenes that would
+ * detect the margin (how much data to mine).
+ */
+export function summaryMarkdown(
+  report: { candidate: string; baseline: string | null; models: Record<string, { stats: Record<string, number> }>; dataset: { frames: number }; bootstrap?: { min_scenes?: number; min_objects?: number; margin?: number; alpha?: number } },
+  slices: SliceMetric[],
+): string {
   const c = report.models[report.candidate].stats;
   const b = report.baseline ? report.models[report.baseline].stats : undefined;
+  const minScenes = report.bootstrap?.min_scenes ?? DEFAULT_SLICE_STATISTICS.minScenes;
+  const minObjects = report.bootstrap?.min_objects ?? DEFAULT_SLICE_STATISTICS.minObjects;
+  const withDelta = slices.filter((s) => s.delta);
+  const alpha = withDelta[0]?.delta!.alpha ?? report.bootstrap?.alpha ?? DEFAULT_SLICE_STATISTICS.alpha;
+  const margin = withDelta[0]?.delta!.margin ?? report.bootstrap?.margin ?? DEFAULT_SLICE_STATISTICS.margin;
+  const conf = `${Math.round(100 * (1 - alpha))}%`;
   const lines = [`# Evaluation: ${report.candidate}${report.baseline ? ` against ${report.baseline}` : ''}`, ''];
   lines.push(`${report.dataset.frames} frames. AP@[.5:.95] ${f3(c.AP)}${b ? ` (${report.baseline} ${f3(b.AP)}, ${signed(c.AP - b.AP)})` : ''}; AP50 ${f3(c.AP50)}${b ? ` (${signed(c.AP50 - b.AP50)})` : ''}; AR100 ${f3(c.AR100)}.`, '');
-  const withDelta = slices.filter((s) => s.delta);
-  const improved = withDelta.filter((s) => s.delta!.lo > 0).sort((x, y) => y.delta!.estimate - x.delta!.estimate);
-  const regressed = withDelta.filter((s) => s.delta!.hi < 0).sort((x, y) => x.delta!.estimate - y.delta!.estimate);
-  const row = (s: SliceMetric) => `- **${s.slice}**${s.critical ? ' (critical)' : ''}: AP ${f3(s.ap!.estimate)} [${f3(s.ap!.lo)}, ${f3(s.ap!.hi)}], delta ${signed(s.delta!.estimate)} [${signed(s.delta!.lo)}, ${signed(s.delta!.hi)}], adjusted p ${s.delta!.pAdjusted.toPrecision(2)} (${s.denominators.scenes} scenes, ${s.denominators.frames} frames, ${s.denominators.objects} objects)`;
-  lines.push('## What improved', '', ...(improved.length ? improved.map(row) : ['- no slice improved with its 95% interval above zero']), '');
-  lines.push('## What regressed', '', ...(regressed.length ? regressed.map(row) : ['- no slice regressed with its 95% interval below zero']), '');
+  if (withDelta.length) {
+    lines.push(`Per slice: AP with its ${Math.round(100 * withDelta[0].delta!.level)}% scene-bootstrap interval, the paired delta with its interval and its one-sided ${conf} bounds, and the one-sided p of "the candidate is worse by more than ${f3(margin)}". Improved: the lower bound is above 0; regressed: the upper bound is below 0.`, '');
+  }
+  const improved = withDelta.filter((s) => s.delta!.lower > 0).sort((x, y) => y.delta!.estimate - x.delta!.estimate);
+  const regressed = withDelta.filter((s) => s.delta!.upper < 0).sort((x, y) => x.delta!.estimate - y.delta!.estimate);
+  const row = (s: SliceMetric) => {
+    const d = s.delta!;
+    return `- **${s.slice}**${s.critical ? ' (critical)' : ''}: AP ${f3(s.ap!.estimate)} [${f3(s.ap!.lo)}, ${f3(s.ap!.hi)}], delta ${signed(d.estimate)} [${signed(d.lo)}, ${signed(d.hi)}], one-sided ${conf} bounds ${signed(d.lower)} / ${signed(d.upper)}, ${pText(d)} (${sizes(s)})`;
+  };
+  lines.push('## What improved', '', ...(improved.length ? improved.map(row) : [`- no slice improved with its one-sided ${conf} lower bound above zero`]), '');
+  lines.push('## What regressed', '', ...(regressed.length ? regressed.map(row) : [`- no slice regressed with its one-sided ${conf} upper bound below zero`]), '');
+  // Too small for an interval (or with no objects at all): their point AP only, why, and what would do.
+  const thinData = slices.filter((s) => s.insufficient || s.apPoint === undefined || Number.isNaN(s.apPoint));
+  const moreScenes = (s: SliceMetric) => Math.max(0, minScenes - s.denominators.scenes_with_objects);
+  if (thinData.length) {
+    lines.push('## Insufficient data', '');
+    for (const s of thinData) {
+      const point = s.apPoint !== undefined && !Number.isNaN(s.apPoint) ? `AP ${f3(s.apPoint)} (point only${s.baselineAp !== undefined ? `; ${report.baseline} ${f3(s.baselineAp)}` : ''})` : 'no AP';
+      const d = s.denominators;
+      const why = [d.scenes_with_objects < minScenes ? `fewer than ${minScenes} scenes with objects` : '', d.objects < minObjects ? `fewer than ${minObjects} objects` : ''].filter(Boolean);
+      const need = [moreScenes(s) ? `${moreScenes(s)} more ${plural(moreScenes(s), 'scene')} with objects` : '', d.objects < minObjects ? `${minObjects - d.objects} more ${plural(minObjects - d.objects, 'object')}` : ''].filter(Boolean);
+      lines.push(`- **${s.slice}**${s.critical ? ' (critical)' : ''}: ${point}, ${sizes(s)}, ${d.effective_scenes} effective ${plural(d.effective_scenes, 'scene')}; why: ${why.length ? why.join(' and ') : (s.note ?? 'insufficient data')}; needs ${need.length ? `at least ${need.join(' and ')}` : 'more scenes with objects'}${s.critical ? '; its gate goes to review' : ''}`);
+    }
+    lines.push('');
+  }
   lines.push('## Next actions', '');
   const worst = regressed.filter((s) => s.critical);
-  if (worst.length) for (const s of worst) lines.push(`- mine more frames like slice ${s.slice} (${s.slice.replace(/\+/g, ', ')}) and retrain; its regression is significant after adjustment: ${s.delta!.pAdjusted < 0.05 ? 'yes' : 'no'}`);
+  if (worst.length) for (const s of worst) lines.push(`- mine more frames like slice ${s.slice} (${s.slice.replace(/\+/g, ', ')}) and retrain; its regression beyond ${f3(margin)} is significant after adjustment (${ADJUSTMENT_LABEL[s.delta!.adjustment] ?? s.delta!.adjustment}-adjusted p below ${alpha}): ${s.delta!.pAdjusted < alpha ? 'yes' : 'no'}`);
   else if (regressed.length) lines.push(`- look at the failures of ${regressed.map((s) => s.slice).join(', ')} (paddock show <run> lists them by contribution)`);
   else lines.push('- no regression to act on; review the gates');
-  const thin = slices.filter((s) => s.ap && s.ap.hi - s.ap.lo > 0.2);
-  if (thin.length) lines.push(`- collect more data for ${thin.map((s) => s.slice).join(', ')}: their intervals are wider than 0.2`);
+  for (const s of thinData.filter((x) => x.critical)) lines.push(`- collect at least ${moreScenes(s) || 'a few'} more ${plural(moreScenes(s), 'scene')} with objects for critical slice ${s.slice} (${s.denominators.scenes_with_objects} now): until then it has no interval and no test`);
+  // Power: what each critical slice can show, and the data that would let it show the margin.
+  for (const s of withDelta.filter((x) => x.critical)) {
+    const d = s.delta!;
+    const forMargin =
+      d.scenesForMargin === null
+        ? 'no margin is set (statistics.margin 0), so no scene count to aim for'
+        : d.scenesForMargin > s.denominators.scenes
+          ? `about ${d.scenesForMargin} scenes would detect the margin of ${points(d.margin)} points (it has ${s.denominators.scenes} scenes: mine about ${d.scenesForMargin - s.denominators.scenes} more scenes like it)`
+          : `about ${d.scenesForMargin} scenes would detect the margin of ${points(d.margin)} points; its ${s.denominators.scenes} are enough`;
+    lines.push(`- ${s.slice}: this slice can only detect a drop of ${points(d.detectable)} AP points at ${Math.round(100 * d.power)}% power (one-sided, alpha ${d.alpha}; ${sizes(s)}); ${forMargin}`);
+  }
+  const wide = slices.filter((s) => !s.critical && s.ap && s.ap.hi - s.ap.lo > 0.2);
+  if (wide.length) lines.push(`- collect more data for ${wide.map((s) => `${s.slice} (${s.denominators.scenes_with_objects} scenes with objects)`).join(', ')}: their intervals are wider than 0.2`);
   lines.push('');
   return lines.join('\n');
 }
