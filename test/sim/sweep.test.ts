@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { build } from 'esbuild';
 import { SweepParams, expandSweep, shardRuns, runFiles } from '../../src/sim/sweep.js';
+import { SWEEP_RUN_ID, openSweepCheckpoint } from '../../src/steps/sim/sweep-run.js';
+import { JobQueue } from '../../src/store/job-queue.js';
 // @ts-expect-error scripts/build.mjs is plain JavaScript: the externals dist/step.js keeps out of its bundle.
 import { EXTERNAL } from '../../scripts/build.mjs';
 
@@ -134,9 +136,13 @@ describe('executeSweep on the host pool', () => {
     const jobs = db.prepare("SELECT job_id, state FROM jobs WHERE run_id = 'sim-sweep'").all() as { job_id: string; state: string }[];
     db.close();
     expect(rows.map((r) => r.run_id).sort()).toEqual(runs.map((r) => r.runId).sort());
-    expect(jobs.every((j) => j.state === 'succeeded')).toBe(true);
-    // Per model 3 runs in shards of 2 and 1.
-    expect(jobs).toHaveLength(4);
+    // Per model 3 runs in shards of 2 and 1: each shard's last job succeeded. A shard the dead sweep
+    // had queued while fewer of its runs were done was given up as superseded and went on as <id>#2.
+    const last = new Map<string, string>();
+    for (const j of jobs.sort((a, b) => a.job_id.localeCompare(b.job_id))) last.set(j.job_id.replace(/#\d+$/, ''), j.state);
+    expect(last.size).toBe(4);
+    expect([...last.values()].every((st) => st === 'succeeded')).toBe(true);
+    expect(jobs.filter((j) => j.state !== 'succeeded').every((j) => j.state === 'failed')).toBe(true);
     for (const r of runs) expect(existsSync(runFiles(out, r.runId).trace)).toBe(true);
     // The blind runs hit the stationary car; the oracle's do not.
     const collided = (id: string) => (JSON.parse(readFileSync(runFiles(out, id).metrics, 'utf8')) as { collision: unknown }).collision !== null;
@@ -148,6 +154,36 @@ describe('executeSweep on the host pool', () => {
     const again = JSON.parse(third.stdout.trim().split('\n').at(-1)!) as { results: number; recorded: number; shards: { skipped: number } };
     expect(again).toMatchObject({ results: 6, recorded: 0, shards: { skipped: 4 } });
     expect(lines()).toHaveLength(6);
+  });
+});
+
+describe('a shard queued by a dead sweep with another spec', () => {
+  it('is given up as superseded and run again under its next id: every run once, each result once', async () => {
+    const runs = expandSweep(base({ seeds: 1, conditions: { weather: ['clear'], time_of_day: ['day'], region: ['north'], density: [0] }, conditions_per_seed: 'random' }), ROOT);
+    const out = join(dir, 'out-superseded');
+    const runLog = join(dir, 'runs-superseded.log');
+    const job = join(dir, 'job-superseded.json');
+    const settings = { rate_hz: 10, planner: {}, vehicle: {}, tracker: {}, thresholds: {} };
+    writeFileSync(job, JSON.stringify({ runs, lockstep: 2, out, settings: SweepSettings(settings), entry: [process.execPath, join(dir, 'shard-main.mjs')] }));
+    // What a sweep killed mid-shard leaves: the shard's job queued with the spec it had then.
+    const [first] = shardRuns(runs, 2);
+    mkdirSync(out, { recursive: true });
+    const db = openSweepCheckpoint(out);
+    new JobQueue(db).submit(SWEEP_RUN_ID, [{ id: `shard-${first.id}`, spec: { command: ['stale', 'spec'] } }]);
+    db.close();
+    const r = spawnSync(process.execPath, [join(dir, 'sweep-main.mjs'), job], { env: { ...process.env, PADDOCK_SIM_RUN_LOG: runLog }, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const outcome = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { results: number; failed: unknown[] };
+    expect(outcome).toMatchObject({ results: runs.length, failed: [] });
+    expect(readFileSync(runLog, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]).sort()).toEqual(runs.map((x) => x.runId).sort());
+    const check = new Database(join(out, 'sweep.sqlite'), { readonly: true });
+    const stale = check.prepare('SELECT state FROM jobs WHERE job_id = ?').get(`shard-${first.id}`) as { state: string };
+    const next = check.prepare('SELECT state FROM jobs WHERE job_id = ?').get(`shard-${first.id}#2`) as { state: string };
+    const results = check.prepare('SELECT COUNT(*) AS n FROM sim_results').get() as { n: number };
+    check.close();
+    expect(stale.state).toBe('failed');
+    expect(next.state).toBe('succeeded');
+    expect(results.n).toBe(runs.length);
   });
 });
 

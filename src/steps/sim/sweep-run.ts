@@ -267,12 +267,23 @@ export async function executeSweep(runs: readonly SimRunSpec[], lockstep: number
           inputs: use.inputs(params, {}, undefined as never).map((i) => ({ source: i.path, target: i.path })),
           outputs: use.outputs(params).map((dir) => ({ source: dir, target: join(out, 'incoming', shard.id, relative(out, dir)) })),
         };
-        const result = await session.submit({
-          id: job.id,
-          spec: { command: [...entry, 'sim-shard', JSON.stringify(params)], container },
-          env: opts.env,
-          emit: (_attempt, e) => opts.onEvent?.(shard.id, e),
-        });
+        const submit = (id: string) =>
+          session.submit({
+            id,
+            spec: { command: [...entry, 'sim-shard', JSON.stringify(params)], container },
+            env: opts.env,
+            emit: (_attempt, e) => opts.onEvent?.(shard.id, e),
+          });
+        let result: Awaited<ReturnType<typeof submit>>;
+        try {
+          result = await submit(job.id);
+        } catch (err) {
+          // A dead sweep queued this shard while fewer of its runs were done: the spec (which copies
+          // the done runs' results in) differs now. The pool has given that job up as superseded
+          // (a failed job is final), so the shard goes on under its next id.
+          if (!/was queued with another spec/.test((err as Error).message)) throw err;
+          result = await submit(jobIdOf(shard).id);
+        }
         if (result.status === 'succeeded') {
           record(shard);
           counts.succeeded += 1;
