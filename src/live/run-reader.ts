@@ -126,14 +126,19 @@ export interface RunDetail {
 
 const SEVERITY_WEIGHT = { critical: 3, major: 2, minor: 1, info: 0 } as const;
 
-/** "coco.AP[night] >= production + 0.01 (on the lower bound)" */
+/** "coco.AP[night] >= production + 0.01", "coco.AP on all >= production - 0.01 (on the paired lower bound, alpha 0.05)", "... (a regression test, Holm/BH-adjusted, alpha 0.05)" */
 export function formatGateRule(g: Gate): string {
   const what = `${g.metric}${g.target ? ` of ${g.target}` : ''}${g.slice ? `[${g.slice}]` : ''}${g.slices ? (g.slices === 'critical' ? ' on every critical slice' : ` on ${g.slices.join(', ')}`) : ''}`;
   let bound: string;
   if (g.threshold !== undefined) bound = String(g.threshold);
-  else if (g.baseline) bound = `${g.baseline.times !== 1 ? `${g.baseline.times} x ` : ''}${g.baseline.target}${g.baseline.plus ? ` + ${g.baseline.plus}` : ''}`;
+  else if (g.baseline) bound = `${g.baseline.times !== 1 ? `${g.baseline.times} x ` : ''}${g.baseline.target}${g.baseline.plus ? ` ${g.baseline.plus < 0 ? '-' : '+'} ${Math.abs(g.baseline.plus)}` : ''}`;
   else bound = '?';
-  const on = g.decide_on && g.decide_on !== 'point' ? ` (on the ${g.decide_on} bound)` : '';
+  const on =
+    g.decide_on === 'regression'
+      ? ` (a regression test, Holm/BH-adjusted, alpha ${g.alpha})`
+      : g.decide_on === 'lower' || g.decide_on === 'upper'
+        ? ` (on the ${g.baseline ? 'paired ' : ''}${g.decide_on} bound${g.baseline ? `, alpha ${g.alpha}` : ''})`
+        : '';
   const extra = [g.approval === 'required' ? 'needs approval' : '', g.on_fail === 'review' ? 'a failure goes to review' : ''].filter(Boolean).join('; ');
   return `${what} ${g.op} ${bound}${on}${extra ? `; ${extra}` : ''}`;
 }

@@ -293,7 +293,7 @@ export function pValue(r: ReplicateSet, nullValue: number, alternative: 'less' |
 
 /** "p = 0.031" or, at the resolution of B replicates, "p < 0.0005 (2000 replicates)". */
 export function formatP(p: Pick<PValue, 'p' | 'atResolution' | 'replicates'>): string {
-  if (p.atResolution) return `p < ${(1 / (p.replicates + 1)).toPrecision(2)} (${p.replicates} replicates)`;
+  if (p.atResolution) return `p < ${Number((1 / (p.replicates + 1)).toPrecision(2))} (${p.replicates} replicates)`;
   return `p = ${p.p < 0.001 ? p.p.toExponential(1) : p.p.toPrecision(2)}`;
 }
 

@@ -83,9 +83,13 @@ describe('paddock CLI', () => {
       expect(r.stdout).toMatch(/evaluate\/evaluate coco\.AP \(candidate night\+pedestrian\) [\d.]+ \[[\d.]+, [\d.]+\]/);
       expect(r.stdout).toMatch(/gate:overall-ap verdict PASS/);
       expect(r.stdout).toMatch(/gate:overall-ap-non-inferior verdict PASS/);
-      expect(r.stdout).toMatch(/gate:critical-slices verdict PASS/);
-      // The release gate needs a person: headless, the demo says it answers by policy.
+      // The critical slices are decided on regression (Holm over the critical slices); night+rain+pedestrian
+      // has all its pedestrians in one scene, so it is insufficient data and the gate goes to a person.
+      expect(r.stdout).toMatch(/gate:critical-slices verdict REVIEW coco\.AP \(target candidate, slice night\+rain\+pedestrian\) = [\d.]+: insufficient data/);
+      expect(r.stdout).toMatch(/gate:critical-slices verdict REVIEW .*insufficient data: a person must decide/);
+      // The gates that need a person: headless, the demo says it answers them by policy.
       expect(r.stdout).toMatch(/paddock demo: headless, so gates that need a person are answered by --gate-policy approve/);
+      expect(r.stdout).toMatch(/gate:critical-slices gate critical-slices approved by .* \(--gate-policy approve\): approved by policy/);
       expect(r.stdout).toMatch(/gate:release-signoff verdict REVIEW/);
       // The replay stage: tracking against production and the blackout rule.
       expect(r.stdout).toMatch(/gate:tracking-idf1 verdict PASS/);
@@ -106,8 +110,13 @@ describe('paddock CLI', () => {
       // The promote stage moved production to this run's pre-release of 1.1.0 (docs/promote.md).
       expect(json.metrics.find((m: { name: string }) => m.name === 'promote.promoted')?.value).toBe(1);
       expect(json.metrics.find((m: { name: string }) => m.name === 'canary.promote')?.value).toBe(1);
-      // The two gates that need a person: the release sign-off, and the Sim Gate's sign-off (docs/sim.md).
-      expect(json.approvals).toEqual([expect.objectContaining({ gate: 'release-signoff', decision: 'approved' }), expect.objectContaining({ gate: 'sim-signoff', decision: 'approved' })]);
+      // The three gates that need a person, in the order the run asked: the critical slices (insufficient
+      // data in night+rain+pedestrian), the release sign-off, and the Sim Gate's sign-off (docs/sim.md).
+      expect(json.approvals).toEqual([
+        expect.objectContaining({ gate: 'critical-slices', decision: 'approved' }),
+        expect.objectContaining({ gate: 'release-signoff', decision: 'approved' }),
+        expect.objectContaining({ gate: 'sim-signoff', decision: 'approved' }),
+      ]);
       const p50 = json.metrics.find((m: { name: string; target: string }) => m.name === 'latency.p50_ms' && m.target === 'candidate/cpu-fp32');
       expect(p50.value).toBeGreaterThan(0);
       expect(JSON.parse(p50.denominators)).toEqual({ samples: 300, batch: 1 });

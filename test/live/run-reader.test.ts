@@ -39,6 +39,6 @@ describe('run reader', () => {
       'version: 1\nname: g\nmodels:\n  candidate: { version: 1.1.0, onnx: { path: c.onnx }, lineage: { dataset: d } }\n  production: { version: 1.0.0, onnx: { path: p.onnx }, lineage: { dataset: d } }\nstages:\n  evaluate:\n    - { id: s, run: ["true"] }\ngates:\n  - { id: a, stage: evaluate, metric: coco.AP, target: candidate, slices: critical, op: ">=", baseline: { target: production, times: 0.9 } }\n  - { id: b, stage: evaluate, metric: coco.AP, target: candidate, op: ">=", baseline: { target: production }, decide_on: lower, approval: required }\n',
       'x.yaml',
     ).gates.map(formatGateRule);
-    expect(rules).toEqual(['coco.AP of candidate on every critical slice >= 0.9 x production', 'coco.AP of candidate >= production (on the lower bound); needs approval']);
+    expect(rules).toEqual(['coco.AP of candidate on every critical slice >= 0.9 x production', 'coco.AP of candidate >= production (on the paired lower bound, alpha 0.05); needs approval']);
   });
 });

@@ -136,7 +136,7 @@ describe.each(SIZES)('at %ix%i', (columns, rows) => {
     expect(below).toContain(APPROVAL_REASON);
     await press(KEYS.down);
     await waitFor(() => /^> ✔ PASS +overall-ap-non-in/m.test(frame()), 'the gate with the longest name');
-    expect(joined(frame().split('\n').slice(8))).toContain('overall-ap-non-inferior: coco.AP of candidate on all >= production (on the lower bound)');
+    expect(joined(frame().split('\n').slice(8))).toContain('overall-ap-non-inferior: coco.AP of candidate on all >= production - 0.01 (on the paired lower bound, alpha 0.05)');
     app.unmount();
   });
 
@@ -175,6 +175,32 @@ describe.each(SIZES)('at %ix%i', (columns, rows) => {
     expect(joined(details)).toContain(`note by ana@example.com at `);
     expect(joined(details)).toContain(LONG_NOTE);
     expect(details.map((l) => l.trim()).join('')).toContain(`png: ${w.framePng}`);
+    app.unmount();
+  });
+});
+
+describe('the slice table with the evaluate step\'s sample sizes and insufficient slices', () => {
+  const NEW = [
+    { slice: 'vulnerable-road-users', critical: true, ap: 0.372, lo: 0.332, hi: 0.4, delta: -0.108, deltaLo: -0.19, deltaHi: -0.027, deltaLower: -0.18, deltaUpper: -0.03, alpha: 0.05, p: 0.035, pAtResolution: true, replicates: 1600, scenes: 84, frames: 1000, objects: 984 },
+    { slice: 'night+rain+pedestrian', critical: true, ap: 0.057, insufficient: true, scenes: 1, frames: 40, objects: 13 },
+    { slice: 'all', critical: false, ap: 0.479, lo: 0.454, hi: 0.502, delta: 0.109, deltaLo: 0.099, deltaHi: 0.124, deltaLower: 0.101, deltaUpper: 0.122, alpha: 0.05, p: 1, pAtResolution: false, replicates: 200, scenes: 100, frames: 1000, objects: 2286 },
+  ];
+  it.each(SIZES)('at %ix%i: scenes with objects, frames and objects whole; "?" and "insufficient"; the selected slice whole below', async (columns, rows) => {
+    const { SliceTable } = await import('../../views/screens/slices.js');
+    const app = render(<SliceTable rows={NEW} cursor={0} sort="regression" reverse={false} filter="" width={columns} height={rows - 2} theme={makeTheme(true, true)} />);
+    const lines = (app.lastFrame() ?? '').replace(ANSI, '').split('\n');
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(columns);
+    expect(lines[0]).toMatch(/SCN FRAMES OBJECTS$/);
+    for (const r of NEW) expect(lines.find((l) => l.includes(r.slice.slice(0, 12)))).toMatch(new RegExp(` ${r.scenes} +${r.frames} +${r.objects}$`));
+    const tiny = lines.find((l) => l.includes('night+rain'))!;
+    expect(tiny).toMatch(/^ {2}\*\? /);
+    expect(tiny).toContain('0.057');
+    if (columns === 80) {
+      expect(tiny).toContain('insufficient');
+      expect(lines.find((l) => l.startsWith('> '))).toContain('<0.035');
+    }
+    const detail = joined(lines.slice(1 + NEW.length).filter((l) => l.trim() && !/^\d+ slices/.test(l)));
+    expect(detail).toContain('vulnerable-road-users (critical, regressed): AP 0.372 [0.332, 0.400] delta -0.108 [-0.190, -0.027] 95% bounds -0.180/-0.030 p(adj) < 0.035 (B=1600) scenes 84 frames 1000 objects 984');
     app.unmount();
   });
 });

@@ -206,7 +206,7 @@ const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);
 
 /**
  * The one-sided p of "a regression beyond the margin", raw and adjusted, with its resolution:
- * "one-sided p < 0.0050 (200 replicates), Holm-adjusted p < 0.025". At the resolution the true
+ * "one-sided p < 0.005 (200 replicates), Holm-adjusted p < 0.025". At the resolution the true
  * p is below the floor, and so its adjusted value below the adjusted floor.
  */
 function pText(d: NonNullable<SliceMetric['delta']>): string {
