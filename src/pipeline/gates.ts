@@ -83,8 +83,8 @@ function countsOf(m: GateMetric | undefined): Record<string, number> {
 function sizes(m: GateMetric | undefined): string {
   const d = countsOf(m);
   const parts: string[] = [];
-  if (d.scenes_with_objects !== undefined) parts.push(`${d.scenes_with_objects} scenes with objects (${d.effective_scenes ?? '?'} effective)`);
-  else if (d.scenes !== undefined) parts.push(`${d.scenes} scenes`);
+  if (d.scenes_with_objects !== undefined) parts.push(`${d.scenes_with_objects} scene${d.scenes_with_objects === 1 ? '' : 's'} with objects (${d.effective_scenes ?? '?'} effective)`);
+  else if (d.scenes !== undefined) parts.push(`${d.scenes} scene${d.scenes === 1 ? '' : 's'}`);
   if (d.objects !== undefined) parts.push(`${d.objects} objects`);
   if (d.replicates !== undefined) parts.push(`${d.replicates} replicates`);
   return parts.join(', ');

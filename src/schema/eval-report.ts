@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { STAT_NAMES } from './coco-stats.js';
 
-const Interval = z.object({ estimate: z.number(), lo: z.number(), hi: z.number(), level: z.number(), method: z.string(), replicates: z.number().int(), drawn: z.number().int(), se: z.number() });
+// Fields added within version 1 (2026-12-04: the statistics of docs/evaluate.md) are optional, so that reports written before them still read.
+const Interval = z.object({ estimate: z.number(), lo: z.number(), hi: z.number(), level: z.number(), method: z.string().optional(), replicates: z.number().int(), drawn: z.number().int().optional(), se: z.number() });
 
 export const EvalReport = z.object({
   version: z.literal(1),
@@ -25,36 +26,37 @@ export const EvalReport = z.object({
     replicates: z.number().int(),
     seed: z.number().int(),
     level: z.number(),
-    method: z.string(),
-    alpha: z.number(),
-    margin: z.number(),
-    max_replicates: z.number().int(),
-    min_scenes: z.number().int(),
-    min_effective_scenes: z.number(),
-    min_objects: z.number().int(),
-    power: z.number(),
+    method: z.string().optional(),
+    alpha: z.number().optional(),
+    margin: z.number().optional(),
+    max_replicates: z.number().int().optional(),
+    min_scenes: z.number().int().optional(),
+    min_effective_scenes: z.number().optional(),
+    min_objects: z.number().int().optional(),
+    power: z.number().optional(),
   }),
   slices: z.array(
     z.object({
       slice: z.string(),
       critical: z.boolean(),
-      denominators: z.object({ scenes: z.number().int(), scenes_with_objects: z.number().int(), effective_scenes: z.number().int(), frames: z.number().int(), objects: z.number().int() }),
-      seed: z.number().int(),
+      denominators: z.object({ scenes: z.number().int(), scenes_with_objects: z.number().int().optional(), effective_scenes: z.number().int().optional(), frames: z.number().int(), objects: z.number().int() }),
+      seed: z.number().int().optional(),
       apPoint: z.number().optional(),
       ap: Interval.optional(),
       baselineAp: z.number().optional(),
       delta: Interval.extend({
-        alpha: z.number(),
-        lower: z.number(),
-        upper: z.number(),
-        margin: z.number(),
+        alpha: z.number().optional(),
+        lower: z.number().optional(),
+        upper: z.number().optional(),
+        margin: z.number().optional(),
+        /** One-sided p of a regression beyond the margin since the statistics; two-sided before. */
         p: z.number(),
-        pAtResolution: z.boolean(),
+        pAtResolution: z.boolean().optional(),
         pAdjusted: z.number(),
         adjustment: z.enum(['holm', 'benjamini-hochberg']),
-        power: z.number(),
-        detectable: z.number(),
-        scenesForMargin: z.number().int().nullable(),
+        power: z.number().optional(),
+        detectable: z.number().optional(),
+        scenesForMargin: z.number().int().nullable().optional(),
       }).optional(),
       note: z.string().optional(),
       insufficient: z.boolean().optional(),

@@ -36,9 +36,19 @@ describe('paddock in tmux at 80x24', () => {
       await waitFor(() => screen('demo').includes('STAGE/STEP'), 'the run screen', 30_000);
       tmux('send-keys', '-t', 'demo', '3');
       await waitFor(() => /LATENCY \S+\/cpu-fp32 {2}p50/.test(screen('demo')), 'live latency on screen', 60_000);
-      await waitFor(() => screen('demo').includes('GATE release-signoff needs review'), 'the release gate asking', 540_000, 500);
+      // The critical slices ask first (the banner shows one gate at a time): night+rain+pedestrian has
+      // all its pedestrians in one scene, too little data to decide on, so a person decides.
+      await waitFor(() => screen('demo').includes('GATE critical-slices needs review'), `the critical slices asking: ${screen('demo')}`, 540_000, 500);
       tmux('send-keys', '-t', 'demo', '4');
       await waitFor(() => /night\+rain/.test(screen('demo')) && screen('demo').includes('sorted by regression'), 'the slice table');
+      tmux('send-keys', '-t', 'demo', 'a');
+      await waitFor(() => screen('demo').includes('reason for approving (optional) critical-slices'), 'the critical slices reason prompt');
+      tmux('send-keys', '-t', 'demo', '-l', 'one-scene slice reviewed');
+      tmux('send-keys', '-t', 'demo', 'Enter');
+      // At 80 columns the reason gives way first in the confirmation (the store holds it whole).
+      await waitFor(() => /approve critical-slices as e2e@paddock\.test because "one-scene.*\? y \/ n/.test(screen('demo')), `the critical slices confirmation: ${screen('demo')}`);
+      tmux('send-keys', '-t', 'demo', 'y');
+      await waitFor(() => screen('demo').includes('GATE release-signoff needs review'), `the release gate asking: ${screen('demo')}`, 60_000, 500);
       tmux('send-keys', '-t', 'demo', '5');
       await waitFor(() => /FAILURES \d+, by contribution/.test(screen('demo')), 'the failure list');
       tmux('send-keys', '-t', 'demo', 'n');
@@ -98,6 +108,7 @@ describe('paddock in tmux at 80x24', () => {
         const run = store.listRuns(1)[0];
         const approvals = store.approvals(run.id);
         expect(approvals).toEqual([
+          expect.objectContaining({ gate: 'critical-slices', decision: 'approved', actor: 'e2e@paddock.test', reason: 'one-scene slice reviewed' }),
           expect.objectContaining({ gate: 'release-signoff', decision: 'approved', actor: 'e2e@paddock.test', reason: 'slices hold up' }),
           expect.objectContaining({ gate: 'sim-signoff', decision: 'approved', actor: 'e2e@paddock.test', reason: 'clips reviewed' }),
         ]);

@@ -92,7 +92,7 @@ gates:
       expect(repAll.denominators.scenes_with_objects).toBeGreaterThanOrEqual(2);
       expect(repAll.denominators.scenes_with_objects).toBeLessThanOrEqual(6);
       expect(repAll.denominators.effective_scenes).toBeGreaterThanOrEqual(1);
-      expect(repAll.denominators.effective_scenes).toBeLessThanOrEqual(repAll.denominators.scenes_with_objects);
+      expect(repAll.denominators.effective_scenes).toBeLessThanOrEqual(repAll.denominators.scenes_with_objects!);
       expect(repAll.ap?.method).toBe('bca');
       expect(repAll.delta).toMatchObject({ alpha: 0.05, margin: 0, adjustment: 'benjamini-hochberg' });
       expect(repAll.delta!.lower).toBeLessThanOrEqual(repAll.delta!.estimate);

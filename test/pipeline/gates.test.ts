@@ -249,7 +249,7 @@ describe('insufficient slices', () => {
       expect(d.needsPerson).toBe(true);
       expect(d.insufficientSlices).toEqual(['night+rain+pedestrian']);
       expect(d.failingSlices).toEqual([]);
-      expect(text).toMatch(/slice night\+rain\+pedestrian\) = 0.0566: insufficient data \(1 scenes with objects \(1 effective\), 13 objects; below the evaluate step's minimum\)/);
+      expect(text).toMatch(/slice night\+rain\+pedestrian\) = 0.0566: insufficient data \(1 scene with objects \(1 effective\), 13 objects; below the evaluate step's minimum\)/);
       expect(d.rationale).toContain('next action: collect at least 9 more scenes with objects of slice night+rain+pedestrian (1 of the 10 its intervals need)');
       expect(d.rationale.at(-1)).toBe('insufficient data: a person must decide');
     }

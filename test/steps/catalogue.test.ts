@@ -176,6 +176,8 @@ describe('what the steps produce', () => {
       // test/fixtures/README.md: two bench steps (bench-production, bench-candidate).
       recordedMetrics('test/fixtures/demo-run.ndjson', () => 'bench'),
       recordedMetrics('test/fixtures/workbench-run.ndjson', (id) => usesById.get(id) ?? id),
+      // The evaluate step recorded again after it gained its one-sided bounds, tests and power.
+      recordedMetrics('test/fixtures/evaluate-run.ndjson', () => 'evaluate'),
     ];
     const seen = new Map<string, Set<string>>();
     for (const run of runs) {
