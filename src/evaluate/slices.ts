@@ -22,7 +22,7 @@
 import { frameInSlice, sliceCountsClass, type Slice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
 import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, weightedAP } from '../metrics/bootstrap.js';
-import { benjaminiHochberg, bound, clusterBootstrap, derivedSeed, detectable, holm, interval, needsJackknife, pValue, type IntervalMethod, type ReplicateSet } from '../metrics/inference.js';
+import { benjaminiHochberg, bound, clusterBootstrap, derivedSeed, detectable, holm, interval, needsJackknife, pValue, type Interval, type IntervalMethod, type ReplicateSet } from '../metrics/inference.js';
 
 export interface EvaluatedModel {
   dt: CocoDtIndex;
@@ -58,17 +58,8 @@ export interface SliceStatistics {
 
 export const DEFAULT_SLICE_STATISTICS: SliceStatistics = { method: 'percentile-expanded', level: 0.95, alpha: 0.05, margin: 0, replicates: 1000, maxReplicates: 8000, minScenes: 10, minEffectiveScenes: 8, minObjects: 10, power: 0.8, seed: 1 };
 
-export interface SliceInterval {
-  estimate: number;
-  lo: number;
-  hi: number;
-  level: number;
-  method: IntervalMethod;
-  /** Defined replicates, and replicates drawn (a draw with none of the slice's objects has no AP). */
-  replicates: number;
-  drawn: number;
-  se: number;
-}
+/** A slice's interval: the statistics interface's, as read off its replicates. */
+export type SliceInterval = Interval;
 
 export interface SliceDelta extends SliceInterval {
   /** One-sided (1 - alpha) bounds of the paired delta. */
@@ -122,8 +113,7 @@ export interface SliceOptions extends Partial<SliceStatistics> {
 }
 
 function asInterval(set: ReplicateSet, level: number, method: IntervalMethod): SliceInterval {
-  const i = interval(set, level, method);
-  return { estimate: i.estimate, lo: i.lo, hi: i.hi, level, method, replicates: i.replicates, drawn: i.drawn, se: i.se };
+  return interval(set, level, method);
 }
 
 /**
