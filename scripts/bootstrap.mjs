@@ -59,7 +59,7 @@ const RUNTIME_RECORD = join(root, 'node_modules', '.paddock-runtime.json');
 // The demo's package stage exports the checkpoint with PyTorch (runners/python/export.py); its
 // replay stage validates the OpenSCENARIO it exports with xmllint (a fresh machine lacked it: the demo failed there).
 const DEMO_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'libxml2-utils'];
-const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'python3-scipy', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git', 'libxml2-utils', 'postgresql'];
+const TEST_DEBS = ['python3', 'python3-torch', 'python3-onnx', 'python3-scipy', 'tmux', 'docker.io', 'openssh-server', 'openssh-client', 'busybox-static', 'openssl', 'procps', 'git', 'libxml2-utils', 'postgresql', 'slurm-wlm', 'munge'];
 
 /** The locks apt-get and dpkg take: the frontend lock, dpkg's own, the download cache, the package lists. */
 export const APT_LOCKS = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/cache/apt/archives/lock', '/var/lib/apt/lists/lock'];

@@ -204,11 +204,11 @@ SlurmdDebug=info
 TmpFS=${p.dir}/tmp
 MailProg=/bin/true
 MpiDefault=none
-# No cgroups in a container: Linux process tracking, no task binding, /proc accounting.
+# No cgroups in a container: Linux process tracking (/proc), no task binding, no usage gathering
+# (nowhere to store it without slurmdbd; jobacct_gather/linux works too, slurmctld then warns).
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=30
+JobAcctGatherType=jobacct_gather/none
 # No slurmdbd: no accounting storage; finished jobs are written to the jobcomp file (sacct -c reads it).
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
