@@ -14,7 +14,7 @@ import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 export const LAYERS: readonly (readonly string[])[] = [
   ['bin'],
   ['cli'],
-  ['views', 'src/steps', 'runners'],
+  ['views', 'src/steps', 'runners', 'src/engines'],
   ['src/live'],
   ['src/pipeline'],
   ['src/store', 'src/metrics', 'src/model', 'src/pack', 'src/evaluate', 'src/world', 'src/registry', 'src/replay', 'src/sim'],
@@ -25,6 +25,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 export const FORBIDDEN: readonly [string, string, string][] = [
   ['views', 'runners', 'views read the store and live state, never call runners'],
   ['views', 'src/steps', 'views never run step bodies'],
+  ['views', 'src/engines', 'views read the store and live state, never submit to an engine'],
 ];
 
 /** Source roots scanned. */

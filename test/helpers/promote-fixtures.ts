@@ -16,6 +16,9 @@ import { PaddockEvent } from '../../src/schema/events.js';
 import { loadRecipe, findStep } from '../../src/steps/catalogue.js';
 import type { StepContext } from '../../src/steps/define.js';
 import { RunStore, newRunId } from '../../src/store/run-store.js';
+
+/** The tiny world has 18 frames in a few scenes: below the evaluate step's default minimum (10 scenes with objects), every slice would be insufficient data. */
+export const TINY_WORLD_STATISTICS = { min_scenes: 2, min_effective_scenes: 1, min_objects: 1 };
 import { FIXTURES, ROOT, tempDir } from './fixtures.js';
 
 export const STEP = join(ROOT, 'dist', 'step.js');
@@ -145,7 +148,7 @@ export async function buildPromoteFixtures(): Promise<PromoteFixtures> {
   const worldSteps = (async () => {
     await step('world-build', { out: join(dir, 'world'), size: 'tiny' });
     const models = { candidate: { name: 'candidate', model: join(WORLD_MODELS, 'candidate') }, baseline: { name: 'production', model: join(WORLD_MODELS, 'production') } };
-    const ev = await step('evaluate', { ...models, manifest: join(dir, 'world', 'manifests', 'golden_train.jsonl'), slices: join(FIXTURES, 'world', 'slices.yaml'), replicates: 50, out: join(dir, 'evaluation') });
+    const ev = await step('evaluate', { ...models, manifest: join(dir, 'world', 'manifests', 'golden_train.jsonl'), slices: join(FIXTURES, 'world', 'slices.yaml'), replicates: 50, statistics: TINY_WORLD_STATISTICS, out: join(dir, 'evaluation') });
     await step('replay', { ...models, bundles: [join(dir, 'world', 'manifests', 'replay_drives.json')], timing: 'fast', deadline_ms: 100, out: join(dir, 'replay') });
     const bench = (m: string) => step('bench', { model: join(WORLD_MODELS, m, 'model.onnx'), target: `${m}/cpu-fp32`, iterations: 100, warmup: 5, threads: 1 });
     const production = await bench('production');

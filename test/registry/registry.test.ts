@@ -23,6 +23,7 @@ import { Registry, RegistryError } from '../../src/registry/registry.js';
 import { compareVersions, greatestVersion, parseVersion, sortVersions, versionProblem } from '../../src/registry/semver.js';
 import { REGISTRY_ENTRY_FORMAT, RegistryEntryBody } from '../../src/schema/registry.js';
 import { FIXTURES, ROOT, tempDir } from '../helpers/fixtures.js';
+import { TINY_WORLD_STATISTICS } from '../helpers/promote-fixtures.js';
 import { forEachRegistryDb } from '../helpers/registry-dbs.js';
 
 const MODEL = 'world-detector';
@@ -366,7 +367,7 @@ describe('entryFromReports, on the files real steps write', () => {
     step('bench-variants', { pack, model: MODEL, variants: [{ name: 'fp32', model: join(pack, 'model.onnx') }], batches: [1], iterations: 20, warmup: 2 });
     step('sign', { pack, model: MODEL, version: '1.0.0', key: { file: join(tmp.dir, 'keys', 'publisher.pem'), generate: true }, lineage: { commit: '0123456789abcdef0123456789abcdef01234567', dataset: 'golden-v1' } });
     step('world-build', { out: join(tmp.dir, 'world'), size: 'tiny' });
-    step('evaluate', { candidate: { name: 'candidate', model: join(MODELS, 'candidate') }, baseline: { name: 'production', model: join(MODELS, 'production') }, manifest: join(tmp.dir, 'world', 'manifests', 'golden_train.jsonl'), slices: join(FIXTURES, 'world', 'slices.yaml'), replicates: 50, out: join(tmp.dir, 'eval') });
+    step('evaluate', { candidate: { name: 'candidate', model: join(MODELS, 'candidate') }, baseline: { name: 'production', model: join(MODELS, 'production') }, manifest: join(tmp.dir, 'world', 'manifests', 'golden_train.jsonl'), slices: join(FIXTURES, 'world', 'slices.yaml'), replicates: 50, statistics: TINY_WORLD_STATISTICS, out: join(tmp.dir, 'eval') });
     step('replay', { candidate: { name: 'candidate', model: join(MODELS, 'candidate') }, bundles: [join(tmp.dir, 'world', 'manifests', 'replay_drives.json')], timing: 'fast', out: join(tmp.dir, 'replay') });
     evalReport = join(tmp.dir, 'eval', 'eval_report.json');
     replayReport = join(tmp.dir, 'replay', 'replay_report.json');
