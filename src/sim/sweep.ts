@@ -95,6 +95,9 @@ export function expandSweep(p: SweepParams, baseDir: string): SimRunSpec[] {
   const runs: SimRunSpec[] = [];
   for (const sc of p.scenarios) {
     const file = abs(baseDir, sc.file);
+    // The conditions a seed draws follow the scenario's text, not where the checkout is: the same
+    // sweep from another folder (or with the path written another way) drives the same runs.
+    const scenarioDigest = createHash('sha256').update(readFileSync(file)).digest('hex');
     let sets: Record<string, string | number | boolean>[] = [{}];
     if (sc.distribution) {
       const dfile = abs(baseDir, sc.distribution);
@@ -103,7 +106,7 @@ export function expandSweep(p: SweepParams, baseDir: string): SimRunSpec[] {
     if (sc.max_sets !== undefined) sets = sets.slice(0, sc.max_sets);
     sets.forEach((parameters, paramIndex) => {
       for (const seed of seeds) {
-        const conds = p.conditions_per_seed === 'all' ? grid : [grid[new Rng(hashSeed(seed, sc.file, paramIndex, 'sim-conditions')).int(0, grid.length - 1)]];
+        const conds = p.conditions_per_seed === 'all' ? grid : [grid[new Rng(hashSeed(seed, scenarioDigest, paramIndex, 'sim-conditions')).int(0, grid.length - 1)]];
         for (const conditions of conds) {
           for (const m of p.models) {
             const modelDir = m.model in BUILTIN_DETECTORS ? m.model : abs(baseDir, m.model);

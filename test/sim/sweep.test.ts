@@ -91,6 +91,21 @@ describe('expandSweep and shardRuns', () => {
     expect(shards.map((s) => [s.model, s.runs.length])).toEqual([['oracle', 3], ['oracle', 1], ['blind', 3], ['blind', 1]]);
     expect(shards.flatMap((s) => s.runs.map((r) => r.runId)).sort()).toEqual(runs.map((r) => r.runId).sort());
   });
+
+  it('draws the same random conditions for the same scenario wherever it lives, and others for another scenario', () => {
+    const sweep = (file: string) => SweepParams.parse({ ...base({ conditions_per_seed: 'random', seeds: 6, conditions: { weather: ['clear', 'rain', 'fog', 'snow'], time_of_day: ['day', 'dusk', 'night'], region: ['north', 'south'], density: [0, 2] } }), scenarios: [{ file }] });
+    const drawn = (runs: ReturnType<typeof expandSweep>) => runs.filter((r) => r.model === 'oracle').map((r) => JSON.stringify([r.seed, r.conditions]));
+    const here = expandSweep(sweep(SCENARIO), ROOT);
+    // A copy of the scenario in another folder, named by a relative path from there.
+    const elsewhere = join(dir, 'elsewhere', 'deep');
+    mkdirSync(elsewhere, { recursive: true });
+    writeFileSync(join(elsewhere, 'ccrs-copy.xosc'), readFileSync(SCENARIO));
+    const there = expandSweep(sweep('deep/ccrs-copy.xosc'), join(dir, 'elsewhere'));
+    expect(drawn(there)).toEqual(drawn(here));
+    // Another scenario's text draws its own conditions (6 seeds from 48: the same sequence by chance is negligible).
+    const other = expandSweep(sweep(join(ROOT, 'fixtures', 'sim', 'ncap', 'cpnc.xosc')), ROOT);
+    expect(drawn(other)).not.toEqual(drawn(here));
+  });
 });
 
 describe('executeSweep on the host pool', () => {
