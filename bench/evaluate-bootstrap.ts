@@ -31,8 +31,8 @@ import { indexDetections, indexGroundTruth } from '../src/metrics/coco-load.js';
 import { loadSliceFile } from '../src/schema/manifest-load.js';
 import { frameInSlice, sliceCountsClass } from '../src/schema/manifest.js';
 import { evaluateSlices, type EvaluatedModel, type SliceImage, type SliceMetric, type SliceOptions } from '../src/evaluate/slices.js';
-import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, drawClusters, type AccumulationData } from '../src/metrics/bootstrap.js';
-import { derivedSeed } from '../src/metrics/inference.js';
+import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, type AccumulationData } from '../src/metrics/bootstrap.js';
+import { derivedSeed, drawClusters } from '../src/metrics/inference.js';
 import { seededRandom } from '../src/files/prng.js';
 
 const replicates = Number(process.argv[2] ?? 200);

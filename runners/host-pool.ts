@@ -143,6 +143,11 @@ interface RunningAttempt {
   promise?: Promise<void>;
 }
 
+/** A job id queued earlier (by a process that died) with another spec: that job is given up as superseded, and the work goes on under a new id. */
+export class SupersededJobError extends Error {
+  override name = 'SupersededJobError';
+}
+
 export class HostPool {
   private readonly hosts: HostState[];
   private readonly retryBackoffMs: number;
@@ -275,7 +280,7 @@ export class HostPool {
             // A dead process queued it with another spec (the step's inputs changed since): that one is given up.
             const attempt = q.claim(runId, job.id, '(none)');
             if (attempt !== undefined) q.finish(runId, job.id, attempt, { outcome: 'failed', error: 'superseded: the step was submitted again with another spec' });
-            throw new Error(`pool job ${job.id} of run ${runId} was queued with another spec; submit it under a new id`);
+            throw new SupersededJobError(`pool job ${job.id} of run ${runId} was queued with another spec; submit it under a new id`);
           }
           if (!existing) q.submit(runId, [{ id: job.id, spec: job.spec, requires: job.requires, gpus: job.gpus, maxHostFailures: job.maxHostFailures }]);
           waiting.set(job.id, { job, resolve });

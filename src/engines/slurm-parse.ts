@@ -463,6 +463,36 @@ export interface ScontrolJobRecord extends JobRecord {
   fields: Record<string, string>;
 }
 
+/** A key=value record line's fields, and `need` for the required ones (a located error when absent). */
+function recordFields(raw: string, n: number, input: string, keys: ReadonlySet<string>, free: ReadonlySet<string>): { f: Map<string, string>; need: (key: string) => string } {
+  const f = splitKeyValues(raw, keys, free);
+  const need = (key: string): string => {
+    const v = f.get(key);
+    if (v === undefined) throw new SlurmParseError(input, n, `no ${key}= field in ${quoteLine(raw)}`);
+    return v;
+  };
+  return { f, need };
+}
+
+/** `ExitCode=<exit>:<signal>`, checked. */
+function exitCodeOf(v: string, input: string, n: number): string {
+  if (!/^\d+:\d+$/.test(v)) throw new SlurmParseError(input, n, `ExitCode: expected "<exit>:<signal>", got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** ArrayJobId= and ArrayTaskId= (a task id, or the not-yet-started rest's spec, expanded) into the record; returns the spec's %N throttle. */
+function readArrayFields(rec: JobRecord, f: Map<string, string>, input: string, n: number): number | undefined {
+  const arrayJob = present(f.get('ArrayJobId'));
+  const task = present(f.get('ArrayTaskId'));
+  if (arrayJob !== undefined) rec.arrayJobId = intOf(arrayJob, 'ArrayJobId', input, n);
+  if (task === undefined) return undefined;
+  if (rec.arrayJobId === undefined) throw new SlurmParseError(input, n, 'ArrayTaskId without ArrayJobId');
+  const spec = specOf(task, 'ArrayTaskId', input, n);
+  rec.arrayTaskIds = spec.ids;
+  rec.arrayTaskSpec = task;
+  return spec.throttle;
+}
+
 /**
  * `scontrol show job -o [<id>]`: one record per line. An array task that has started has its
  * own JobId with ArrayJobId/ArrayTaskId naming it; the tasks not yet started share the array's
@@ -474,28 +504,13 @@ export function parseScontrolJobs(text: string, input = 'scontrol show job outpu
     const n = i + 1;
     if (raw.trim() === '' || raw.trim() === 'No jobs in the system') return;
     if (!raw.startsWith('JobId=')) throw new SlurmParseError(input, n, `expected a record starting with "JobId=", got ${quoteLine(raw)}`);
-    const f = splitKeyValues(raw, SCONTROL_KEYS, SCONTROL_FREE);
-    const need = (key: string): string => {
-      const v = f.get(key);
-      if (v === undefined) throw new SlurmParseError(input, n, `no ${key}= field in ${quoteLine(raw)}`);
-      return v;
-    };
-    const exitCode = need('ExitCode');
-    if (!/^\d+:\d+$/.test(exitCode)) throw new SlurmParseError(input, n, `ExitCode: expected "<exit>:<signal>", got ${JSON.stringify(exitCode)}`);
+    const { f, need } = recordFields(raw, n, input, SCONTROL_KEYS, SCONTROL_FREE);
     const rec: ScontrolJobRecord = {
       source: 'scontrol', line: n, jobId: intOf(need('JobId'), 'JobId', input, n), state: stateOf(need('JobState'), input, n),
-      restarts: intOf(need('Restarts'), 'Restarts', input, n), exitCode, fields: Object.fromEntries(f),
+      restarts: intOf(need('Restarts'), 'Restarts', input, n), exitCode: exitCodeOf(need('ExitCode'), input, n), fields: Object.fromEntries(f),
     };
-    const arrayJob = present(f.get('ArrayJobId'));
-    const task = present(f.get('ArrayTaskId'));
-    if (arrayJob !== undefined) rec.arrayJobId = intOf(arrayJob, 'ArrayJobId', input, n);
-    if (task !== undefined) {
-      if (rec.arrayJobId === undefined) throw new SlurmParseError(input, n, 'ArrayTaskId without ArrayJobId');
-      const spec = specOf(task, 'ArrayTaskId', input, n);
-      rec.arrayTaskIds = spec.ids;
-      rec.arrayTaskSpec = task;
-      if (spec.throttle !== undefined) rec.throttle = spec.throttle;
-    }
+    const throttleOfSpec = readArrayFields(rec, f, input, n);
+    if (throttleOfSpec !== undefined) rec.throttle = throttleOfSpec;
     const throttle = present(f.get('ArrayTaskThrottle'));
     if (throttle !== undefined && rec.throttle === undefined && throttle !== '0') rec.throttle = intOf(throttle, 'ArrayTaskThrottle', input, n);
     const reason = present(f.get('Reason'));
@@ -549,30 +564,14 @@ export function parseJobcomp(text: string, input = 'jobcomp file'): JobcompRecor
     const n = i + 1;
     if (raw.trim() === '') return;
     if (!raw.startsWith('JobId=')) throw new SlurmParseError(input, n, `expected a line starting with "JobId=", got ${quoteLine(raw)}`);
-    const f = splitKeyValues(raw, JOBCOMP_KEYS, JOBCOMP_FREE);
-    const need = (key: string): string => {
-      const v = f.get(key);
-      if (v === undefined) throw new SlurmParseError(input, n, `no ${key}= field in ${quoteLine(raw)}`);
-      return v;
-    };
+    const { f, need } = recordFields(raw, n, input, JOBCOMP_KEYS, JOBCOMP_FREE);
     const rec: JobcompRecord = {
       source: 'jobcomp', line: n, jobId: intOf(need('JobId'), 'JobId', input, n), state: stateOf(need('JobState'), input, n),
       raw: raw.replace(/\s+$/, ''), fields: Object.fromEntries(f),
     };
-    const arrayJob = present(f.get('ArrayJobId'));
-    const task = present(f.get('ArrayTaskId'));
-    if (arrayJob !== undefined) rec.arrayJobId = intOf(arrayJob, 'ArrayJobId', input, n);
-    if (task !== undefined) {
-      if (rec.arrayJobId === undefined) throw new SlurmParseError(input, n, 'ArrayTaskId without ArrayJobId');
-      const spec = specOf(task, 'ArrayTaskId', input, n);
-      rec.arrayTaskIds = spec.ids;
-      rec.arrayTaskSpec = task;
-    }
+    readArrayFields(rec, f, input, n);
     const exit = present(f.get('ExitCode'));
-    if (exit !== undefined) {
-      if (!/^\d+:\d+$/.test(exit)) throw new SlurmParseError(input, n, `ExitCode: expected "<exit>:<signal>", got ${JSON.stringify(exit)}`);
-      rec.exitCode = exit;
-    }
+    if (exit !== undefined) rec.exitCode = exitCodeOf(exit, input, n);
     const nodes = present(f.get('NodeList'));
     if (nodes !== undefined) rec.nodeList = nodes;
     const name = f.get('Name');

@@ -22,7 +22,7 @@
 import { frameInSlice, sliceCountsClass, type Slice } from '../schema/manifest.js';
 import type { CocoDtIndex, CocoEvalResult, CocoGtIndex } from '../metrics/coco.js';
 import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, weightedAP } from '../metrics/bootstrap.js';
-import { benjaminiHochberg, bound, clusterBootstrap, derivedSeed, detectable, holm, interval, needsJackknife, pValue, type Interval, type IntervalMethod, type ReplicateSet } from '../metrics/inference.js';
+import { benjaminiHochberg, bound, clusterBootstrap, derivedSeed, detectable, holm, interval, needsJackknife, pValue, type Interval, type IntervalMethod } from '../metrics/inference.js';
 
 export interface EvaluatedModel {
   dt: CocoDtIndex;
@@ -110,10 +110,6 @@ export interface SliceOptions extends Partial<SliceStatistics> {
   onSlice?: (m: SliceMetric) => void;
   /** Called after each bootstrap replicate: replicates done of the planned total, and the slice. */
   onProgress?: (done: number, total: number, slice: string) => void;
-}
-
-function asInterval(set: ReplicateSet, level: number, method: IntervalMethod): SliceInterval {
-  return interval(set, level, method);
 }
 
 /**
@@ -213,13 +209,13 @@ export function evaluateSlices(gt: CocoGtIndex, images: readonly SliceImage[], s
       done();
       continue;
     }
-    metric.ap = asInterval(sets[0], st.level, st.method);
+    metric.ap = interval(sets[0], st.level, st.method);
     if (baseC) {
       const d = sets[1];
       const p = pValue(d, -st.margin, 'less', st.method);
       const power = detectable(d, st.alpha, st.power, st.margin > 0 ? st.margin : undefined);
       metric.delta = {
-        ...asInterval(d, st.level, st.method),
+        ...interval(d, st.level, st.method),
         alpha: st.alpha,
         lower: bound(d, st.alpha, 'lower', st.method),
         upper: bound(d, st.alpha, 'upper', st.method),

@@ -2,8 +2,9 @@
  * Scene-level (cluster) bootstrap for detection metrics, reusing the per-image match results of
  * one COCO evaluation: a replicate draws scenes with replacement, gives each image the count of
  * its scene's draws as a weight, and redoes only the accumulation (weighted cumulative TP / FP
- * along the category's score order, computed once). A paired bootstrap applies the same draws to
- * a candidate and a baseline evaluated on the same frames.
+ * along the category's score order, computed once). The draws, intervals, bounds and p-values are
+ * src/metrics/inference.ts's (clusterBootstrap with clusterWeightedAP as the statistic); this file
+ * is only the AP of a draw.
  *
  * Weighted accumulation counts a detection of an image drawn w times as w detections at the same
  * score, adjacent in the ranking: exactly the evaluation of a data set holding the image w times
@@ -14,40 +15,11 @@
 import { seededRandom } from '../files/prng.js';
 import { drawClusters } from './inference.js';
 
-export { benjaminiHochberg, drawClusters, holm } from './inference.js';
 import { IOU_THRESHOLDS, RECALL_THRESHOLDS, type CocoEvalResult, type CocoGtIndex, type CocoDtIndex } from './coco.js';
 
 const T = IOU_THRESHOLDS.length;
 const R = RECALL_THRESHOLDS.length;
 const EPS = 2.220446049250313e-16;
-
-export interface BootstrapSummary {
-  estimate: number;
-  lo: number;
-  hi: number;
-  level: number;
-  replicates: number;
-  /** Standard deviation of the replicates (the bootstrap standard error). */
-  se: number;
-}
-
-/** Percentile interval of replicate values around a point estimate. */
-export function percentileInterval(estimate: number, values: Float64Array, level = 0.95): BootstrapSummary {
-  const v = Float64Array.from(values).sort();
-  const n = v.length;
-  const q = (p: number) => {
-    const pos = p * (n - 1);
-    const i = Math.floor(pos);
-    const f = pos - i;
-    return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
-  };
-  let mean = 0;
-  for (const x of v) mean += x;
-  mean /= n;
-  let ss = 0;
-  for (const x of v) ss += (x - mean) * (x - mean);
-  return { estimate, lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2), level, replicates: n, se: Math.sqrt(ss / Math.max(1, n - 1)) };
-}
 
 /**
  * What accumulation needs of one evaluation, restricted to a subset of images and categories:
@@ -315,16 +287,6 @@ export function clusterIndex(sceneOfImage: readonly string[]): { cluster: Int32A
 }
 
 /**
- * Cluster bootstrap of `statistic(imageWeights)`: `replicates` draws of the clusters, each image
- * weighted by its cluster's count. Returns the replicate values (NaN where undefined).
- */
-export function bootstrap(cluster: Int32Array, clusters: number, statistic: (w: Float64Array) => number, replicates: number, seed: number): Float64Array {
-  const out = new Float64Array(replicates);
-  forEachReplicate(cluster, clusters, replicates, seed, (w, b) => (out[b] = statistic(w)));
-  return out;
-}
-
-/**
  * The replicates' image weights, one draw of the clusters after another (seeded): for statistics
  * that compute several values per replicate on the same draw (a candidate and its baseline).
  * The weights array is reused between calls.
@@ -337,26 +299,4 @@ export function forEachReplicate(cluster: Int32Array, clusters: number, replicat
     for (let i = 0; i < cluster.length; i++) w[i] = cluster[i] < 0 ? 0 : draws[cluster[i]];
     visit(w, b);
   }
-}
-
-/**
- * Paired bootstrap of candidate minus baseline on the same draws: the delta's interval and a
- * two-sided p-value for "no difference" ((1 + count of replicates on the other side of 0) / (1 + n), doubled, capped at 1).
- */
-export function pairedBootstrap(cluster: Int32Array, clusters: number, candidate: (w: Float64Array) => number, baseline: (w: Float64Array) => number, replicates: number, seed: number, level = 0.95): BootstrapSummary & { p: number } {
-  const ones = Float64Array.from(cluster, (c) => (c < 0 ? 0 : 1));
-  const estimate = candidate(ones) - baseline(ones);
-  const deltas = bootstrap(cluster, clusters, (w) => candidate(w) - baseline(w), replicates, seed).filter((x) => !Number.isNaN(x));
-  return { ...percentileInterval(estimate, Float64Array.from(deltas), level), p: twoSidedP(deltas) };
-}
-
-/** Two-sided bootstrap p-value for "no difference": (1 + replicates on the far side of 0) / (1 + n), doubled, at most 1. */
-export function twoSidedP(deltas: ArrayLike<number>): number {
-  let below = 0;
-  let above = 0;
-  for (let i = 0; i < deltas.length; i++) {
-    if (deltas[i] <= 0) below++;
-    if (deltas[i] >= 0) above++;
-  }
-  return Math.min(1, (2 * (1 + Math.min(below, above))) / (1 + deltas.length));
 }

@@ -151,7 +151,8 @@ function checkPaired(gate: Gate, metrics: readonly GateMetric[], slice: string |
   const delta = find(metrics, `${gate.metric}.delta`, gate.target, slice);
   const method = delta?.ci_method ? `; ${delta.ci_method}` : '';
   const power = find(metrics, `${gate.metric}.delta.detectable`, gate.target, slice);
-  const powerText = power ? `; at ${parseTestUnit(power.unit).power !== undefined ? `${+(parseTestUnit(power.unit).power * 100).toFixed(0)}%` : '80%'} power this slice can detect a drop of ${formatMeasure(power.value)} or more` : '';
+  const atPower = parseTestUnit(power?.unit).power ?? 0.8;
+  const powerText = power ? `; at ${+(atPower * 100).toFixed(0)}% power this slice can detect a drop of ${formatMeasure(power.value)} or more` : '';
   const need = find(metrics, `${gate.metric}.delta.scenes_for_margin`, gate.target, slice);
   const needText = need ? ` (about ${need.value} scenes would detect the margin)` : '';
   const deltaText = delta ? `paired delta vs ${base.target} ${delta.value >= 0 ? '+' : ''}${formatMeasure(delta.value)}` : `vs ${base.target}`;

@@ -23,20 +23,25 @@ const rows: SliceMetric[] = [
   { slice: 'snow+cyclist', critical: false, denominators: { scenes: 1, scenes_with_objects: 1, effective_scenes: 1, frames: 4, objects: 2 }, seed: 2, note: 'insufficient data: 1 scene(s), 2 object(s)', insufficient: true },
 ];
 
+/** Writes slice_metrics.parquet for the rows and reads it back with an independent reader. */
+async function writeAndReadBack(file: string, metrics: SliceMetric[]): Promise<Record<string, unknown>[]> {
+  writeFileSync(file, await sliceMetricsParquet(metrics, 'candidate', 'production'));
+  const { ParquetReader } = await import('@dsnp/parquetjs');
+  const reader = await ParquetReader.openFile(file);
+  const cursor = reader.getCursor();
+  const got: Record<string, unknown>[] = [];
+  for (let r = await cursor.next(); r; r = await cursor.next()) got.push(r as Record<string, unknown>);
+  await reader.close();
+  return got;
+}
+
 const py = (code: string, ...args: string[]) => execFileSync('/usr/bin/python3', ['-c', code, ...args], { encoding: 'utf8' });
 
 describe('reports', () => {
   it('slice_metrics.parquet reads back with an independent reader, nulls included', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const file = join(dir, 'slice_metrics.parquet');
-      writeFileSync(file, await sliceMetricsParquet(rows, 'candidate', 'production'));
-      const { ParquetReader } = await import('@dsnp/parquetjs');
-      const reader = await ParquetReader.openFile(file);
-      const cursor = reader.getCursor();
-      const got: Record<string, unknown>[] = [];
-      for (let r = await cursor.next(); r; r = await cursor.next()) got.push(r as Record<string, unknown>);
-      await reader.close();
+      const got = await writeAndReadBack(join(dir, 'slice_metrics.parquet'), rows);
       expect(got).toHaveLength(2);
       expect(got[0]).toMatchObject({ slice: 'night+pedestrian', critical: true, model: 'candidate', baseline: 'production', scenes: 12, frames: 120, objects: 87, ap: 0.41, ap_lo: 0.36, ap_hi: 0.47, baseline_ap: 0.43, delta: -0.02, p_adjusted: 0.6, adjustment: 'holm' });
       expect(got[1]).toMatchObject({ slice: 'snow+cyclist', critical: false, objects: 2, note: 'insufficient data: 1 scene(s), 2 object(s)' });
@@ -77,14 +82,7 @@ describe('slice_metrics.parquet: sample sizes, one-sided bounds, power', () => {
   it('has the new columns, the point AP of an insufficient slice in `ap` and nulls where there is no test', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const file = join(dir, 'slice_metrics.parquet');
-      writeFileSync(file, await sliceMetricsParquet([rows[0], small, atResolution, rows[1]], 'candidate', 'production'));
-      const { ParquetReader } = await import('@dsnp/parquetjs');
-      const reader = await ParquetReader.openFile(file);
-      const cursor = reader.getCursor();
-      const got: Record<string, unknown>[] = [];
-      for (let r = await cursor.next(); r; r = await cursor.next()) got.push(r as Record<string, unknown>);
-      await reader.close();
+      const got = await writeAndReadBack(join(dir, 'slice_metrics.parquet'), [rows[0], small, atResolution, rows[1]]);
       expect(got).toHaveLength(4);
       expect(got[0]).toMatchObject({ scenes_with_objects: 12, effective_scenes: 10, insufficient: false, method: 'bca', replicates: 1000, delta_lower: -0.045, delta_upper: 0.005, alpha: 0.05, margin: 0, p: 0.2, p_at_resolution: false, detectable: 0.037 });
       expect(Number(got[0].seed)).toBe(1);

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateCoco } from '../../src/metrics/coco.js';
 import { indexDetections, indexGroundTruth } from '../../src/metrics/coco-load.js';
-import { accumulationData, benjaminiHochberg, bootstrap, clusterAPData, clusterIndex, clusterWeightedAP, forEachDraw, forEachReplicate, holm, pairedBootstrap, percentileInterval, weightedAP } from '../../src/metrics/bootstrap.js';
+import { accumulationData, clusterAPData, clusterIndex, clusterWeightedAP, forEachDraw, forEachReplicate, weightedAP } from '../../src/metrics/bootstrap.js';
+import { benjaminiHochberg, clusterBootstrap, holm, interval, pValue, type ReplicateSet } from '../../src/metrics/inference.js';
 import { seededRandom } from '../../src/files/prng.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -84,44 +85,57 @@ describe('cluster bootstrap', () => {
     const x = values.flatMap((v) => [v, v, v]);
     const { cluster, clusters } = clusterIndex(scenes);
     expect(clusters).toBe(n);
-    const mean = (w: Float64Array) => {
+    // The weighted mean over images, each image weighted by its cluster's draw count.
+    const mean = (draws: ArrayLike<number>) => {
       let s = 0;
       let t = 0;
-      for (let i = 0; i < w.length; i++) {
-        s += w[i] * x[i];
-        t += w[i];
+      for (let i = 0; i < x.length; i++) {
+        s += draws[cluster[i]] * x[i];
+        t += draws[cluster[i]];
       }
       return s / t;
     };
-    const reps = bootstrap(cluster, clusters, mean, 4000, 42);
+    const reps = (replicates: number) => clusterBootstrap({ clusters, outputs: 1, replicates, seed: 42, statistic: (d, o) => (o[0] = mean(d)) })[0];
     const m = values.reduce((a, b) => a + b, 0) / n;
     const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / n);
-    const s = percentileInterval(m, reps);
+    const s = interval(reps(4000), 0.95, 'percentile');
     expect(s.se / (sd / Math.sqrt(n))).toBeGreaterThan(0.95);
     expect(s.se / (sd / Math.sqrt(n))).toBeLessThan(1.05);
     // The 95% interval is about +-1.96 SE around the mean.
     expect((s.hi - s.lo) / (2 * 1.96 * (sd / Math.sqrt(n)))).toBeGreaterThan(0.9);
     expect((s.hi - s.lo) / (2 * 1.96 * (sd / Math.sqrt(n)))).toBeLessThan(1.1);
     // Seeded: the same seed gives the same replicates.
-    expect(bootstrap(cluster, clusters, mean, 50, 42)).toEqual(bootstrap(cluster, clusters, mean, 50, 42));
+    expect(reps(50).sorted).toEqual(reps(50).sorted);
   });
 
   it('paired: a constant shift is found exactly, and no difference gives p = 1', () => {
     const scenes = Array.from({ length: 40 }, (_, i) => `s${i % 20}`);
     const { cluster, clusters } = clusterIndex(scenes);
-    const base = (w: Float64Array) => w.reduce((a, v, i) => a + v * (i % 7), 0) / w.reduce((a, v) => a + v, 0);
-    const shifted = pairedBootstrap(cluster, clusters, (w) => base(w) + 0.05, base, 500, 1);
+    const base = (draws: ArrayLike<number>) => {
+      let s = 0;
+      let t = 0;
+      for (let i = 0; i < cluster.length; i++) {
+        s += draws[cluster[i]] * (i % 7);
+        t += draws[cluster[i]];
+      }
+      return s / t;
+    };
+    // Candidate minus baseline on the same draws; the two-sided p is twice the smaller one-sided one.
+    const paired = (candidate: (d: ArrayLike<number>) => number) => clusterBootstrap({ clusters, outputs: 1, replicates: 500, seed: 1, statistic: (d, o) => (o[0] = candidate(d) - base(d)) })[0];
+    const twoSided = (set: ReplicateSet) => Math.min(1, 2 * Math.min(pValue(set, 0, 'greater', 'percentile').p, pValue(set, 0, 'less', 'percentile').p));
+    const shiftedSet = paired((d) => base(d) + 0.05);
+    const shifted = interval(shiftedSet, 0.95, 'percentile');
     expect(shifted.estimate).toBeCloseTo(0.05, 12);
     expect(shifted.lo).toBeCloseTo(0.05, 12);
     expect(shifted.hi).toBeCloseTo(0.05, 12);
-    expect(shifted.p).toBeCloseTo(2 / 501, 12);
-    const same = pairedBootstrap(cluster, clusters, base, base, 500, 1);
-    expect(same.p).toBe(1);
+    expect(twoSided(shiftedSet)).toBeCloseTo(2 / 501, 12);
+    expect(twoSided(paired(base))).toBe(1);
   });
 
   it('percentile intervals interpolate like numpy\'s linear quantiles', () => {
     const v = Float64Array.from({ length: 101 }, (_, i) => i);
-    const s = percentileInterval(50, v, 0.9);
+    const set: ReplicateSet = { estimate: 50, sorted: v, drawn: 101, jackknife: null, clusters: 101, seed: 0 };
+    const s = interval(set, 0.9, 'percentile');
     expect(s.lo).toBeCloseTo(5, 12);
     expect(s.hi).toBeCloseTo(95, 12);
   });

@@ -256,9 +256,8 @@ export function summaryMarkdown(
     for (const s of thinData) {
       const point = s.apPoint !== undefined && !Number.isNaN(s.apPoint) ? `AP ${f3(s.apPoint)} (point only${s.baselineAp !== undefined ? `; ${report.baseline} ${f3(s.baselineAp)}` : ''})` : 'no AP';
       const d = s.denominators;
-      const why = [d.scenes_with_objects < minScenes ? `fewer than ${minScenes} scenes with objects` : '', d.objects < minObjects ? `fewer than ${minObjects} objects` : ''].filter(Boolean);
       const need = [moreScenes(s) ? `${moreScenes(s)} more ${plural(moreScenes(s), 'scene')} with objects` : '', d.objects < minObjects ? `${minObjects - d.objects} more ${plural(minObjects - d.objects, 'object')}` : ''].filter(Boolean);
-      lines.push(`- **${s.slice}**${s.critical ? ' (critical)' : ''}: ${point}, ${sizes(s)}, ${d.effective_scenes} effective ${plural(d.effective_scenes, 'scene')}; why: ${why.length ? why.join(' and ') : (s.note ?? 'insufficient data')}; needs ${need.length ? `at least ${need.join(' and ')}` : 'more scenes with objects'}${s.critical ? '; its gate goes to review' : ''}`);
+      lines.push(`- **${s.slice}**${s.critical ? ' (critical)' : ''}: ${point}, ${sizes(s)}, ${d.effective_scenes} effective ${plural(d.effective_scenes, 'scene')}; why: ${(s.note ?? 'insufficient data').replace(/^insufficient data: /, '')}; needs ${need.length ? `at least ${need.join(' and ')}` : 'more scenes with objects'}${s.critical ? '; its gate goes to review' : ''}`);
     }
     lines.push('');
   }

@@ -28,7 +28,7 @@ import { join, relative, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../store/migrations.js';
 import { JobQueue } from '../../store/job-queue.js';
-import { HostPool, type PoolHost, type PoolOptions } from '../../../runners/host-pool.js';
+import { HostPool, SupersededJobError, type PoolHost, type PoolOptions } from '../../../runners/host-pool.js';
 import { createLocalRunner } from '../../../runners/local.js';
 import { TrackerParams } from '../../replay/tracker.js';
 import { PlannerParams } from '../../sim/planner.js';
@@ -281,7 +281,7 @@ export async function executeSweep(runs: readonly SimRunSpec[], lockstep: number
           // A dead sweep queued this shard while fewer of its runs were done: the spec (which copies
           // the done runs' results in) differs now. The pool has given that job up as superseded
           // (a failed job is final), so the shard goes on under its next id.
-          if (!/was queued with another spec/.test((err as Error).message)) throw err;
+          if (!(err instanceof SupersededJobError)) throw err;
           result = await submit(jobIdOf(shard).id);
         }
         if (result.status === 'succeeded') {
